@@ -1,0 +1,166 @@
+"""The ``ocrops`` command, grouped by concern."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ocrops.config import load_params
+from ocrops.errors import OcropsError, PipelineError
+
+app = typer.Typer(no_args_is_help=True, help="ocrops: an MLOps workflow for GLM-OCR.", pretty_exceptions_enable=False)
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: import, export, statistics, validation.")
+app.add_typer(data_app, name="data")
+
+console = Console()
+err = Console(stderr=True)
+
+ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
+
+
+class ImportFormat(str, Enum):
+    pairs = "pairs"
+    sharegpt = "sharegpt"
+
+
+class ExportFormat(str, Enum):
+    sharegpt = "sharegpt"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error[/] {message}")
+    return typer.Exit(code)
+
+
+@data_app.command("import")
+def data_import(
+    source: Annotated[Path, typer.Argument(help="folder of NAME.png + NAME.gt.txt, or a ShareGPT .json/.jsonl")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory to create")],
+    fmt: Annotated[ImportFormat, typer.Option("--format", "-f")] = ImportFormat.pairs,
+    encoding: Annotated[str, typer.Option(help="encoding of .gt.txt files")] = "utf-8",
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Import a labeled folder or ShareGPT file into the dataset contract."""
+    from ocrops.data.importers import REJECTS_FILE, import_pairs, import_sharegpt
+
+    ratios = load_params(params).data.split if params.exists() else None
+    kwargs = {"ratios": ratios} if ratios else {}
+    try:
+        if fmt is ImportFormat.pairs:
+            result = import_pairs(source, out, encoding=encoding, overwrite=overwrite, **kwargs)
+        else:
+            result = import_sharegpt(source, out, overwrite=overwrite, **kwargs)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError, json.JSONDecodeError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"imported [bold]{result.imported}[/] rows into {out} {result.splits}")
+    if result.rejected:
+        console.print(f"[yellow]{len(result.rejected)} entries not imported[/], listed in {out / REJECTS_FILE}:")
+        for entry in result.rejected[:10]:
+            console.print(f"  {entry['source']}: {entry['reason']}")
+
+
+@data_app.command("export")
+def data_export(
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output file")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.sharegpt,
+    split: Annotated[str | None, typer.Option(help="only this split")] = None,
+) -> None:
+    """Export a dataset for other trainers (ShareGPT JSON for GLM-OCR recipes)."""
+    from ocrops.data.exporters import export_sharegpt
+
+    n = export_sharegpt(dataset, out, split=split)
+    console.print(f"wrote {n} records to {out}")
+
+
+@data_app.command("stats")
+def data_stats(
+    dataset: Annotated[Path, typer.Argument(help="dataset directory")] = Path("data"),
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Counts per split, label-length histogram and character set."""
+    from ocrops.data.stats import dataset_stats
+    from ocrops.models import family_vocabulary
+
+    family = load_params(params).model.family if params.exists() else "ppocr"
+    stats = dataset_stats(dataset, family_vocabulary(family))
+    if as_json:
+        console.print_json(json.dumps(stats.to_json(), ensure_ascii=False))
+        return
+    console.print(f"[bold]{dataset}[/]: {stats.rows} rows, {stats.unreadable_lines} unreadable lines, "
+                  f"{stats.lexicon_terms} lexicon terms, {stats.charset_size} distinct characters")
+    table = Table("split", "rows")
+    for split, n in stats.splits.items():
+        table.add_row(split, str(n))
+    console.print(table)
+    peak = max(stats.length_histogram.values()) or 1
+    table = Table("label length", "rows", "")
+    for bucket, n in stats.length_histogram.items():
+        table.add_row(bucket, str(n), "█" * round(30 * n / peak))
+    console.print(table)
+    console.print("character classes: " + ", ".join(f"{k} {v}" for k, v in stats.char_classes.items()))
+    console.print("most frequent: " + " ".join(f"{c}×{n}" for c, n in stats.top_chars))
+    if stats.oov_chars:
+        console.print(f"[yellow]outside the {family} vocabulary[/]: "
+                      + " ".join(f"{c}×{n}" for c, n in stats.oov_chars.items()))
+
+
+@data_app.command("validate")
+def data_validate(
+    dataset: Annotated[Path | None, typer.Argument(help="dataset directory (default: data.path)")] = None,
+    reports: Annotated[Path, typer.Option(help="folder for validation.json/html and quarantine.jsonl")] = Path("reports"),
+    accepted: Annotated[Path, typer.Option(help="accepted rows for later stages")] = Path("outputs/validate/accepted.jsonl"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Run the validation suite (the `validate` stage of dvc.yaml)."""
+    from ocrops.data.stage import run_validate
+
+    try:
+        run_validate(load_params(params), dataset, reports, accepted, console)
+    except (OcropsError, PipelineError) as exc:
+        raise _fail(str(exc), 1) from exc
+
+
+@app.command("synth")
+def synth(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML (see recipes/hospital.yaml)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory to write")],
+    count: Annotated[int | None, typer.Option(help="override the recipe's count")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the recipe's seed")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
+) -> None:
+    """Render a synthetic text-line dataset from domain terms and templates."""
+    import shutil
+
+    import yaml
+
+    from ocrops.data.fonts import FontNotFound
+    from ocrops.data.synth import load_recipe, synthesize
+
+    spec = load_recipe(recipe)
+    spec = spec.model_copy(update={k: v for k, v in {"count": count, "seed": seed}.items() if v is not None})
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise _fail(f"{out} is not empty; pass --overwrite to replace it")
+        shutil.rmtree(out)
+    try:
+        summary = synthesize(spec, out)
+    except (FontNotFound, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    (out / "recipe.yaml").write_text(
+        yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    console.print(f"rendered {summary.count} lines into {out}: splits {summary.splits}, fonts {summary.fonts}, "
+                  f"{summary.lexicon_terms} lexicon terms, {summary.bytes / 1e6:.1f} MB")
+
+
+def main() -> None:  # pragma: no cover
+    app()

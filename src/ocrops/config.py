@@ -1,0 +1,82 @@
+"""The params.yaml schema: one source of settings, checked before any stage runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ocrops.errors import ErrorCode, OcropsError
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitRatios(_Section):
+    """Shares used to assign a split by content hash where a row has none."""
+
+    train: float = Field(0.8, ge=0, le=1)
+    val: float = Field(0.1, ge=0, le=1)
+    test: float = Field(0.1, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must add up to 1, got {total:g}")
+        return self
+
+
+class DataParams(_Section):
+    path: str = "data"
+    split: SplitRatios = SplitRatios()
+
+
+class ModelParams(_Section):
+    family: Literal["ppocr", "glm-ocr"] = "ppocr"
+
+
+class ValidateParams(_Section):
+    max_input_side: int = Field(5000, gt=0, description="longest image side, pixels")
+    max_pixels: int = Field(25_000_000, gt=0, description="width x height; guards against decompression bombs")
+    min_brightness: float = Field(10, ge=0, le=255)
+    max_brightness: float = Field(245, ge=0, le=255)
+    max_rejected_share: float = Field(0.05, ge=0, le=1, description="fail the stage above this share of rejected rows")
+    min_rows_per_split: int = Field(1, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ValidateParams:
+        if self.min_brightness >= self.max_brightness:
+            raise ValueError("min_brightness must be below max_brightness")
+        return self
+
+
+class Params(_Section):
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; a bad file is a 4002 with the offending keys."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"params file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"{path}: {problems}") from exc

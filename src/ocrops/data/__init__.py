@@ -1,0 +1,1 @@
+"""Datasets: the contract, importers and exporters, synthesis and validation."""

@@ -1,0 +1,80 @@
+"""Writing a validation report: metrics JSON, HTML page, quarantine and accepted rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ocrops.data.contract import write_jsonl
+from ocrops.data.validation import ValidationReport
+
+
+def summary(report: ValidationReport) -> dict:
+    """Figures for ``dvc metrics show``: counts, shares, reasons, vocabulary gaps."""
+    reasons: dict[str, int] = {}
+    for entry in report.quarantine:
+        reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+    leak = next((c for c in report.checks if c.rule == "split_leakage"), None)
+    dups = next((c for c in report.checks if c.rule == "duplicate_image"), None)
+    return {
+        "passed": report.passed,
+        "rows": len(report.records),
+        "accepted": len(report.accepted),
+        "rejected": len(report.quarantine),
+        "rejected_share": round(report.rejected_share, 6),
+        "splits": report.split_sizes,
+        "reasons": dict(sorted(reasons.items())),
+        "duplicates": dups.unexpected if dups else 0,
+        "leaked_rows": leak.unexpected if leak else 0,
+        "oov": {
+            "family": report.family,
+            "rows": sum(1 for r in report.accepted if r.oov_count),
+            "distinct_chars": len(report.oov),
+            "chars": "".join(ch for ch, _ in report.oov.most_common()),
+        },
+        "failures": report.failures,
+    }
+
+
+def accepted_rows(report: ValidationReport) -> list[dict]:
+    """Rows later stages read: path relative to the project, split, text and image facts."""
+    root = Path(report.dataset)
+    return [
+        {
+            "image": rec.image,
+            "path": (root / rec.image).as_posix(),
+            "text": rec.text,
+            "split": rec.split,
+            "sha256": rec.sha256,
+            "width": rec.width,
+            "height": rec.height,
+            "mode": rec.mode,
+            "line": rec.line,
+        }
+        for rec in report.accepted
+    ]
+
+
+def render_html(report: ValidationReport, figures: dict) -> str:
+    env = Environment(loader=PackageLoader("ocrops", "templates"), autoescape=select_autoescape())
+    env.filters["codepoint"] = lambda ch: f"U+{ord(ch):04X}"
+    return env.get_template("validation.html.j2").render(
+        report=report, figures=figures, checks=[asdict(c) for c in report.checks]
+    )
+
+
+def write_report(report: ValidationReport, reports_dir: str | Path, accepted_path: str | Path) -> dict:
+    """Write validation.json, validation.html, quarantine.jsonl and the accepted manifest."""
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    figures = summary(report)
+    (reports_dir / "validation.json").write_text(
+        json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    (reports_dir / "validation.html").write_text(render_html(report, figures), encoding="utf-8")
+    write_jsonl(reports_dir / "quarantine.jsonl", report.quarantine)
+    write_jsonl(accepted_path, accepted_rows(report))
+    return figures
