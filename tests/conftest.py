@@ -1,0 +1,68 @@
+"""Shared fixtures: small datasets built on the fly, and deliberately broken images."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocrops.env import quiet_telemetry
+
+quiet_telemetry()
+os.environ.setdefault("GIT_AUTHOR_NAME", "ocrops-tests")
+os.environ.setdefault("GIT_AUTHOR_EMAIL", "tests@ocrops.invalid")
+os.environ.setdefault("GIT_COMMITTER_NAME", "ocrops-tests")
+os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@ocrops.invalid")
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def line_image(text: str, size: tuple[int, int] = (220, 40), paper: int = 240) -> Image.Image:
+    image = Image.new("RGB", size, (paper, paper, paper))
+    ImageDraw.Draw(image).text((6, 8), text, fill=(10, 10, 10), font=ImageFont.load_default(size=20))
+    return image
+
+
+def write_dataset(root: Path, rows: list[tuple[str, str, str | None]], fmt: str = "PNG") -> Path:
+    """rows: (image name, text, split); each image shows its own text, so all differ."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    with (root / "labels.jsonl").open("w", encoding="utf-8") as fh:
+        for name, text, split in rows:
+            line_image(f"{name} {text}").save(root / "images" / name, format=fmt)
+            record = {"image": f"images/{name}", "text": text}
+            if split:
+                record["split"] = split
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return root
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path) -> Path:
+    """12 valid rows: 8 train, 2 val, 2 test."""
+    splits = ["train"] * 8 + ["val"] * 2 + ["test"] * 2
+    rows = [(f"{i:03d}.png", f"血常规 WBC {i}.5 ×10⁹/L", s) for i, s in enumerate(splits)]
+    return write_dataset(tmp_path / "dataset", rows)
+
+
+def png_with_declared_size(width: int, height: int) -> bytes:
+    """A tiny valid PNG whose header declares width x height (a decompression bomb's shape)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * (width + 1) * min(height, 1))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def truncated_png() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    line_image("truncated").save(buf, format="PNG")
+    data = buf.getvalue()
+    return data[: len(data) // 2]

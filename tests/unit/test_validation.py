@@ -1,0 +1,140 @@
+"""Every validation rule against a deliberately broken fixture."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import line_image, png_with_declared_size, truncated_png, write_dataset
+from ocrops.config import Params
+from ocrops.data.report import write_report
+from ocrops.data.stage import run_validate
+from ocrops.data.validation import validate_dataset
+from ocrops.errors import PipelineError
+
+LENIENT = Params.model_validate({"validate": {"max_rejected_share": 0.9}})
+
+
+def _append(root: Path, records: list[dict | bytes]) -> None:
+    with (root / "labels.jsonl").open("ab") as fh:
+        for record in records:
+            fh.write(record if isinstance(record, bytes) else json.dumps(record, ensure_ascii=False).encode())
+            fh.write(b"\n")
+
+
+@pytest.fixture
+def broken_dataset(small_dataset: Path) -> Path:
+    img = small_dataset / "images"
+    (img / "truncated.png").write_bytes(truncated_png())
+    (img / "empty.png").write_bytes(b"")
+    (img / "bomb.png").write_bytes(png_with_declared_size(40000, 40000))
+    Image.new("L", (6000, 6000), 200).save(img / "huge.png")
+    Image.new("RGB", (300, 40), (0, 0, 0)).save(img / "black.png")
+    Image.new("RGB", (300, 40), (255, 255, 255)).save(img / "blank.png")
+    line_image("tiff").save(img / "scan.tif", format="TIFF")
+    line_image("empty label").save(img / "nolabel.png")
+    line_image("bad split").save(img / "badsplit.png")
+    shutil.copy(img / "000.png", img / "copy_of_000.png")
+    _append(small_dataset, [
+        {"image": "images/truncated.png", "text": "a", "split": "train"},        # line 13
+        {"image": "images/empty.png", "text": "b", "split": "train"},            # 14
+        {"image": "images/bomb.png", "text": "c", "split": "train"},             # 15
+        {"image": "images/huge.png", "text": "d", "split": "train"},             # 16
+        {"image": "images/black.png", "text": "e", "split": "train"},            # 17
+        {"image": "images/blank.png", "text": "f", "split": "train"},            # 18
+        {"image": "images/missing.png", "text": "g", "split": "train"},          # 19
+        {"image": "images/scan.tif", "text": "h", "split": "train"},             # 20
+        {"image": "images/nolabel.png", "text": "   ", "split": "train"},        # 21
+        {"image": "images/badsplit.png", "text": "i", "split": "holdout"},       # 22
+        {"image": "images/copy_of_000.png", "text": "dup", "split": "train"},    # 23
+        {"image": "../outside.png", "text": "j", "split": "train"},              # 24
+        b'{"image": "images/000.png", "text": "\xb0\xa2"}',                      # 25
+        b"{not json",                                                            # 26
+    ])
+    return small_dataset
+
+
+EXPECTED = {
+    13: "image_unreadable", 14: "image_unreadable", 15: "image_decompression_bomb",
+    16: "image_too_large", 17: "brightness_out_of_range", 18: "brightness_out_of_range",
+    19: "image_missing", 20: "image_unreadable", 21: "label_empty", 22: "split_invalid",
+    23: "duplicate_image", 24: "image_outside_dataset", 25: "label_unreadable", 26: "label_unreadable",
+}
+
+
+def test_exactly_the_broken_rows_are_quarantined_with_reasons(broken_dataset: Path):
+    report = validate_dataset(broken_dataset, LENIENT, progress=False)
+    assert {q["line"]: q["reason"] for q in report.quarantine} == EXPECTED
+    assert len(report.accepted) == 12  # nothing valid is lost
+    codes = {q["line"]: q["code"] for q in report.quarantine}
+    assert codes[15] == codes[16] == 5001 and codes[13] == 4001 and codes[25] == 4002
+    assert report.passed
+    by_line = {q["line"]: q for q in report.quarantine}
+    assert "6000x6000" in by_line[16]["detail"]
+    assert "same bytes as line 1" in by_line[23]["detail"]
+    assert "TIFF" in by_line[20]["detail"]
+
+
+def test_outputs_are_written_and_list_every_rejected_row(broken_dataset: Path, tmp_path: Path):
+    report = validate_dataset(broken_dataset, LENIENT, progress=False)
+    figures = write_report(report, tmp_path / "reports", tmp_path / "accepted.jsonl")
+    on_disk = json.loads((tmp_path / "reports" / "validation.json").read_text(encoding="utf-8"))
+    assert on_disk == figures
+    assert figures["rows"] == 26 and figures["rejected"] == 14 and figures["accepted"] == 12
+    quarantined = [json.loads(x) for x in (tmp_path / "reports" / "quarantine.jsonl").read_text().splitlines()]
+    assert sorted(q["line"] for q in quarantined) == sorted(EXPECTED)
+    accepted = [json.loads(x) for x in (tmp_path / "accepted.jsonl").read_text().splitlines()]
+    assert [a["line"] for a in accepted] == list(range(1, 13))
+    assert all(Path(a["path"]).is_file() for a in accepted)
+    html = (tmp_path / "reports" / "validation.html").read_text(encoding="utf-8")
+    assert all(reason in html for reason in set(EXPECTED.values()))
+    assert "PASSED" in html and "expect_column_values_to_be_in_set" in html
+
+
+def test_too_many_rejects_fail_the_stage_naming_rows(broken_dataset: Path, tmp_path: Path):
+    strict = Params.model_validate({"validate": {"max_rejected_share": 0.05}})
+    with pytest.raises(PipelineError) as info:
+        run_validate(strict, broken_dataset, tmp_path / "r", tmp_path / "a.jsonl")
+    message = str(info.value)
+    assert "14 of 26 rows rejected" in message and "line 13 (image_unreadable" in message
+    assert (tmp_path / "r" / "quarantine.jsonl").exists()  # the reports are there to read
+
+
+def test_leakage_between_splits_fails_even_when_few_rows(small_dataset: Path):
+    shutil.copy(small_dataset / "images" / "000.png", small_dataset / "images" / "leak.png")
+    _append(small_dataset, [{"image": "images/leak.png", "text": "leak", "split": "test"}])
+    report = validate_dataset(small_dataset, LENIENT, progress=False)
+    assert not report.passed
+    assert any("split_leakage" in f and "line 1 " in f and "line 13 " in f for f in report.failures)
+
+
+def test_missing_split_is_assigned_by_hash_deterministically(tmp_path: Path):
+    root = write_dataset(tmp_path / "d", [(f"{i}.png", f"row {i}", None) for i in range(30)])
+    first = validate_dataset(root, LENIENT, progress=False)
+    second = validate_dataset(root, LENIENT, progress=False)
+    assert [r.split for r in first.accepted] == [r.split for r in second.accepted]
+    assert all(r.split_source == "hash" for r in first.records)
+    assert set(first.split_sizes) == {"train", "val", "test"}
+
+
+def test_out_of_vocabulary_is_reported_not_rejected(small_dataset: Path):
+    report = validate_dataset(small_dataset, LENIENT, progress=False)
+    assert len(report.accepted) == 12 and report.passed
+    assert report.oov == {"⁹": 12}  # ⁹ is not in the PP-OCRv4 dictionary
+    oov_check = next(c for c in report.checks if c.rule == "out_of_vocabulary")
+    assert not oov_check.success and oov_check.severity == "report"
+
+
+def test_glm_family_has_no_closed_vocabulary(small_dataset: Path):
+    params = Params.model_validate({"model": {"family": "glm-ocr"}})
+    report = validate_dataset(small_dataset, params, progress=False)
+    assert not report.oov and report.passed
+
+
+def test_empty_split_is_reported(tmp_path: Path):
+    root = write_dataset(tmp_path / "d", [(f"{i}.png", f"row {i}", "train") for i in range(5)])
+    report = validate_dataset(root, LENIENT, progress=False)
+    sizes = next(c for c in report.checks if c.rule == "split_sizes")
+    assert not sizes.success and sizes.unexpected == 2
