@@ -1,0 +1,95 @@
+"""The real `dvc repro` of the validate stage in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROJECT, truncated_png, write_dataset
+
+pytestmark = pytest.mark.integration
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python` = this venv
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return _run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copytree(PROJECT / "pipelines", root / "pipelines")
+    shutil.copytree(PROJECT / "src" / "ocrops" / "data", root / "src" / "ocrops" / "data",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": stages["stages"]["validate"]}}))
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
+    params["validate"]["max_rejected_share"] = 0.5
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    splits = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
+    write_dataset(root / "data", [(f"{i:03d}.png", f"肌酐 {i}0 μmol/L", s) for i, s in enumerate(splits)])
+    _run(["git", "init", "-q"], root)
+    _dvc("init", "-q", cwd=root)
+    _dvc("config", "core.analytics", "false", cwd=root)
+    _run(["git", "add", "-A"], root)
+    _run(["git", "commit", "-qm", "init"], root)
+    return root
+
+
+def _quarantined(root: Path) -> dict[int, str]:
+    lines = (root / "reports" / "quarantine.jsonl").read_text(encoding="utf-8").splitlines()
+    return {q["line"]: q["reason"] for q in map(json.loads, lines)}
+
+
+def test_repro_validates_then_quarantines_exactly_the_corrupted_rows(repo: Path):
+    first = _dvc("repro", cwd=repo)
+    assert "Running stage 'validate'" in first.stdout
+    figures = json.loads((repo / "reports" / "validation.json").read_text(encoding="utf-8"))
+    assert figures["accepted"] == 10 and figures["rejected"] == 0 and figures["passed"]
+    assert _quarantined(repo) == {}
+
+    again = _dvc("repro", cwd=repo)
+    assert "Running stage" not in again.stdout and "up to date" in again.stdout
+
+    # Corrupt a copy: truncate one image, blank another, delete a third.
+    images = repo / "data" / "images"
+    (images / "002.png").write_bytes(truncated_png())
+    (images / "005.png").write_bytes(b"")
+    (images / "008.png").unlink()
+    _dvc("repro", cwd=repo)
+    assert _quarantined(repo) == {3: "image_unreadable", 6: "image_unreadable", 9: "image_missing"}
+    accepted = (repo / "outputs" / "validate" / "accepted.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(a)["line"] for a in accepted] == [1, 2, 4, 5, 7, 8, 10]
+    metrics = _dvc("metrics", "show", "--json", cwd=repo)
+    assert '"rejected": 3' in metrics.stdout
+
+
+def test_repro_fails_on_leakage_with_the_rows_named(repo: Path):
+    data = repo / "data"
+    shutil.copy(data / "images" / "000.png", data / "images" / "leak.png")
+    with (data / "labels.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"image": "images/leak.png", "text": "x", "split": "test"}) + "\n")
+    result = _dvc("repro", cwd=repo, check=False)
+    assert result.returncode != 0
+    assert "split_leakage" in result.stderr and "line 11" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,63 @@
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from conftest import PROJECT, line_image
+from ocrops.cli import app
+
+runner = CliRunner()
+
+
+def test_import_pairs_then_validate_passes(tmp_path: Path):
+    """A new user's folder of .png + .gt.txt pairs becomes a dataset that passes validation."""
+    src = tmp_path / "scans"
+    src.mkdir()
+    for i in range(40):
+        line_image(f"line {i}").save(src / f"{i:03d}.png")
+        (src / f"{i:03d}.gt.txt").write_text(f"肌酐 {i} μmol/L", encoding="utf-8")
+    out = tmp_path / "dataset"
+    result = runner.invoke(app, ["data", "import", str(src), "--out", str(out), "--params", str(PROJECT / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "imported 40 rows" in result.output
+    result = runner.invoke(app, ["data", "validate", str(out), "--reports", str(tmp_path / "r"),
+                                 "--accepted", str(tmp_path / "a.jsonl"), "--params", str(PROJECT / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "r" / "validation.json").read_text(encoding="utf-8"))
+    assert figures["accepted"] == 40 and figures["passed"]
+
+
+def test_stats_json_and_table(small_dataset: Path):
+    result = runner.invoke(app, ["data", "stats", str(small_dataset), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["splits"] == {"train": 8, "val": 2, "test": 2}
+    table = runner.invoke(app, ["data", "stats", str(small_dataset)])
+    assert "12 rows" in table.output and "⁹×12" in table.output
+
+
+def test_export_sharegpt(small_dataset: Path, tmp_path: Path):
+    result = runner.invoke(app, ["data", "export", str(small_dataset), "--out", str(tmp_path / "x.json")])
+    assert result.exit_code == 0 and "wrote 12 records" in result.output
+
+
+def test_import_into_non_empty_folder_is_refused(small_dataset: Path, tmp_path: Path):
+    result = runner.invoke(app, ["data", "import", str(tmp_path), "--out", str(small_dataset)])
+    assert result.exit_code == 2 and "--overwrite" in result.output
+
+
+def test_validate_failure_exits_1_with_reason(tmp_path: Path, small_dataset: Path):
+    (small_dataset / "images" / "000.png").write_bytes(b"")
+    (tmp_path / "params.yaml").write_text("validate: {max_rejected_share: 0.01}\n")
+    result = runner.invoke(app, ["data", "validate", str(small_dataset), "--params", str(tmp_path / "params.yaml"),
+                                 "--reports", str(tmp_path / "r"), "--accepted", str(tmp_path / "a.jsonl")])
+    assert result.exit_code == 1
+    assert "rows rejected" in result.output
+
+
+def test_synth_cli_writes_recipe_with_overrides(tmp_path: Path):
+    result = runner.invoke(app, ["synth", str(PROJECT / "recipes" / "hospital.yaml"), "--out", str(tmp_path / "s"),
+                                 "--count", "5", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    recipe = (tmp_path / "s" / "recipe.yaml").read_text(encoding="utf-8")
+    assert "count: 5" in recipe and "seed: 7" in recipe
+    assert len(list((tmp_path / "s" / "images").iterdir())) == 5
