@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
        MLFLOW_DISABLE_TELEMETRY=true DVC_NO_ANALYTICS=1 NO_ALBUMENTATIONS_UPDATE=1 \
        GX_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 
-.PHONY: run test install fonts data repro sample-data clean help
+.PHONY: run test lint install fonts data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
@@ -22,8 +22,11 @@ help:
 
 run: install fonts data repro
 
-test: install fonts
+test: install fonts lint
 	$(BIN)/python -m pytest -n 2 tests
+
+lint: install
+	$(BIN)/ruff check src pipelines tests
 
 install: $(VENV)/.installed
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,18 +18,18 @@ app = typer.Typer(no_args_is_help=True, help="ocrops: an MLOps workflow for GLM-
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: import, export, statistics, validation.")
 app.add_typer(data_app, name="data")
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read")]
 
 
-class ImportFormat(str, Enum):
+class ImportFormat(StrEnum):
     pairs = "pairs"
     sharegpt = "sharegpt"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     sharegpt = "sharegpt"
 
 
@@ -116,8 +116,12 @@ def data_stats(
 @data_app.command("validate")
 def data_validate(
     dataset: Annotated[Path | None, typer.Argument(help="dataset directory (default: data.path)")] = None,
-    reports: Annotated[Path, typer.Option(help="folder for validation.json/html and quarantine.jsonl")] = Path("reports"),
-    accepted: Annotated[Path, typer.Option(help="accepted rows for later stages")] = Path("outputs/validate/accepted.jsonl"),
+    reports: Annotated[Path, typer.Option(help="folder for validation.json/html and quarantine.jsonl")] = Path(
+        "reports"
+    ),
+    accepted: Annotated[Path, typer.Option(help="accepted rows for later stages")] = Path(
+        "outputs/validate/accepted.jsonl"
+    ),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Run the validation suite (the `validate` stage of dvc.yaml)."""

@@ -17,7 +17,8 @@ def test_import_pairs_then_validate_passes(tmp_path: Path):
         line_image(f"line {i}").save(src / f"{i:03d}.png")
         (src / f"{i:03d}.gt.txt").write_text(f"肌酐 {i} μmol/L", encoding="utf-8")
     out = tmp_path / "dataset"
-    result = runner.invoke(app, ["data", "import", str(src), "--out", str(out), "--params", str(PROJECT / "params.yaml")])
+    params = str(PROJECT / "params.yaml")
+    result = runner.invoke(app, ["data", "import", str(src), "--out", str(out), "--params", params])
     assert result.exit_code == 0, result.output
     assert "imported 40 rows" in result.output
     result = runner.invoke(app, ["data", "validate", str(out), "--reports", str(tmp_path / "r"),

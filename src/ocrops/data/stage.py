@@ -20,7 +20,7 @@ def run_validate(
     console: Console | None = None,
 ) -> dict:
     """Validate ``dataset`` (default ``params.data.path``); returns the figures written to validation.json."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     report = validate_dataset(dataset or params.data.path, params)
     figures = write_report(report, reports_dir, accepted_path)
     console.print(

@@ -89,13 +89,15 @@ def build_rules(params: Params) -> list[Rule]:
              ErrorCode.IMAGE_TOO_LARGE, lambda r: str(r["decode_detail"])),
         Rule("image_too_large", "quarantine", f"longest side <= {v.max_input_side}",
              gxe.ExpectColumnValuesToBeBetween(column="longest_side", min_value=1, max_value=v.max_input_side),
-             ErrorCode.IMAGE_TOO_LARGE, lambda r: f"{r['width']:.0f}x{r['height']:.0f} exceeds max side {v.max_input_side}"),
+             ErrorCode.IMAGE_TOO_LARGE,
+             lambda r: f"{r['width']:.0f}x{r['height']:.0f} exceeds max side {v.max_input_side}"),
         Rule("image_too_many_pixels", "quarantine", f"pixel count <= {v.max_pixels}",
              gxe.ExpectColumnValuesToBeBetween(column="pixels", min_value=1, max_value=v.max_pixels),
              ErrorCode.IMAGE_TOO_LARGE, lambda r: f"{r['width']:.0f}x{r['height']:.0f} exceeds {v.max_pixels} pixels"),
         Rule("brightness_out_of_range", "quarantine",
              f"mean brightness in [{v.min_brightness:g}, {v.max_brightness:g}]",
-             gxe.ExpectColumnValuesToBeBetween(column="brightness", min_value=v.min_brightness, max_value=v.max_brightness),
+             gxe.ExpectColumnValuesToBeBetween(column="brightness", min_value=v.min_brightness,
+                                               max_value=v.max_brightness),
              ErrorCode.UNREADABLE_IMAGE, lambda r: f"mean brightness {r['brightness']:.1f} (blank or black page)"),
         Rule("label_empty", "quarantine", "label has visible text",
              gxe.ExpectColumnValuesToBeBetween(column="text_len", min_value=1),
@@ -166,7 +168,9 @@ def validate_dataset(dataset: str | Path, params: Params, progress: bool = True)
             for row_id in flagged:
                 reasons.setdefault(row_id, []).append((rule, rule.detail(rows[row_id])))
         elif rule.severity == "fatal" and not success:
-            shown = ", ".join(f"line {records[i].line} ({records[i].image}, split {records[i].split})" for i in flagged[:5])
+            shown = ", ".join(
+                f"line {records[i].line} ({records[i].image}, split {records[i].split})" for i in flagged[:5]
+            )
             failures.append(f"{rule.name}: {len(flagged)} rows share an image with another split, first: {shown}")
 
     quarantine = [_quarantine_entry(records[row_id], found) for row_id, found in sorted(reasons.items())]
