@@ -38,10 +38,14 @@ def _dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProce
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
-    shutil.copytree(PROJECT / "pipelines", root / "pipelines")
-    shutil.copytree(PROJECT / "src" / "ocrops" / "data", root / "src" / "ocrops" / "data",
-                    ignore=shutil.ignore_patterns("__pycache__"))
     stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))
+    for dep in stages["stages"]["validate"]["deps"]:  # the stage's code, as the project has it
+        source = PROJECT / dep
+        if dep != "data" and source.is_dir():
+            shutil.copytree(source, root / dep, ignore=shutil.ignore_patterns("__pycache__"))
+        elif dep != "data":
+            (root / dep).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / dep)
     (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": stages["stages"]["validate"]}}))
     params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
     params["validate"]["max_rejected_share"] = 0.5
