@@ -1,0 +1,38 @@
+"""Images to the recognizer's input: height 48, width by aspect ratio, [-1, 1], right-padded."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+HEIGHT = 48
+MIN_WIDTH = 16
+MAX_WIDTH = 1600  # ~ 33:1 lines; longer ones are squeezed
+
+
+def resized_width(image: Image.Image, height: int = HEIGHT, max_width: int = MAX_WIDTH) -> int:
+    w, h = image.size
+    return max(MIN_WIDTH, min(max_width, math.ceil(height * w / max(h, 1))))
+
+
+def to_array(image: Image.Image, height: int = HEIGHT, max_width: int = MAX_WIDTH) -> np.ndarray:
+    """One RGB image -> (3, height, width) float32 in [-1, 1]."""
+    width = resized_width(image, height, max_width)
+    resized = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    return (array - 0.5) / 0.5
+
+
+def batch_arrays(images: Sequence[Image.Image], height: int = HEIGHT, max_width: int = MAX_WIDTH,
+                 multiple: int = 8) -> np.ndarray:
+    """A batch padded on the right with zeros (as PaddleOCR pads) to a common width."""
+    arrays = [to_array(im, height, max_width) for im in images]
+    width = max(a.shape[2] for a in arrays)
+    width = math.ceil(width / multiple) * multiple
+    batch = np.zeros((len(arrays), 3, height, width), dtype=np.float32)
+    for i, a in enumerate(arrays):
+        batch[i, :, :, : a.shape[2]] = a
+    return batch
