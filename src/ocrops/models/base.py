@@ -1,0 +1,93 @@
+"""The family interface: what every model family provides to the rest of ocrops."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+FAMILY_FILE = "family.txt"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    confidence: float
+
+
+class OCRModel(ABC):
+    """A trainable line recognizer: images in, texts with confidences out."""
+
+    family: str
+
+    @property
+    @abstractmethod
+    def module(self) -> torch.nn.Module:
+        """The torch module holding the trainable weights."""
+
+    @abstractmethod
+    def predict(self, images: Sequence[Image.Image], batch_size: int = 16) -> list[Prediction]:
+        """Batched recognition; images are RGB line crops."""
+
+    @abstractmethod
+    def loss(self, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
+        """Training loss on one batch (the module must be in train mode)."""
+
+    def unknown_characters(self, texts: Sequence[str]) -> set[str]:
+        """Characters the model cannot emit; empty where any text is representable."""
+        return set()
+
+    def extend_vocabulary(self, chars: Sequence[str]) -> list[str]:
+        """Add output classes for ``chars``; returns those added."""
+        return []
+
+    def train_mode(self) -> None:
+        self.module.train()
+
+    def eval_mode(self) -> None:
+        self.module.eval()
+
+    @abstractmethod
+    def save(self, path: str | Path) -> Path:
+        """Write everything needed to rebuild the model into a directory."""
+
+    def export_onnx(self, path: str | Path) -> Path:
+        raise NotImplementedError(f"family {self.family} cannot export to ONNX")
+
+
+_FAMILIES: dict[str, tuple[Callable[..., OCRModel], Callable[[Path], OCRModel]]] = {}
+
+
+def register_family(name: str, pretrained: Callable[..., OCRModel], load: Callable[[Path], OCRModel]) -> None:
+    _FAMILIES[name] = (pretrained, load)
+
+
+def families() -> list[str]:
+    _import_builtin()
+    return sorted(_FAMILIES)
+
+
+def pretrained(family: str, **kwargs) -> OCRModel:
+    _import_builtin()
+    if family not in _FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(sorted(_FAMILIES))}")
+    return _FAMILIES[family][0](**kwargs)
+
+
+def load_model(path: str | Path) -> OCRModel:
+    """Load a model saved by :meth:`OCRModel.save`, whatever its family."""
+    _import_builtin()
+    path = Path(path)
+    marker = path / FAMILY_FILE
+    if not marker.exists():
+        raise FileNotFoundError(f"{path} is not a saved ocrops model (no {FAMILY_FILE})")
+    family = marker.read_text(encoding="utf-8").strip()
+    return _FAMILIES[family][1](path)
+
+
+def _import_builtin() -> None:
+    import ocrops.models.ppocr.model  # noqa: F401  (registers "ppocr")
