@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import albumentations as A
 import cv2
+import numpy as np
+from PIL import Image
 
 
 def scan_degradations(strength: float = 1.0, seed: int | None = None) -> A.Compose:
@@ -32,3 +34,31 @@ def scan_degradations(strength: float = 1.0, seed: int | None = None) -> A.Compo
         ],
         seed=seed,
     )
+
+
+def train_augmentations(strength: float = 1.0, seed: int | None = None) -> A.Compose:
+    """Training-time augmentation: a slight perspective warp, then the scan degradations.
+
+    ``scan_degradations`` itself stays fixed because ``ocrops synth`` recipes depend on it.
+    """
+    s = max(0.0, min(1.0, strength))
+    return A.Compose(
+        [
+            A.Perspective(scale=(0.01, 0.03), fit_output=True, border_mode=cv2.BORDER_CONSTANT, fill=255,
+                          p=0.2 * s),
+            scan_degradations(strength),
+        ],
+        seed=seed,
+    )
+
+
+def augment_image(image: Image.Image, pipeline: A.Compose) -> Image.Image:
+    """Apply an albumentations pipeline to a PIL image."""
+    return Image.fromarray(pipeline(image=np.asarray(image))["image"])
+
+
+def enhance_scan(image: Image.Image, denoise: float = 7.0) -> Image.Image:
+    """Preprocessing for noisy scans: non-local-means denoise, then detail enhancement."""
+    array = np.asarray(image.convert("RGB"))
+    array = cv2.fastNlMeansDenoisingColored(array, None, denoise, denoise, 7, 21)
+    return Image.fromarray(cv2.detailEnhance(array, sigma_s=10, sigma_r=0.15))

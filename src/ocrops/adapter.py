@@ -1,0 +1,262 @@
+"""DomainAdapter: fine-tune a base OCR model on a team's domain lines.
+
+Training is deterministic for a seed and resumable: every epoch writes a
+checkpoint (weights, optimizer, scheduler, RNG states, history), and a new
+run with the same checkpoint folder continues after the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ocrops.augment import augment_image, train_augmentations
+from ocrops.data.lines import LineDataset
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.metrics import Scores, score
+from ocrops.models.base import OCRModel, load_model, pretrained
+
+PRESETS = {"ppocr-v4": "ppocr"}
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    val_cer: float
+    val_exact_match: float
+    lr: float
+    lines_per_s: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochLog] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_cer: float = math.inf
+    stopped_early: bool = False
+    resumed_from_epoch: int | None = None
+    added_characters: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_base(base: str | OCRModel) -> OCRModel:
+    """A preset name (``ppocr-v4``), a saved model directory, or an OCRModel."""
+    if isinstance(base, OCRModel):
+        return base
+    if base in PRESETS:
+        return pretrained(PRESETS[base])
+    path = Path(base)
+    if path.is_dir():
+        return load_model(path)
+    raise OcropsError(
+        ErrorCode.MODEL_NOT_READY,
+        f"base model {base!r} is neither a preset ({', '.join(PRESETS)}) nor a saved model directory",
+    )
+
+
+class DomainAdapter:
+    def __init__(
+        self,
+        base_model: str | OCRModel,
+        train_data: LineDataset,
+        val_data: LineDataset,
+        *,
+        general_data: LineDataset | None = None,
+        checkpoint_dir: str | Path | None = None,
+        on_epoch: Callable[[EpochLog], None] | None = None,
+        progress: bool = True,
+    ) -> None:
+        if len(train_data) == 0:
+            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the training split has no rows: add data or fix the split")
+        if len(val_data) == 0:
+            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the validation split has no rows: early stopping needs it")
+        self.model = resolve_base(base_model)
+        self.train_data, self.val_data = train_data, val_data
+        self.general_data = general_data
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.on_epoch = on_epoch
+        self.progress = progress
+
+    # -- training -----------------------------------------------------------------
+
+    def train(
+        self,
+        lr: float = 5e-4,
+        batch_size: int = 16,
+        epochs: int = 3,
+        augment: bool | float = True,
+        warmup: float = 0.1,
+        weight_decay: float = 1e-4,
+        patience: int = 2,
+        general_ratio: float = 0.0,
+        seed: int = 0,
+    ) -> TrainResult:
+        strength = float(augment) if not isinstance(augment, bool) else (0.5 if augment else 0.0)
+        result = TrainResult(added_characters=self._prepare_vocabulary())
+        _seed_everything(seed)
+        params = [p for p in self.model.module.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        steps_per_epoch = math.ceil(self._epoch_size(general_ratio) / batch_size)
+        scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, warmup)
+        start, bad_epochs = 0, 0
+        state = self._load_checkpoint(optimizer, scheduler)
+        if state is not None:
+            start, bad_epochs = state["epoch"] + 1, state["bad_epochs"]
+            result.history = [EpochLog(**h) for h in state["history"]]
+            result.best_epoch, result.best_val_cer = state["best_epoch"], state["best_val_cer"]
+            result.resumed_from_epoch = state["epoch"]
+        for epoch in range(start, epochs):
+            if bad_epochs >= patience:
+                result.stopped_early = True
+                break
+            log = self._run_epoch(epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed)
+            result.history.append(log)
+            if log.val_cer < result.best_val_cer:
+                result.best_epoch, result.best_val_cer, bad_epochs = epoch, log.val_cer, 0
+                if self.checkpoint_dir:
+                    _replace_dir(self.checkpoint_dir / "best", self.model.save)
+            else:
+                bad_epochs += 1
+            self._save_checkpoint(epoch, optimizer, scheduler, result, bad_epochs)
+            if self.on_epoch:
+                self.on_epoch(log)
+        if self.checkpoint_dir and (self.checkpoint_dir / "best").exists():
+            self.model = load_model(self.checkpoint_dir / "best")
+        return result
+
+    def _prepare_vocabulary(self) -> list[str]:
+        unknown = self.model.unknown_characters(self.train_data.texts() + self.val_data.texts())
+        return self.model.extend_vocabulary(sorted(unknown))
+
+    def _epoch_size(self, general_ratio: float) -> int:
+        return len(self.train_data) + self._general_count(general_ratio)
+
+    def _general_count(self, general_ratio: float) -> int:
+        if not self.general_data or general_ratio <= 0:
+            return 0
+        return min(len(self.general_data), round(len(self.train_data) * general_ratio / (1 - general_ratio)))
+
+    def _run_epoch(self, epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed) -> EpochLog:
+        rng = random.Random(f"{seed}-epoch-{epoch}")  # order depends on (seed, epoch) only: resumable
+        items = [(self.train_data, i) for i in range(len(self.train_data))]
+        if (n := self._general_count(general_ratio)) and self.general_data:
+            items += [(self.general_data, i) for i in rng.sample(range(len(self.general_data)), n)]
+        rng.shuffle(items)
+        batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        pipeline = train_augmentations(strength) if strength > 0 else None
+        self.model.train_mode()
+        total, started = 0.0, time.perf_counter()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}", unit="batch", disable=not self.progress)
+        for b, batch in enumerate(bar):
+            images, texts = [], []
+            for k, (data, i) in enumerate(batch):
+                image = data.image(i)
+                if pipeline is not None:
+                    pipeline.set_random_seed(hash((seed, epoch, b, k)) & 0x7FFFFFFF)
+                    image = augment_image(image, pipeline)
+                images.append(image)
+                texts.append(data[i].text)
+            loss = self.model.loss(images, texts)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.module.parameters(), 5.0)
+            optimizer.step()
+            scheduler.step()
+            total += loss.item()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        seconds = time.perf_counter() - started
+        val = self.evaluate(self.val_data)
+        return EpochLog(epoch=epoch, train_loss=total / max(len(batches), 1), val_cer=val.cer,
+                        val_exact_match=val.exact_match, lr=scheduler.get_last_lr()[0],
+                        lines_per_s=len(items) / seconds)
+
+    def evaluate(self, data: LineDataset, lexicon: tuple[str, ...] = ()) -> Scores:
+        predictions = self.model.predict([data.image(i) for i in range(len(data))])
+        return score([p.text for p in predictions], data.texts(), lexicon)
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    def _save_checkpoint(self, epoch, optimizer, scheduler, result: TrainResult, bad_epochs: int) -> None:
+        if not self.checkpoint_dir:
+            return
+
+        def write(path: Path) -> None:
+            self.model.save(path / "model")
+            torch.save(
+                {
+                    "epoch": epoch,
+                    "bad_epochs": bad_epochs,
+                    "history": [asdict(h) for h in result.history],
+                    "best_epoch": result.best_epoch,
+                    "best_val_cer": result.best_val_cer,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                            "torch": torch.get_rng_state()},
+                },
+                path / "state.pt",
+            )
+
+        _replace_dir(self.checkpoint_dir / "last", write)
+
+    def _load_checkpoint(self, optimizer, scheduler) -> dict | None:
+        if not self.checkpoint_dir or not (self.checkpoint_dir / "last" / "state.pt").exists():
+            return None
+        last = self.checkpoint_dir / "last"
+        saved = load_model(last / "model")
+        self.model.module.load_state_dict(saved.module.state_dict())
+        state = torch.load(last / "state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        return state
+
+    def save(self, path: str | Path) -> Path:
+        return self.model.save(path)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):
+    warm = max(1, int(total_steps * warmup))
+    return torch.optim.lr_scheduler.SequentialLR(
+        optimizer,
+        [
+            torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warm),
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warm)),
+        ],
+        milestones=[warm],
+    )
+
+
+def _replace_dir(target: Path, write: Callable[[Path], object]) -> None:
+    """Write a directory next to ``target`` and swap it in, so a kill never leaves half a checkpoint."""
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""Line datasets for training and evaluation: accepted rows of the validate stage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Line:
+    path: str
+    text: str
+
+
+class LineDataset(Sequence[Line]):
+    """An ordered list of (image path, text) with lazy image loading."""
+
+    def __init__(self, lines: Sequence[Line], name: str = "lines") -> None:
+        self.lines = list(lines)
+        self.name = name
+
+    @classmethod
+    def from_accepted(cls, path: str | Path, split: str) -> LineDataset:
+        """Rows of ``accepted.jsonl`` (written by the validate stage) for one split."""
+        rows = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+        return cls([Line(r["path"], r["text"]) for r in rows if r["split"] == split], name=split)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.lines[index]
+
+    def __iter__(self) -> Iterator[Line]:
+        return iter(self.lines)
+
+    def image(self, index: int) -> Image.Image:
+        with Image.open(self.lines[index].path) as im:
+            return im.convert("RGB")
+
+    def texts(self) -> list[str]:
+        return [line.text for line in self.lines]

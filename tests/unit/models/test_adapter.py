@@ -1,0 +1,86 @@
+"""DomainAdapter on a handful of sample-recipe lines: it learns, checkpoints, resumes and refuses bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import PROJECT
+from ocrops.adapter import DomainAdapter, resolve_base
+from ocrops.data.contract import read_labels
+from ocrops.data.lines import Line, LineDataset
+from ocrops.data.synth import load_recipe, synthesize
+from ocrops.errors import OcropsError
+from ocrops.models.base import load_model
+
+FAST = {"lr": 5e-4, "batch_size": 8, "augment": False, "warmup": 0.1}
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory) -> tuple[LineDataset, LineDataset]:
+    root = tmp_path_factory.mktemp("adapter")
+    recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(update={"count": 24, "seed": 5})
+    synthesize(recipe, root, progress=False)
+    rows, _ = read_labels(root)
+    data = [Line(str(root / r.image), r.text) for r in rows]
+    return LineDataset(data[:16], "train"), LineDataset(data[16:], "val")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _weights(adapter: DomainAdapter) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in adapter.model.module.state_dict().items()}
+
+
+def test_training_lowers_loss_and_extends_vocabulary(lines):
+    train, val = lines
+    adapter = DomainAdapter("ppocr-v4", train, train, progress=False)  # fit the training lines themselves
+    before = adapter.evaluate(train).cer
+    result = adapter.train(epochs=3, lr=2e-4, batch_size=4, augment=False)
+    assert result.history[-1].train_loss < result.history[0].train_loss
+    assert result.history[-1].val_cer < before
+    assert all(ch in adapter.model.charset for ch in result.added_characters)
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(lines, tmp_path: Path):
+    train, val = lines
+    straight = DomainAdapter("ppocr-v4", train, val, checkpoint_dir=tmp_path / "a", progress=False)
+    full = straight.train(epochs=2, patience=5, **FAST)
+
+    def stop_after_first(log):
+        if log.epoch == 0:
+            raise Interrupted
+
+    broken = DomainAdapter("ppocr-v4", train, val, checkpoint_dir=tmp_path / "b", on_epoch=stop_after_first,
+                           progress=False)
+    with pytest.raises(Interrupted):
+        broken.train(epochs=2, patience=5, **FAST)
+    resumed = DomainAdapter("ppocr-v4", train, val, checkpoint_dir=tmp_path / "b", progress=False)
+    result = resumed.train(epochs=2, patience=5, **FAST)
+
+    assert result.resumed_from_epoch == 0
+    assert [h.epoch for h in result.history] == [0, 1]
+    assert [round(h.train_loss, 5) for h in result.history] == [round(h.train_loss, 5) for h in full.history]
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_saved_model_predicts_the_same(lines, tmp_path: Path):
+    train, val = lines
+    adapter = DomainAdapter("ppocr-v4", train, val, progress=False)
+    adapter.train(epochs=1, **FAST)
+    adapter.save(tmp_path / "m")
+    images = [val.image(i) for i in range(len(val))]
+    assert load_model(tmp_path / "m").predict(images) == adapter.model.predict(images)
+
+
+def test_bad_input_is_refused_before_training(lines):
+    train, val = lines
+    with pytest.raises(OcropsError, match="no rows"):
+        DomainAdapter("ppocr-v4", LineDataset([]), val)
+    with pytest.raises(OcropsError, match="neither a preset"):
+        resolve_base("/nonexistent/checkpoint")
