@@ -52,12 +52,17 @@ class TrainResult:
         return asdict(self)
 
 
-def resolve_base(base: str | OCRModel) -> OCRModel:
-    """A preset name (``ppocr-v4``), a saved model directory, or an OCRModel."""
+def resolve_base(base: str | OCRModel, **family_settings) -> OCRModel:
+    """A preset (``ppocr-v4``, ``glm-ocr:PATH_OR_CACHED_HUB_ID``), a saved model directory, or an OCRModel.
+
+    ``family_settings`` go to the family's loader (e.g. ``settings=GlmOcrSettings(...)`` for glm-ocr).
+    """
     if isinstance(base, OCRModel):
         return base
     if base in PRESETS:
         return pretrained(PRESETS[base])
+    if base.startswith("glm-ocr:"):  # glm-ocr:PATH_OR_CACHED_HUB_ID
+        return pretrained("glm-ocr", path=base.removeprefix("glm-ocr:"), **family_settings)
     path = Path(base)
     if path.is_dir():
         return load_model(path)
@@ -75,6 +80,7 @@ class DomainAdapter:
         val_data: LineDataset,
         *,
         general_data: LineDataset | None = None,
+        base_settings: dict | None = None,
         checkpoint_dir: str | Path | None = None,
         on_epoch: Callable[[EpochLog], None] | None = None,
         progress: bool = True,
@@ -83,7 +89,7 @@ class DomainAdapter:
             raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the training split has no rows: add data or fix the split")
         if len(val_data) == 0:
             raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the validation split has no rows: early stopping needs it")
-        self.model = resolve_base(base_model)
+        self.model = resolve_base(base_model, **(base_settings or {}))
         self.train_data, self.val_data = train_data, val_data
         self.general_data = general_data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -103,13 +109,14 @@ class DomainAdapter:
         patience: int = 2,
         general_ratio: float = 0.0,
         seed: int = 0,
+        grad_accum: int = 1,
     ) -> TrainResult:
         strength = float(augment) if not isinstance(augment, bool) else (0.5 if augment else 0.0)
         result = TrainResult(added_characters=self._prepare_vocabulary())
         _seed_everything(seed)
         params = [p for p in self.model.module.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-        steps_per_epoch = math.ceil(self._epoch_size(general_ratio) / batch_size)
+        steps_per_epoch = math.ceil(math.ceil(self._epoch_size(general_ratio) / batch_size) / grad_accum)
         scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, warmup)
         start, bad_epochs = 0, 0
         state = self._load_checkpoint(optimizer, scheduler)
@@ -122,7 +129,7 @@ class DomainAdapter:
             if bad_epochs >= patience:
                 result.stopped_early = True
                 break
-            log = self._run_epoch(epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed)
+            log = self._run_epoch(epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed, grad_accum)
             result.history.append(log)
             if log.val_cer < result.best_val_cer:
                 result.best_epoch, result.best_val_cer, bad_epochs = epoch, log.val_cer, 0
@@ -149,7 +156,8 @@ class DomainAdapter:
             return 0
         return min(len(self.general_data), round(len(self.train_data) * general_ratio / (1 - general_ratio)))
 
-    def _run_epoch(self, epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed) -> EpochLog:
+    def _run_epoch(self, epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed,
+                   grad_accum=1) -> EpochLog:
         rng = random.Random(f"{seed}-epoch-{epoch}")  # order depends on (seed, epoch) only: resumable
         items = [(self.train_data, i) for i in range(len(self.train_data))]
         if (n := self._general_count(general_ratio)) and self.general_data:
@@ -170,11 +178,12 @@ class DomainAdapter:
                 images.append(image)
                 texts.append(data[i].text)
             loss = self.model.loss(images, texts)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.module.parameters(), 5.0)
-            optimizer.step()
-            scheduler.step()
+            (loss / grad_accum).backward()
+            if (b + 1) % grad_accum == 0 or b + 1 == len(batches):
+                torch.nn.utils.clip_grad_norm_(self.model.module.parameters(), 5.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
             total += loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
         seconds = time.perf_counter() - started
@@ -216,8 +225,7 @@ class DomainAdapter:
         if not self.checkpoint_dir or not (self.checkpoint_dir / "last" / "state.pt").exists():
             return None
         last = self.checkpoint_dir / "last"
-        saved = load_model(last / "model")
-        self.model.module.load_state_dict(saved.module.state_dict())
+        self.model.restore(last / "model")
         state = torch.load(last / "state.pt", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

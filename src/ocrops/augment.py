@@ -8,17 +8,18 @@ import numpy as np
 from PIL import Image
 
 
-def scan_degradations(strength: float = 1.0, seed: int | None = None) -> A.Compose:
+def scan_degradations(strength: float = 1.0, seed: int | None = None,
+                      fill: float | tuple[float, ...] = 255) -> A.Compose:
     """Degradations of a printed line passed through a scanner or a phone camera.
 
-    ``strength`` scales probabilities (0 disables everything); fill colour is white
-    paper so geometric jitter does not add black borders.
+    ``strength`` scales probabilities (0 disables everything); ``fill`` is white
+    paper (one value per channel) so geometric jitter does not add dark borders.
     """
     s = max(0.0, min(1.0, strength))
     return A.Compose(
         [
             A.Affine(rotate=(-1.5, 1.5), shear={"x": (-4, 4), "y": (0, 0)}, fit_output=True,
-                     border_mode=cv2.BORDER_CONSTANT, fill=255, p=0.5 * s),
+                     border_mode=cv2.BORDER_CONSTANT, fill=fill, p=0.5 * s),
             A.OneOf(
                 [
                     A.GaussianBlur(blur_limit=(3, 3), sigma_limit=(0.3, 0.9)),
@@ -37,16 +38,16 @@ def scan_degradations(strength: float = 1.0, seed: int | None = None) -> A.Compo
 
 
 def train_augmentations(strength: float = 1.0, seed: int | None = None) -> A.Compose:
-    """Training-time augmentation: a slight perspective warp, then the scan degradations.
+    """Training-time augmentation of RGB lines: a slight perspective warp, then the scan degradations.
 
     ``scan_degradations`` itself stays fixed because ``ocrops synth`` recipes depend on it.
     """
     s = max(0.0, min(1.0, strength))
     return A.Compose(
         [
-            A.Perspective(scale=(0.01, 0.03), fit_output=True, border_mode=cv2.BORDER_CONSTANT, fill=255,
-                          p=0.2 * s),
-            scan_degradations(strength),
+            A.Perspective(scale=(0.01, 0.03), fit_output=True, border_mode=cv2.BORDER_CONSTANT,
+                          fill=(255, 255, 255), p=0.2 * s),
+            scan_degradations(strength, fill=(255, 255, 255)),
         ],
         seed=seed,
     )
@@ -62,3 +63,22 @@ def enhance_scan(image: Image.Image, denoise: float = 7.0) -> Image.Image:
     array = np.asarray(image.convert("RGB"))
     array = cv2.fastNlMeansDenoisingColored(array, None, denoise, denoise, 7, 21)
     return Image.fromarray(cv2.detailEnhance(array, sigma_s=10, sigma_r=0.15))
+
+
+def preview_grid(images: list[Image.Image], strength: float, seed: int = 0, columns: int = 3) -> Image.Image:
+    """Each image beside ``columns`` augmented variants: what the model sees in training."""
+    pipeline = train_augmentations(strength)
+    rows = []
+    for i, image in enumerate(images):
+        variants = [image]
+        for j in range(columns):
+            pipeline.set_random_seed(seed * 1000 + i * columns + j)
+            variants.append(augment_image(image, pipeline))
+        rows.append(variants)
+    cell_w = max(v.width for row in rows for v in row) + 8
+    cell_h = max(v.height for row in rows for v in row) + 8
+    grid = Image.new("RGB", (cell_w * (columns + 1), cell_h * len(rows)), (90, 90, 90))
+    for r, row in enumerate(rows):
+        for c, variant in enumerate(row):
+            grid.paste(variant.convert("RGB"), (c * cell_w + 4, r * cell_h + 4))
+    return grid

@@ -56,12 +56,60 @@ class ValidateParams(_Section):
         return self
 
 
+class TrainParams(_Section):
+    base: str = Field("ppocr-v4", description="preset name or a saved model directory")
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    warmup: float = Field(0.1, ge=0, lt=1, description="share of steps with linear warm-up, then cosine")
+    weight_decay: float = Field(1e-4, ge=0)
+    augment: float = Field(0.5, ge=0, le=1, description="strength of scan augmentations; 0 turns them off")
+    patience: int = Field(2, ge=1, description="epochs without a better val CER before stopping")
+    general_ratio: float = Field(0.1, ge=0, lt=1, description="share of general (non-domain) lines per epoch")
+    grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
+    seed: int = 42
+
+
+class GlmOcrParams(_Section):
+    """Fine-tuning settings of the glm-ocr family (defaults: the official GLM-OCR LoRA recipe)."""
+
+    lora: bool = True
+    lora_rank: int = Field(8, ge=1)
+    lora_alpha: int = Field(16, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+    freeze_vision: bool = Field(True, description="for a full fine-tune (lora: false)")
+    max_new_tokens: int = Field(128, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class MlflowParams(_Section):
+    tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", description="MLFLOW_TRACKING_URI overrides it")
+    artifact_root: str = Field("mlruns/artifacts", description="for experiments this project creates")
+    experiment: str = "ocrops"
+
+
 class Params(_Section):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    train: TrainParams = TrainParams()
+    glm_ocr: GlmOcrParams = GlmOcrParams()
+    mlflow: MlflowParams = MlflowParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, object]:
+    """{"train": {"lr": 1}} -> {"train.lr": 1}, as MLflow params are logged."""
+    flat: dict[str, object] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

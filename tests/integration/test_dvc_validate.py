@@ -34,29 +34,43 @@ def _dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProce
     return _run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check)
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))
-    for dep in stages["stages"]["validate"]["deps"]:  # the stage's code, as the project has it
-        source = PROJECT / dep
-        if dep != "data" and source.is_dir():
-            shutil.copytree(source, root / dep, ignore=shutil.ignore_patterns("__pycache__"))
-        elif dep != "data":
-            (root / dep).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / dep)
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"validate": stages["stages"]["validate"]}}))
+def copy_stages(root: Path, names: list[str], params_update: dict | None = None) -> None:
+    """Copy the named dvc.yaml stages, the code they depend on, and params.yaml into ``root``."""
+    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    for name in names:
+        for dep in stages[name]["deps"]:
+            source = PROJECT / dep
+            if dep == "data" or dep.startswith("outputs/") or (root / dep).exists():
+                continue
+            if source.is_dir():
+                shutil.copytree(source, root / dep, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                (root / dep).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, root / dep)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {n: stages[n] for n in names}}, sort_keys=False))
     params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
-    params["validate"]["max_rejected_share"] = 0.5
+    for section, values in (params_update or {}).items():
+        params[section].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    splits = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
-    write_dataset(root / "data", [(f"{i:03d}.png", f"肌酐 {i}0 μmol/L", s) for i, s in enumerate(splits)])
+
+
+def init_repo(root: Path) -> None:
+    (root / ".gitignore").write_text("/outputs/\n/mlruns/\n")
     _run(["git", "init", "-q"], root)
     _dvc("init", "-q", cwd=root)
     _dvc("config", "core.analytics", "false", cwd=root)
     _run(["git", "add", "-A"], root)
     _run(["git", "commit", "-qm", "init"], root)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    copy_stages(root, ["validate"], {"validate": {"max_rejected_share": 0.5}})
+    splits = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
+    write_dataset(root / "data", [(f"{i:03d}.png", f"肌酐 {i}0 μmol/L", s) for i, s in enumerate(splits)])
+    init_repo(root)
     return root
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from conftest import PROJECT
 from ocrops.data.contract import read_labels, read_lexicon
+from ocrops.data.split import sha256_bytes, split_for_hash
 from ocrops.data.synth import LineWriter, load_recipe, synthesize
 
 RECIPE = PROJECT / "recipes" / "hospital.yaml"
@@ -61,3 +62,19 @@ def test_lab_slots_share_one_test_per_line(recipe):
         name, unit = line.split("|")
         lab = next(lab for lab in recipe.terms.labs if lab.name == name)
         assert unit == lab.unit
+
+
+def test_general_recipe_splits_by_source_sentence(tmp_path: Path):
+    general = load_recipe(PROJECT / "recipes" / "general.yaml").model_copy(update={"count": 120})
+    synthesize(general, tmp_path, progress=False)
+    rows, _ = read_labels(tmp_path)
+    split_of = {s: split_for_hash(sha256_bytes(s.encode("utf-8")), general.split) for s in general.corpus}
+    for row in rows:  # every line is cut from a sentence of its own split
+        assert any(row.text in s and split_of[s] == row.split for s in general.corpus), row
+    assert {r.split for r in rows} == {"train", "test"}
+    assert not (tmp_path / "lexicon.txt").exists()
+
+
+def test_recipe_needs_one_text_source(recipe):
+    with pytest.raises(ValueError, match="either terms"):
+        type(recipe).model_validate(recipe.model_dump() | {"corpus": ["x"]})

@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 from PIL import Image, ImageDraw
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tqdm import tqdm
 
 from ocrops.augment import scan_degradations
@@ -86,6 +86,8 @@ class ImageSpec(_Model):
 
 
 class Recipe(_Model):
+    """Either domain ``terms`` + ``templates``, or a plain-text ``corpus`` to cut lines from."""
+
     name: str
     seed: int = 0
     count: int = Field(gt=0)
@@ -93,12 +95,38 @@ class Recipe(_Model):
     fonts: FontSpec
     image: ImageSpec = ImageSpec()
     degrade: float = Field(1.0, ge=0, le=1, description="strength of scan degradations")
-    terms: Terms
-    templates: list[Template] = Field(min_length=1)
+    terms: Terms | None = None
+    templates: list[Template] = []
+    corpus: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Recipe:
+        if bool(self.terms and self.templates) == bool(self.corpus):
+            raise ValueError("a recipe needs either terms + templates or a corpus")
+        return self
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    return Recipe.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    """Read a recipe; ``corpus_file`` (relative to the recipe) is read into ``corpus``."""
+    path = Path(path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if corpus_file := raw.pop("corpus_file", None):
+        text = (path.parent / corpus_file).read_text(encoding="utf-8").splitlines()
+        raw["corpus"] = [t.strip() for t in text if t.strip() and not t.startswith("#")]
+    return Recipe.model_validate(raw)
+
+
+def corpus_line(corpus: Sequence[str], rng: random.Random) -> tuple[str, str]:
+    """A window of a random corpus sentence (3-8 words, or 6-20 CJK characters); returns (sentence, line)."""
+    sentence = rng.choice(corpus)
+    words = sentence.split()
+    if len(words) > 1:
+        n = min(len(words), rng.randint(3, 8))
+        start = rng.randint(0, len(words) - n)
+        return sentence, " ".join(words[start : start + n])
+    n = min(len(sentence), rng.randint(6, 20))
+    start = rng.randint(0, len(sentence) - n)
+    return sentence, sentence[start : start + n]
 
 
 class LineWriter:
@@ -243,7 +271,12 @@ def synthesize(recipe: Recipe, out_dir: str | Path, progress: bool = True) -> Sy
     total = 0
     for i in tqdm(range(recipe.count), desc="synth", unit="img", disable=not progress):
         rng = random.Random(f"{recipe.seed}-{i}")
-        text = LineWriter(recipe.terms, rng).write(rng.choices(templates, weights)[0])
+        if recipe.corpus:
+            # split by source sentence, so held-out lines never share a sentence with training lines
+            sentence, text = corpus_line(recipe.corpus, rng)
+            split_key = sha256_bytes(sentence.encode("utf-8"))
+        else:
+            text, split_key = LineWriter(recipe.terms, rng).write(rng.choices(templates, weights)[0]), None
         face = rng.choice(faces)
         image = render_line(
             text, face, [f for f in faces if f != face] + fallbacks,
@@ -255,13 +288,14 @@ def synthesize(recipe: Recipe, out_dir: str | Path, progress: bool = True) -> Sy
         data = _encode(Image.fromarray(array), recipe.image)
         name = f"{IMAGES_DIR}/{i:06d}.{ext}"
         (out / name).write_bytes(data)
-        split = split_for_hash(sha256_bytes(data), recipe.split)
+        split = split_for_hash(split_key or sha256_bytes(data), recipe.split)
         rows.append(LabelRow(image=name, text=text, split=split))
         font_use[face.family] = font_use.get(face.family, 0) + 1
         total += len(data)
     write_labels(out, rows)
-    lexicon = recipe.terms.lexicon()
-    (out / LEXICON_FILE).write_text("\n".join(lexicon) + "\n", encoding="utf-8")
+    lexicon = recipe.terms.lexicon() if recipe.terms else []
+    if lexicon:
+        (out / LEXICON_FILE).write_text("\n".join(lexicon) + "\n", encoding="utf-8")
     splits = {s: sum(1 for r in rows if r.split == s) for s in ("train", "val", "test")}
     return SynthSummary(count=len(rows), splits=splits, fonts=font_use, lexicon_terms=len(lexicon), bytes=total)
 

@@ -55,6 +55,10 @@ class OCRModel(ABC):
     def save(self, path: str | Path) -> Path:
         """Write everything needed to rebuild the model into a directory."""
 
+    def restore(self, path: str | Path) -> None:
+        """Load the trainable state saved by :meth:`save` into this (already prepared) model."""
+        self.module.load_state_dict(load_model(path).module.state_dict())
+
     def export_onnx(self, path: str | Path) -> Path:
         raise NotImplementedError(f"family {self.family} cannot export to ONNX")
 
@@ -90,4 +94,5 @@ def load_model(path: str | Path) -> OCRModel:
 
 
 def _import_builtin() -> None:
+    import ocrops.models.glm_ocr.model  # noqa: F401  (registers "glm-ocr")
     import ocrops.models.ppocr.model  # noqa: F401  (registers "ppocr")

@@ -1,0 +1,100 @@
+"""MLflow tracking: one run per training, params, dataset lineage, per-epoch metrics, artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import yaml
+
+from ocrops.adapter import EpochLog
+from ocrops.config import Params, flatten
+from ocrops.errors import ErrorCode, OcropsError
+
+
+def tracking_uri(params: Params) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or params.mlflow.tracking_uri
+
+
+def setup(params: Params) -> str:
+    """Point MLflow at the project's store and experiment; returns the experiment id."""
+    uri = tracking_uri(params)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    try:
+        experiment = mlflow.get_experiment_by_name(params.mlflow.experiment)
+        if experiment is not None:
+            return experiment.experiment_id
+        root = Path(params.mlflow.artifact_root).resolve() / params.mlflow.experiment
+        return mlflow.create_experiment(params.mlflow.experiment, artifact_location=root.as_uri())
+    except Exception as exc:  # any failure to reach or open the store: say which store, stop early
+        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"MLflow tracking store {uri} is not usable: {exc}") from exc
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def dvc_digest(dvc_file: str | Path = "data.dvc") -> str | None:
+    """The md5 DVC recorded for a tracked dataset (its version)."""
+    path = Path(dvc_file)
+    if not path.exists():
+        return None
+    outs = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("outs") or [{}]
+    return outs[0].get("md5")
+
+
+class TrainingRun:
+    """An MLflow run that a resumed training re-opens (its id is kept beside the checkpoints)."""
+
+    def __init__(self, params: Params, run_id_file: Path) -> None:
+        self.params, self.run_id_file = params, run_id_file
+
+    def __enter__(self) -> TrainingRun:
+        experiment_id = setup(self.params)
+        run_id = self.run_id_file.read_text().strip() if self.run_id_file.exists() else None
+        self.run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
+                                    run_name=None if run_id else "train")
+        self.run_id_file.parent.mkdir(parents=True, exist_ok=True)
+        self.run_id_file.write_text(self.run.info.run_id)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+
+    def log_setup(self, accepted: Path, data_dir: str) -> None:
+        if mlflow.get_run(self.run.info.run_id).data.params:
+            return  # resumed: params and inputs are already there
+        mlflow.log_params(flatten(self.params.model_dump(by_alias=True, mode="json")))
+        commit = git_commit()
+        tags = {"ocrops.stage": "train", "ocrops.family": self.params.model.family}
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        digest = dvc_digest(f"{data_dir}.dvc")
+        if digest:
+            tags["ocrops.data.dvc_md5"] = digest
+        mlflow.set_tags(tags)
+        rows = [json.loads(x) for x in accepted.read_text(encoding="utf-8").splitlines() if x.strip()]
+        frame = pd.DataFrame(rows)[["image", "text", "split", "sha256"]]
+        dataset = mlflow.data.from_pandas(frame, source=data_dir, name=Path(data_dir).name,
+                                          digest=(digest or "")[:32] or None)
+        mlflow.log_input(dataset, context="training")
+
+    def log_epoch(self, log: EpochLog) -> None:
+        mlflow.log_metrics(
+            {"train_loss": log.train_loss, "val_cer": log.val_cer, "val_exact_match": log.val_exact_match,
+             "lr": log.lr, "train_lines_per_s": log.lines_per_s},
+            step=log.epoch + 1,
+        )
+
+    def log_artifacts(self, preview: Path, model_dir: Path) -> None:
+        mlflow.log_artifact(str(preview), artifact_path="train")
+        mlflow.log_artifacts(str(model_dir), artifact_path="model")

@@ -1,0 +1,52 @@
+"""SIGKILL a real training process mid-epoch: the rerun resumes from its last checkpoint and ends the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+from ocrops.data.synth import load_recipe, synthesize
+
+pytestmark = pytest.mark.integration
+WORKER = Path(__file__).with_name("train_worker.py")
+
+
+def _start(data: Path, ckpt: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(WORKER), str(data), str(ckpt), str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_training_resumes_and_matches_uninterrupted(tmp_path: Path):
+    data = tmp_path / "data"
+    synthesize(load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(update={"count": 16, "seed": 9}),
+               data, progress=False)
+
+    straight = _start(data, tmp_path / "a", tmp_path / "a.json")
+    assert straight.wait(timeout=600) == 0, straight.stderr.read()
+
+    victim = _start(data, tmp_path / "b", tmp_path / "b.json")
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "b" / "last" / "state.pt").exists():  # first epoch finished and checkpointed
+        assert victim.poll() is None and time.monotonic() < deadline, "worker ended before its first checkpoint"
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the second (last) epoch
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert victim.returncode == -signal.SIGKILL
+    assert not (tmp_path / "b.json").exists()
+
+    rerun = _start(data, tmp_path / "b", tmp_path / "b.json")
+    assert rerun.wait(timeout=600) == 0, rerun.stderr.read()
+    a = json.loads((tmp_path / "a.json").read_text())
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert b["resumed_from_epoch"] is not None and a["resumed_from_epoch"] is None
+    assert [round(h["train_loss"], 5) for h in b["history"]] == [round(h["train_loss"], 5) for h in a["history"]]
+    assert b["weight_sum"] == pytest.approx(a["weight_sum"], rel=1e-6)
