@@ -53,7 +53,8 @@ class TrainResult:
 
 
 def resolve_base(base: str | OCRModel, **family_settings) -> OCRModel:
-    """A preset (``ppocr-v4``, ``glm-ocr:PATH_OR_CACHED_HUB_ID``), a saved model directory, or an OCRModel.
+    """A preset (``ppocr-v4``, ``glm-ocr:PATH_OR_CACHED_HUB_ID``), ``models:/NAME@alias`` from the
+    MLflow registry, a saved model directory, or an OCRModel.
 
     ``family_settings`` go to the family's loader (e.g. ``settings=GlmOcrSettings(...)`` for glm-ocr).
     """
@@ -61,6 +62,10 @@ def resolve_base(base: str | OCRModel, **family_settings) -> OCRModel:
         return base
     if base in PRESETS:
         return pretrained(PRESETS[base])
+    if base.startswith("models:/"):  # continue from a registered version, e.g. models:/ocrops@champion
+        from ocrops.tracking import download_registered
+
+        return load_model(download_registered(base))
     if base.startswith("glm-ocr:"):  # glm-ocr:PATH_OR_CACHED_HUB_ID
         return pretrained("glm-ocr", path=base.removeprefix("glm-ocr:"), **family_settings)
     path = Path(base)
@@ -68,7 +73,8 @@ def resolve_base(base: str | OCRModel, **family_settings) -> OCRModel:
         return load_model(path)
     raise OcropsError(
         ErrorCode.MODEL_NOT_READY,
-        f"base model {base!r} is neither a preset ({', '.join(PRESETS)}) nor a saved model directory",
+        f"base model {base!r} is neither a preset ({', '.join(PRESETS)}, glm-ocr:PATH), a models:/ URI, "
+        "nor a saved model directory",
     )
 
 

@@ -36,6 +36,24 @@ def setup(params: Params) -> str:
         raise OcropsError(ErrorCode.MODEL_NOT_READY, f"MLflow tracking store {uri} is not usable: {exc}") from exc
 
 
+def download_registered(uri: str, dst: str | Path | None = None) -> Path:
+    """Fetch ``models:/NAME@alias`` (or ``models:/NAME/VERSION``); returns the ocrops model folder inside it."""
+    import tempfile
+
+    from ocrops.models.base import FAMILY_FILE
+
+    target = Path(dst or tempfile.mkdtemp(prefix="ocrops-registered-"))
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
+    except Exception as exc:  # unknown name/alias, unreachable store
+        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+                          f"cannot fetch {uri} from the MLflow registry at {mlflow.get_tracking_uri()}: {exc}") from exc
+    marker = next(iter(sorted(local.rglob(FAMILY_FILE))), None)
+    if marker is None:
+        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"{uri} holds no ocrops model (no {FAMILY_FILE} in its artifacts)")
+    return marker.parent
+
+
 def git_commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()

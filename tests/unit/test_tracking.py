@@ -63,3 +63,31 @@ def test_unusable_store_fails_fast_with_the_uri(tmp_path: Path, monkeypatch):
 
 def test_flatten():
     assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
+
+
+def test_training_can_continue_from_a_registered_alias(params: Params, tmp_path: Path):
+    from PIL import Image
+
+    from conftest import line_image
+    from ocrops.adapter import resolve_base
+    from ocrops.models.base import pretrained
+    from ocrops.tracking import setup
+
+    setup(params)
+    model = pretrained("ppocr")
+    model.extend_vocabulary(["⁹"])
+    model.save(tmp_path / "saved")
+    client = MlflowClient()
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(tmp_path / "saved"), artifact_path="model")
+        source = mlflow.get_artifact_uri("model")
+    client.create_registered_model("ocrops-test")
+    version = client.create_model_version("ocrops-test", source=source, run_id=run.info.run_id)
+    client.set_registered_model_alias("ocrops-test", "candidate", version.version)
+
+    loaded = resolve_base("models:/ocrops-test@candidate")
+    assert loaded.charset[-1] == "⁹"
+    images: list[Image.Image] = [line_image("肌酐 88 μmol/L")]
+    assert loaded.predict(images) == model.predict(images)
+    with pytest.raises(OcropsError, match="models:/ocrops-test@champion"):
+        resolve_base("models:/ocrops-test@champion")
