@@ -74,3 +74,19 @@ def test_batched_sample_images_decode_to_identical_strings(model, session, sampl
 
 def test_output_classes_match_dictionary(model):
     assert model.head.out_features == len(load_charset()) + 1  # + CTC blank
+
+
+def test_exported_onnx_matches_torch_at_any_batch_and_width(tmp_path):
+    from ocrops.models.ppocr.model import pretrained_ppocr
+
+    model = pretrained_ppocr()
+    model.extend_vocabulary(["⁹"])  # an extended head exports too
+    path = model.export_onnx(tmp_path / "rec.onnx")
+    assert not model.network.training  # exporting leaves the model in eval mode
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch, width in [(1, 64), (3, 320), (2, 808)]:
+        x = np.random.default_rng(width).uniform(-1, 1, (batch, 3, 48, width)).astype(np.float32)
+        ours = _torch_probs(model.network, x)
+        exported = session.run(None, {"x": x})[0]
+        assert exported.shape == ours.shape and exported.shape[2] == len(model.charset) + 1
+        assert np.abs(exported - ours).max() <= 1e-4

@@ -103,6 +103,21 @@ class PPOCRModel(OCRModel):
         self._index = {ch: i + 1 for i, ch in enumerate(self.charset)}
         return added
 
+    def export_onnx(self, path: str | Path, opset: int = 17) -> Path:
+        """The whole recognizer, images (N, 3, 48, W) -> class probabilities, dynamic batch and width."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The exporter restores the wrapper's train/eval flag on every submodule afterwards: keep it eval.
+        wrapper = _WithSoftmax(self.network).eval()
+        example = torch.zeros(1, 3, self.network.config.image_height, 320)
+        with torch.no_grad():
+            torch.onnx.export(
+                wrapper, (example,), str(path), input_names=["x"], output_names=["probs"],
+                dynamic_axes={"x": {0: "batch", 3: "width"}, "probs": {0: "batch", 1: "steps"}},
+                opset_version=opset, dynamo=False,
+            )
+        return path
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -121,6 +136,17 @@ class PPOCRModel(OCRModel):
         # the dictionary holds a space class, so split on newlines only, keeping the " " line
         charset = (path / "charset.txt").read_text(encoding="utf-8").split("\n")[:-1]
         return cls(network.eval(), charset)
+
+
+class _WithSoftmax(torch.nn.Module):
+    """Export wrapper: probabilities, as the released ONNX model outputs them."""
+
+    def __init__(self, network: TextRecognizer) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x).softmax(-1)
 
 
 def pretrained_ppocr() -> PPOCRModel:
