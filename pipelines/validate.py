@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from ocrops.config import load_params
-from ocrops.data.stage import run_validate
 from ocrops.errors import OcropsError, PipelineError
+from ocrops.stages.validate import run_validate
 
 
 def main() -> int:

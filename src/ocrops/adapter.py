@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ocrops.augment import augment_image, train_augmentations
 from ocrops.data.lines import LineDataset
+from ocrops.distributed import Distributed, distributed
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.metrics import Scores, score
 from ocrops.models.base import OCRModel, load_model, pretrained
@@ -99,6 +100,7 @@ class DomainAdapter:
         self.train_data, self.val_data = train_data, val_data
         self.general_data = general_data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.dist: Distributed | None = None
         self.on_epoch = on_epoch
         self.progress = progress
 
@@ -120,10 +122,15 @@ class DomainAdapter:
         strength = float(augment) if not isinstance(augment, bool) else (0.5 if augment else 0.0)
         result = TrainResult(added_characters=self._prepare_vocabulary())
         _seed_everything(seed)
+        self.dist = distributed()
+        world = self.dist.world if self.dist else 1
         params = [p for p in self.model.module.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-        steps_per_epoch = math.ceil(math.ceil(self._epoch_size(general_ratio) / batch_size) / grad_accum)
+        batches_per_process = math.ceil(self._epoch_size(general_ratio) / batch_size) // world or 1
+        steps_per_epoch = math.ceil(batches_per_process / grad_accum)
         scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, warmup)
+        if self.dist:  # every process holds the same weights; DDP averages the gradients
+            self.model.train_wrapper, optimizer = self.dist.accelerator.prepare(self.model.module, optimizer)
         start, bad_epochs = 0, 0
         state = self._load_checkpoint(optimizer, scheduler)
         if state is not None:
@@ -137,15 +144,20 @@ class DomainAdapter:
                 break
             log = self._run_epoch(epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed, grad_accum)
             result.history.append(log)
+            main = self.dist is None or self.dist.is_main
             if log.val_cer < result.best_val_cer:
                 result.best_epoch, result.best_val_cer, bad_epochs = epoch, log.val_cer, 0
-                if self.checkpoint_dir:
+                if self.checkpoint_dir and main:
                     _replace_dir(self.checkpoint_dir / "best", self.model.save)
             else:
                 bad_epochs += 1
-            self._save_checkpoint(epoch, optimizer, scheduler, result, bad_epochs)
-            if self.on_epoch:
-                self.on_epoch(log)
+            if main:
+                self._save_checkpoint(epoch, optimizer, scheduler, result, bad_epochs)
+                if self.on_epoch:
+                    self.on_epoch(log)
+            if self.dist:
+                self.dist.wait()
+        self.model.train_wrapper = None
         if self.checkpoint_dir and (self.checkpoint_dir / "best").exists():
             self.model = load_model(self.checkpoint_dir / "best")
         return result
@@ -170,10 +182,16 @@ class DomainAdapter:
             items += [(self.general_data, i) for i in rng.sample(range(len(self.general_data)), n)]
         rng.shuffle(items)
         batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
+        if self.dist and self.dist.world > 1:  # equal shares, so every process takes the same steps
+            world = self.dist.world
+            while len(batches) < world:
+                batches.append(batches[len(batches) % len(batches)])
+            batches = batches[: len(batches) - len(batches) % world][self.dist.rank :: world]
         pipeline = train_augmentations(strength) if strength > 0 else None
         self.model.train_mode()
         total, started = 0.0, time.perf_counter()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}", unit="batch", disable=not self.progress)
+        quiet = not self.progress or (self.dist is not None and not self.dist.is_main)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}", unit="batch", disable=quiet)
         for b, batch in enumerate(bar):
             images, texts = [], []
             for k, (data, i) in enumerate(batch):
@@ -184,7 +202,10 @@ class DomainAdapter:
                 images.append(image)
                 texts.append(data[i].text)
             loss = self.model.loss(images, texts)
-            (loss / grad_accum).backward()
+            if self.dist:
+                self.dist.accelerator.backward(loss / grad_accum)
+            else:
+                (loss / grad_accum).backward()
             if (b + 1) % grad_accum == 0 or b + 1 == len(batches):
                 torch.nn.utils.clip_grad_norm_(self.model.module.parameters(), 5.0)
                 optimizer.step()

@@ -125,7 +125,7 @@ def data_validate(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Run the validation suite (the `validate` stage of dvc.yaml)."""
-    from ocrops.data.stage import run_validate
+    from ocrops.stages.validate import run_validate
 
     try:
         run_validate(load_params(params), dataset, reports, accepted, console)

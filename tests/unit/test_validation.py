@@ -10,9 +10,9 @@ from PIL import Image
 from conftest import line_image, png_with_declared_size, truncated_png, write_dataset
 from ocrops.config import Params
 from ocrops.data.report import write_report
-from ocrops.data.stage import run_validate
 from ocrops.data.validation import validate_dataset
 from ocrops.errors import PipelineError
+from ocrops.stages.validate import run_validate
 
 LENIENT = Params.model_validate({"validate": {"max_rejected_share": 0.9}})
 

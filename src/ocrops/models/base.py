@@ -23,6 +23,13 @@ class OCRModel(ABC):
     """A trainable line recognizer: images in, texts with confidences out."""
 
     family: str
+    #: set while a distributed wrapper (DDP) of :attr:`module` trains; ``loss`` runs through it
+    train_wrapper: torch.nn.Module | None = None
+
+    @property
+    def forward_module(self) -> torch.nn.Module:
+        """The module ``loss`` calls: the distributed wrapper while there is one, else :attr:`module`."""
+        return self.train_wrapper if self.train_wrapper is not None else self.module
 
     @property
     @abstractmethod

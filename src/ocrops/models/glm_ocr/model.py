@@ -133,7 +133,7 @@ class GlmOcrModel(OCRModel):
         positions = torch.arange(labels.shape[1], device=labels.device).unsqueeze(0)
         labels[positions < prompt_lengths.unsqueeze(1)] = -100
         labels[full["attention_mask"] == 0] = -100
-        return self.model(**full, labels=labels).loss
+        return self.forward_module(**full, labels=labels).loss
 
     def merged(self) -> torch.nn.Module:
         """A plain GlmOcrForConditionalGeneration with any LoRA adapter folded into its weights."""

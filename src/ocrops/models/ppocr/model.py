@@ -62,7 +62,7 @@ class PPOCRModel(OCRModel):
 
     def loss(self, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
         x = torch.from_numpy(batch_arrays(images))
-        log_probs = F.log_softmax(self.network(x), dim=-1).transpose(0, 1)  # (T, N, C)
+        log_probs = F.log_softmax(self.forward_module(x), dim=-1).transpose(0, 1)  # (T, N, C)
         targets = [torch.tensor(self.encode(t), dtype=torch.long) for t in texts]
         steps = log_probs.shape[0]
         return F.ctc_loss(
