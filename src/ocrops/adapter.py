@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ocrops.augment import augment_image, train_augmentations
+from ocrops.data.contract import unrepresentable
 from ocrops.data.lines import LineDataset
 from ocrops.distributed import Distributed, distributed
 from ocrops.errors import ErrorCode, OcropsError
@@ -96,6 +97,13 @@ class DomainAdapter:
             raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the training split has no rows: add data or fix the split")
         if len(val_data) == 0:
             raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the validation split has no rows: early stopping needs it")
+        for data in (train_data, val_data):
+            for line in data:
+                if bad := unrepresentable(line.text):
+                    codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
+                    raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+                                      f"label of {line.path} holds characters no model can emit ({codes}); "
+                                      "fix the label or run the validate stage, which quarantines such rows")
         self.model = resolve_base(base_model, **(base_settings or {}))
         self.train_data, self.val_data = train_data, val_data
         self.general_data = general_data

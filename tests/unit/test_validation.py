@@ -36,6 +36,7 @@ def broken_dataset(small_dataset: Path) -> Path:
     line_image("tiff").save(img / "scan.tif", format="TIFF")
     line_image("empty label").save(img / "nolabel.png")
     line_image("bad split").save(img / "badsplit.png")
+    line_image("control").save(img / "ctrl.png")
     shutil.copy(img / "000.png", img / "copy_of_000.png")
     _append(small_dataset, [
         {"image": "images/truncated.png", "text": "a", "split": "train"},        # line 13
@@ -52,6 +53,7 @@ def broken_dataset(small_dataset: Path) -> Path:
         {"image": "../outside.png", "text": "j", "split": "train"},              # 24
         b'{"image": "images/000.png", "text": "\xb0\xa2"}',                      # 25
         b"{not json",                                                            # 26
+        {"image": "images/ctrl.png", "text": "bell\u0007 here", "split": "train"},  # 27
     ])
     return small_dataset
 
@@ -61,6 +63,7 @@ EXPECTED = {
     16: "image_too_large", 17: "brightness_out_of_range", 18: "brightness_out_of_range",
     19: "image_missing", 20: "image_unreadable", 21: "label_empty", 22: "split_invalid",
     23: "duplicate_image", 24: "image_outside_dataset", 25: "label_unreadable", 26: "label_unreadable",
+    27: "label_unrepresentable",
 }
 
 
@@ -75,6 +78,7 @@ def test_exactly_the_broken_rows_are_quarantined_with_reasons(broken_dataset: Pa
     assert "6000x6000" in by_line[16]["detail"]
     assert "same bytes as line 1" in by_line[23]["detail"]
     assert "TIFF" in by_line[20]["detail"]
+    assert "U+0007" in by_line[27]["detail"]
 
 
 def test_outputs_are_written_and_list_every_rejected_row(broken_dataset: Path, tmp_path: Path):
@@ -82,7 +86,7 @@ def test_outputs_are_written_and_list_every_rejected_row(broken_dataset: Path, t
     figures = write_report(report, tmp_path / "reports", tmp_path / "accepted.jsonl")
     on_disk = json.loads((tmp_path / "reports" / "validation.json").read_text(encoding="utf-8"))
     assert on_disk == figures
-    assert figures["rows"] == 26 and figures["rejected"] == 14 and figures["accepted"] == 12
+    assert figures["rows"] == 27 and figures["rejected"] == 15 and figures["accepted"] == 12
     quarantined = [json.loads(x) for x in (tmp_path / "reports" / "quarantine.jsonl").read_text().splitlines()]
     assert sorted(q["line"] for q in quarantined) == sorted(EXPECTED)
     accepted = [json.loads(x) for x in (tmp_path / "accepted.jsonl").read_text().splitlines()]
@@ -98,7 +102,7 @@ def test_too_many_rejects_fail_the_stage_naming_rows(broken_dataset: Path, tmp_p
     with pytest.raises(PipelineError) as info:
         run_validate(strict, broken_dataset, tmp_path / "r", tmp_path / "a.jsonl")
     message = str(info.value)
-    assert "14 of 26 rows rejected" in message and "line 13 (image_unreadable" in message
+    assert "15 of 27 rows rejected" in message and "line 13 (image_unreadable" in message
     assert (tmp_path / "r" / "quarantine.jsonl").exists()  # the reports are there to read
 
 

@@ -52,6 +52,17 @@ class BadLine:
         return asdict(self)
 
 
+# Control, format, surrogate, private-use and unassigned code points: no OCR model can be taught to emit them.
+UNREPRESENTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def unrepresentable(text: str) -> str:
+    """Characters of ``text`` no model family can represent (tabs and newlines included), in order."""
+    import unicodedata
+
+    return "".join(dict.fromkeys(c for c in text if unicodedata.category(c) in UNREPRESENTABLE_CATEGORIES))
+
+
 def read_labels(dataset: str | Path) -> tuple[list[LabelRow], list[BadLine]]:
     """Read ``labels.jsonl`` of a dataset directory into rows and unreadable lines."""
     path = Path(dataset) / LABELS_FILE

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ocrops.config import SplitRatios
-from ocrops.data.contract import BadLine, LabelRow, read_labels
+from ocrops.data.contract import BadLine, LabelRow, read_labels, unrepresentable
 from ocrops.data.images import ImageLimits, check_size, decode_rgb, read_header
 from ocrops.data.split import sha256_bytes, split_for_hash
 from ocrops.errors import ErrorCode, OcropsError
@@ -47,6 +47,8 @@ class ManifestRecord:
     pixels: int | None = None
     brightness: float | None = None
     text_len: int | None = None
+    bad_chars: str | None = None
+    bad_char_count: int | None = None
     oov_chars: str | None = None
     oov_count: int | None = None
     dup_rank: int | None = None
@@ -90,6 +92,8 @@ def _measure(
         )
     rec = ManifestRecord(row_id=row_id, line=item.line, image=item.image, text=item.text)
     rec.text_len = len(item.text.strip())
+    rec.bad_chars = unrepresentable(item.text)
+    rec.bad_char_count = len(rec.bad_chars)
     if vocabulary is not None:
         missing = [c for c in item.text if c not in vocabulary]
         rec.oov_count = len(missing)

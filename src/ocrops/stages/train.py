@@ -8,6 +8,7 @@ import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
+import ocrops
 from ocrops.adapter import DomainAdapter
 from ocrops.augment import preview_grid
 from ocrops.config import Params
@@ -33,9 +34,16 @@ def family_settings(params: Params) -> dict:
 
 
 def fingerprint(params: Params, accepted: Path) -> str:
-    """Checkpoints survive `dvc repro` (persist) so a killed run resumes; other params or data start afresh."""
-    text = params.train.model_dump_json() + params.model.model_dump_json() + params.glm_ocr.model_dump_json()
-    return hashlib.sha256(text.encode() + accepted.read_bytes()).hexdigest()[:16]
+    """Checkpoints survive `dvc repro` (persist) so a killed run resumes the very same training;
+    other params, data or ocrops code start afresh."""
+    digest = hashlib.sha256()
+    digest.update((params.train.model_dump_json() + params.model.model_dump_json()
+                   + params.glm_ocr.model_dump_json()).encode())
+    digest.update(accepted.read_bytes())
+    package = Path(ocrops.__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def run_train(params: Params, accepted: Path, general_dir: Path, out: Path, reports: Path) -> dict | None:

@@ -82,5 +82,7 @@ def test_bad_input_is_refused_before_training(lines):
     train, val = lines
     with pytest.raises(OcropsError, match="no rows"):
         DomainAdapter("ppocr-v4", LineDataset([]), val)
+    with pytest.raises(OcropsError, match="U\\+0000"):
+        DomainAdapter("ppocr-v4", LineDataset([Line("x.png", "nul\x00")]), val)
     with pytest.raises(OcropsError, match="neither a preset"):
         resolve_base("/nonexistent/checkpoint")
