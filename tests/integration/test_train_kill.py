@@ -29,10 +29,10 @@ def test_killed_training_resumes_and_matches_uninterrupted(tmp_path: Path):
     synthesize(load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(update={"count": 16, "seed": 9}),
                data, progress=False)
 
-    straight = _start(data, tmp_path / "a", tmp_path / "a.json")
+    straight = _start(data, tmp_path / "a", tmp_path / "a")
     assert straight.wait(timeout=600) == 0, straight.stderr.read()
 
-    victim = _start(data, tmp_path / "b", tmp_path / "b.json")
+    victim = _start(data, tmp_path / "b", tmp_path / "b")
     deadline = time.monotonic() + 300
     while not (tmp_path / "b" / "last" / "state.pt").exists():  # first epoch finished and checkpointed
         assert victim.poll() is None and time.monotonic() < deadline, "worker ended before its first checkpoint"
@@ -41,12 +41,12 @@ def test_killed_training_resumes_and_matches_uninterrupted(tmp_path: Path):
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
     assert victim.returncode == -signal.SIGKILL
-    assert not (tmp_path / "b.json").exists()
+    assert not (tmp_path / "b0.json").exists()
 
-    rerun = _start(data, tmp_path / "b", tmp_path / "b.json")
+    rerun = _start(data, tmp_path / "b", tmp_path / "b")
     assert rerun.wait(timeout=600) == 0, rerun.stderr.read()
-    a = json.loads((tmp_path / "a.json").read_text())
-    b = json.loads((tmp_path / "b.json").read_text())
+    a = json.loads((tmp_path / "a0.json").read_text())
+    b = json.loads((tmp_path / "b0.json").read_text())
     assert b["resumed_from_epoch"] is not None and a["resumed_from_epoch"] is None
     assert [round(h["train_loss"], 5) for h in b["history"]] == [round(h["train_loss"], 5) for h in a["history"]]
     assert b["weight_sum"] == pytest.approx(a["weight_sum"], rel=1e-6)
