@@ -89,6 +89,7 @@ class DomainAdapter:
         *,
         general_data: LineDataset | None = None,
         base_settings: dict | None = None,
+        preprocess: str | None = None,
         checkpoint_dir: str | Path | None = None,
         on_epoch: Callable[[EpochLog], None] | None = None,
         progress: bool = True,
@@ -105,6 +106,8 @@ class DomainAdapter:
                                       f"label of {line.path} holds characters no model can emit ({codes}); "
                                       "fix the label or run the validate stage, which quarantines such rows")
         self.model = resolve_base(base_model, **(base_settings or {}))
+        if preprocess is not None:  # e.g. "enhance_scan": trained with it, so it travels with the model
+            self.model.preprocess = preprocess
         self.train_data, self.val_data = train_data, val_data
         self.general_data = general_data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None

@@ -64,6 +64,7 @@ class TrainParams(_Section):
     warmup: float = Field(0.1, ge=0, lt=1, description="share of steps with linear warm-up, then cosine")
     weight_decay: float = Field(1e-4, ge=0)
     augment: float = Field(0.5, ge=0, le=1, description="strength of scan augmentations; 0 turns them off")
+    enhance_scan: bool = Field(False, description="denoise + detail-enhance every image (saved with the model)")
     patience: int = Field(2, ge=1, description="epochs without a better val CER before stopping")
     general_ratio: float = Field(0.1, ge=0, lt=1, description="share of general (non-domain) lines per epoch")
     grad_accum: int = Field(1, ge=1, description="batches per optimizer step")

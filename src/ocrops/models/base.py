@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,17 @@ import torch
 from PIL import Image
 
 FAMILY_FILE = "family.txt"
+PREPROCESS_FILE = "preprocess.json"
+
+
+def _enhance_scan(image: Image.Image) -> Image.Image:
+    from ocrops.augment import enhance_scan
+
+    return enhance_scan(image)
+
+
+# Image preprocessing a model can carry; it runs in training and in every prediction.
+PREPROCESSORS: dict[str, Callable[[Image.Image], Image.Image]] = {"enhance_scan": _enhance_scan}
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,24 @@ class OCRModel(ABC):
     family: str
     #: set while a distributed wrapper (DDP) of :attr:`module` trains; ``loss`` runs through it
     train_wrapper: torch.nn.Module | None = None
+    #: name of a :data:`PREPROCESSORS` entry applied to every image, saved with the model
+    preprocess: str | None = None
+
+    def prepare(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+        """The images as the model sees them: RGB, through the model's preprocessing if it has one."""
+        images = [im.convert("RGB") for im in images]
+        if self.preprocess is None:
+            return images
+        if self.preprocess not in PREPROCESSORS:
+            raise ValueError(f"unknown preprocessing {self.preprocess!r}; known: {', '.join(PREPROCESSORS)}")
+        return [PREPROCESSORS[self.preprocess](im) for im in images]
+
+    def save_preprocess(self, path: Path) -> None:
+        (path / PREPROCESS_FILE).write_text(json.dumps({"preprocess": self.preprocess}) + "\n", encoding="utf-8")
+
+    def load_preprocess(self, path: Path) -> None:
+        if (path / PREPROCESS_FILE).exists():
+            self.preprocess = json.loads((path / PREPROCESS_FILE).read_text(encoding="utf-8"))["preprocess"]
 
     @property
     def forward_module(self) -> torch.nn.Module:

@@ -68,6 +68,7 @@ def run_train(params: Params, accepted: Path, general_dir: Path, out: Path, repo
             run.log_setup(accepted, params.data.path)
         adapter = DomainAdapter(t.base, train, val, general_data=general_lines(general_dir, "train"),
                                 base_settings=family_settings(params), checkpoint_dir=checkpoints,
+                                preprocess="enhance_scan" if t.enhance_scan else None,
                                 on_epoch=run.log_epoch if run else None)
         result = adapter.train(lr=t.lr, batch_size=t.batch_size, epochs=t.epochs, augment=t.augment,
                                warmup=t.warmup, weight_decay=t.weight_decay, patience=t.patience,

@@ -86,3 +86,17 @@ def test_bad_input_is_refused_before_training(lines):
         DomainAdapter("ppocr-v4", LineDataset([Line("x.png", "nul\x00")]), val)
     with pytest.raises(OcropsError, match="neither a preset"):
         resolve_base("/nonexistent/checkpoint")
+
+
+def test_preprocessing_travels_with_the_model(lines, tmp_path: Path):
+    from ocrops.augment import enhance_scan
+    from ocrops.models.base import pretrained
+
+    train, val = lines
+    adapter = DomainAdapter("ppocr-v4", train, val, preprocess="enhance_scan", progress=False)
+    adapter.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.preprocess == "enhance_scan"
+    images = [val.image(i) for i in range(3)]
+    plain = pretrained("ppocr")
+    assert loaded.predict(images) == plain.predict([enhance_scan(im) for im in images])

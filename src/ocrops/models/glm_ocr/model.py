@@ -101,8 +101,7 @@ class GlmOcrModel(OCRModel):
 
     def _inputs(self, images: Sequence[Image.Image], texts: Sequence[str], padding_side: str) -> dict:
         self.processor.tokenizer.padding_side = padding_side
-        batch = self.processor(text=list(texts), images=[im.convert("RGB") for im in images], padding=True,
-                               return_tensors="pt")
+        batch = self.processor(text=list(texts), images=self.prepare(images), padding=True, return_tensors="pt")
         return {k: v.to(self.device) for k, v in batch.items()}
 
     @torch.no_grad()
@@ -150,6 +149,7 @@ class GlmOcrModel(OCRModel):
         if isinstance(self.model, PeftModel):
             self.model.save_pretrained(str(path / ADAPTER_DIR))
         (path / SETTINGS_FILE).write_text(json.dumps(asdict(self.settings), indent=1), encoding="utf-8")
+        self.save_preprocess(path)
         (path / FAMILY_FILE).write_text(self.family + "\n", encoding="utf-8")
         return path
 
@@ -164,7 +164,9 @@ class GlmOcrModel(OCRModel):
     def load(cls, path: str | Path) -> GlmOcrModel:
         path = Path(path)
         settings = GlmOcrSettings(**json.loads((path / SETTINGS_FILE).read_text(encoding="utf-8")))
-        return cls.from_checkpoint(path, settings, trainable=False)
+        model = cls.from_checkpoint(path, settings, trainable=False)
+        model.load_preprocess(path)
+        return model
 
 
 def pretrained_glm_ocr(path: str | Path | None = None, settings: GlmOcrSettings | None = None) -> GlmOcrModel:

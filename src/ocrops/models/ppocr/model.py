@@ -47,6 +47,7 @@ class PPOCRModel(OCRModel):
     @torch.no_grad()
     def predict(self, images: Sequence[Image.Image], batch_size: int = 16) -> list[Prediction]:
         self.network.eval()
+        images = self.prepare(images)
         order = sorted(range(len(images)), key=lambda i: images[i].width / max(images[i].height, 1))
         results: dict[int, Prediction] = {}
         for start in range(0, len(order), batch_size):
@@ -61,7 +62,7 @@ class PPOCRModel(OCRModel):
         return [self._index[ch] for ch in text if ch in self._index]
 
     def loss(self, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
-        x = torch.from_numpy(batch_arrays(images))
+        x = torch.from_numpy(batch_arrays(self.prepare(images)))
         log_probs = F.log_softmax(self.forward_module(x), dim=-1).transpose(0, 1)  # (T, N, C)
         targets = [torch.tensor(self.encode(t), dtype=torch.long) for t in texts]
         steps = log_probs.shape[0]
@@ -125,6 +126,7 @@ class PPOCRModel(OCRModel):
         (path / "config.json").write_text(json.dumps(self.network.config.to_dict(), indent=1), encoding="utf-8")
         (path / "charset.txt").write_text("\n".join(self.charset) + "\n", encoding="utf-8")
         save_file({k: v.contiguous() for k, v in self.network.state_dict().items()}, str(path / "model.safetensors"))
+        self.save_preprocess(path)
         return path
 
     @classmethod
@@ -135,7 +137,9 @@ class PPOCRModel(OCRModel):
         network.load_state_dict(load_file(str(path / "model.safetensors")))
         # the dictionary holds a space class, so split on newlines only, keeping the " " line
         charset = (path / "charset.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        return cls(network.eval(), charset)
+        model = cls(network.eval(), charset)
+        model.load_preprocess(path)
+        return model
 
 
 class _WithSoftmax(torch.nn.Module):
