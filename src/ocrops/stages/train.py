@@ -12,6 +12,7 @@ import ocrops
 from ocrops.adapter import DomainAdapter
 from ocrops.augment import preview_grid
 from ocrops.config import Params
+from ocrops.data.contract import read_labels
 from ocrops.data.lines import Line, LineDataset
 from ocrops.distributed import is_main_process
 from ocrops.tracking import TrainingRun
@@ -19,9 +20,8 @@ from ocrops.tracking import TrainingRun
 
 def general_lines(general_dir: str | Path, split: str) -> LineDataset:
     """The general (non-domain) lines of one split, as rendered by the ``general`` stage."""
-    root = Path(general_dir)
-    rows = [json.loads(x) for x in (root / "labels.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    return LineDataset([Line(str(root / r["image"]), r["text"]) for r in rows if r["split"] == split], "general")
+    rows, _ = read_labels(general_dir)
+    return LineDataset([Line(str(Path(general_dir) / r.image), r.text) for r in rows if r.split == split], "general")
 
 
 def family_settings(params: Params) -> dict:
