@@ -54,6 +54,11 @@ class TrainResult:
         return asdict(self)
 
 
+def evaluate_model(model: OCRModel, images: list, texts: list[str], lexicon=()) -> Scores:
+    """Predict the line images and score the texts against their labels."""
+    return score([p.text for p in model.predict(images)], texts, lexicon)
+
+
 def resolve_base(base: str | OCRModel, **family_settings) -> OCRModel:
     """A preset (``ppocr-v4``, ``glm-ocr:PATH_OR_CACHED_HUB_ID``), ``models:/NAME@alias`` from the
     MLflow registry, a saved model directory, or an OCRModel.
@@ -231,8 +236,7 @@ class DomainAdapter:
                         lines_per_s=len(items) / seconds)
 
     def evaluate(self, data: LineDataset, lexicon: tuple[str, ...] = ()) -> Scores:
-        predictions = self.model.predict([data.image(i) for i in range(len(data))])
-        return score([p.text for p in predictions], data.texts(), lexicon)
+        return evaluate_model(self.model, [data.image(i) for i in range(len(data))], data.texts(), lexicon)
 
     # -- checkpoints -----------------------------------------------------------------
 

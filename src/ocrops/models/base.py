@@ -107,29 +107,33 @@ def register_family(name: str, pretrained: Callable[..., OCRModel], load: Callab
     _FAMILIES[name] = (pretrained, load)
 
 
+# Where each built-in family registers itself; imported on first use, so loading a ppocr
+# model never pays for importing transformers and peft.
+_BUILTIN: dict[str, str] = {"ppocr": "ocrops.models.ppocr.model", "glm-ocr": "ocrops.models.glm_ocr.model"}
+
+
 def families() -> list[str]:
-    _import_builtin()
-    return sorted(_FAMILIES)
+    return sorted(set(_FAMILIES) | set(_BUILTIN))
+
+
+def _family(name: str) -> tuple[Callable[..., OCRModel], Callable[[Path], OCRModel]]:
+    if name not in _FAMILIES and name in _BUILTIN:
+        import importlib
+
+        importlib.import_module(_BUILTIN[name])
+    if name not in _FAMILIES:
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(families())}")
+    return _FAMILIES[name]
 
 
 def pretrained(family: str, **kwargs) -> OCRModel:
-    _import_builtin()
-    if family not in _FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; known: {', '.join(sorted(_FAMILIES))}")
-    return _FAMILIES[family][0](**kwargs)
+    return _family(family)[0](**kwargs)
 
 
 def load_model(path: str | Path) -> OCRModel:
     """Load a model saved by :meth:`OCRModel.save`, whatever its family."""
-    _import_builtin()
     path = Path(path)
     marker = path / FAMILY_FILE
     if not marker.exists():
         raise FileNotFoundError(f"{path} is not a saved ocrops model (no {FAMILY_FILE})")
-    family = marker.read_text(encoding="utf-8").strip()
-    return _FAMILIES[family][1](path)
-
-
-def _import_builtin() -> None:
-    import ocrops.models.glm_ocr.model  # noqa: F401  (registers "glm-ocr")
-    import ocrops.models.ppocr.model  # noqa: F401  (registers "ppocr")
+    return _family(marker.read_text(encoding="utf-8").strip())[1](path)

@@ -6,11 +6,10 @@ import json
 import time
 from pathlib import Path
 
-from ocrops.adapter import resolve_base
+from ocrops.adapter import evaluate_model, resolve_base
 from ocrops.config import Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import LineDataset
-from ocrops.metrics import score
 from ocrops.models.base import OCRModel, load_model
 from ocrops.stages.train import family_settings, general_lines
 
@@ -18,10 +17,8 @@ from ocrops.stages.train import family_settings, general_lines
 def measure(model: OCRModel, data: LineDataset, lexicon: list[str]) -> dict:
     images = [data.image(i) for i in range(len(data))]
     started = time.perf_counter()
-    predictions = model.predict(images)
-    seconds = time.perf_counter() - started
-    figures = score([p.text for p in predictions], data.texts(), lexicon).to_dict()
-    figures["lines_per_s"] = len(images) / seconds
+    figures = evaluate_model(model, images, data.texts(), lexicon).to_dict()
+    figures["lines_per_s"] = len(images) / (time.perf_counter() - started)
     return figures
 
 
