@@ -84,10 +84,46 @@ class GlmOcrParams(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
+class RedactParams(_Section):
+    """Kinds of personal data masked in the output; card and ID numbers only when their checksum holds."""
+
+    bank_card: bool = True
+    resident_id: bool = True
+    phone: bool = True
+    email: bool = True
+
+
+class PostprocessParams(_Section):
+    """The post-processing chain packaged with the model (ocrops.postprocess)."""
+
+    lexicon_correction: bool = True
+    min_similarity: float = Field(80, ge=50, le=100, description="rapidfuzz score (0-100) a span needs to be rewritten")
+    max_confidence: float = Field(0.95, ge=0, le=1, description="only lines read with less confidence are corrected")
+    rules: list[str] = Field([], description="user rule classes, 'module:ClassName', called with and returning text")
+    redact: RedactParams = RedactParams()
+
+
+class EvaluateParams(_Section):
+    batch_size: int = Field(16, ge=1)
+    latency_lines: int = Field(64, ge=1, description="test lines timed one by one for per-line latency")
+    gallery_size: int = Field(40, ge=0, description="worst lines shown in reports/error_gallery.html")
+    confusions: int = Field(20, ge=0, description="most frequent character confusions reported")
+
+
 class MlflowParams(_Section):
     tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", description="MLFLOW_TRACKING_URI overrides it")
     artifact_root: str = Field("mlruns/artifacts", description="for experiments this project creates")
     experiment: str = "ocrops"
+    registered_model: str = Field("ocrops", description="name in the MLflow model registry")
+    timeout_s: float = Field(10, gt=0, description="an unreachable tracking server fails the stage after this")
+
+
+class PromoteParams(_Section):
+    """The gate of `ocrops promote`: the candidate against the current champion, on the same test set."""
+
+    cer_tolerance: float = Field(0.001, ge=0, description="candidate CER may exceed the champion's by this much")
+    term_recall_tolerance: float = Field(0.005, ge=0, description="term recall may drop by this much")
+    max_latency_ms: float = Field(100, gt=0, description="per-line latency budget (batch 1, CPU of the evaluation)")
 
 
 class Params(_Section):
@@ -96,7 +132,10 @@ class Params(_Section):
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
     train: TrainParams = TrainParams()
     glm_ocr: GlmOcrParams = GlmOcrParams()
+    postprocess: PostprocessParams = PostprocessParams()
+    evaluate: EvaluateParams = EvaluateParams()
     mlflow: MlflowParams = MlflowParams()
+    promote: PromoteParams = PromoteParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

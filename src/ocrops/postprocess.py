@@ -1,0 +1,188 @@
+"""Post-processing that travels with a packaged model: lexicon correction, user rules, PII redaction.
+
+The chain runs in this order on every recognized line: lexicon correction (only low-confidence lines),
+the user's rule classes, then redaction, so that no rule ever sees what redaction removed from the output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from ocrops.config import PostprocessParams
+from ocrops.errors import ErrorCode, OcropsError
+
+POSTPROCESS_FILE = "postprocess.json"
+
+# -- PII -----------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# 18-character resident identity number (GB 11643): 17 digits and a check character
+_RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# 13-19 digits, optionally grouped by single spaces or hyphens (as printed on cards and statements)
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# mainland mobiles (optionally +86), and landlines with an area code
+_PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+MASKS = {"email": "[EMAIL]", "resident_id": "[ID_NUMBER]", "bank_card": "[BANK_CARD]", "phone": "[PHONE]"}
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum used by payment card numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def resident_id_valid(number: str) -> bool:
+    """GB 11643 check character and a plausible birth date (YYYYMMDD at positions 7-14)."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    year, month, day = int(number[6:10]), int(number[10:12]), int(number[12:14])
+    if not (1900 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31):
+        return False
+    check = _ID_CHECK[sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS, strict=True)) % 11]
+    return number[17].upper() == check
+
+
+def _sub_valid(pattern: re.Pattern, mask: str, valid: Callable[[str], bool], text: str) -> str:
+    return pattern.sub(lambda m: mask if valid(m.group(0)) else m.group(0), text)
+
+
+def redact(text: str, bank_card: bool = True, resident_id: bool = True, phone: bool = True,
+           email: bool = True) -> str:
+    """Replace personal data with a mask; numbers are masked only when their checksum holds."""
+    if email:
+        text = _EMAIL.sub(MASKS["email"], text)
+    if resident_id:
+        text = _sub_valid(_RESIDENT_ID, MASKS["resident_id"], resident_id_valid, text)
+    if bank_card:
+        text = _sub_valid(_CARD, MASKS["bank_card"], lambda s: luhn_valid(re.sub(r"[ -]", "", s)), text)
+    if phone:
+        text = _PHONE.sub(MASKS["phone"], text)
+    return text
+
+
+# -- lexicon correction ------------------------------------------------------------------------------
+
+
+def _protected(span: str) -> bool:
+    """Digits, amounts and dates are never rewritten: a wrong dose is worse than a visible typo."""
+    return any(c.isdigit() or c in "%$¥€£.,:/-+" for c in span)
+
+
+def _best_span(term: str, text: str, start: int, end: int) -> tuple[int, int]:
+    """The alignment keeps the term's length; widen or narrow it by one character at either end
+    where that matches better (an inserted or dropped character, e.g. a doubled bracket)."""
+    spans = [(s, e) for s in (start - 1, start, start + 1) for e in (end - 1, end, end + 1)
+             if 0 <= s < e <= len(text)]
+    return min(spans, key=lambda se: (Levenshtein.distance(text[se[0]:se[1]], term),
+                                      abs(se[1] - se[0] - len(term)), se != (start, end)))
+
+
+class LexiconCorrector:
+    """Rewrite a near miss of a domain term to the term, where the model was unsure of the line."""
+
+    def __init__(self, lexicon: Sequence[str], min_similarity: float = 80.0) -> None:
+        # terms with digits are left alone, and one- or two-character terms match too much by chance
+        self.terms = sorted({t for t in lexicon if len(t) >= 3 and not _protected(t)}, key=len, reverse=True)
+        self.all_terms = sorted(set(lexicon), key=len, reverse=True)
+        self.min_similarity = min_similarity
+
+    def __call__(self, text: str) -> str:
+        taken = [False] * len(text)
+        for term in self.all_terms:  # a term already read verbatim is never turned into another term
+            for m in re.finditer(re.escape(term), text):
+                taken[m.start() : m.end()] = [True] * len(term)
+        for term in self.terms:
+            if len(term) > len(text):
+                continue
+            hit = fuzz.partial_ratio_alignment(term, text, score_cutoff=self.min_similarity)
+            if hit is None or hit.score >= 100:
+                continue
+            start, end = _best_span(term, text, hit.dest_start, hit.dest_end)
+            span = text[start:end]
+            if (any(taken[start:end]) or _protected(span)
+                    or Levenshtein.distance(span, term) > max(1, len(term) // 4)):
+                continue
+            text = text[:start] + term + text[end:]
+            taken = taken[:start] + [True] * len(term) + taken[end:]
+        return text
+
+
+# -- rules -------------------------------------------------------------------------------------------
+
+
+def load_rule(spec: str) -> Callable[[str], str]:
+    """``package.module:ClassName`` -> an instance; the class is called with the text and returns the text."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r}: expected 'module:ClassName'")
+    try:
+        rule = getattr(importlib.import_module(module_name), class_name)()
+    except (ImportError, AttributeError) as exc:
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r} cannot be loaded: {exc}") from exc
+    if not callable(rule):
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r} is not callable")
+    return rule
+
+
+# -- the chain ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Postprocessor:
+    """The chain configured by ``params.postprocess`` with the domain lexicon."""
+
+    settings: PostprocessParams
+    lexicon: list[str]
+
+    def __post_init__(self) -> None:
+        self.corrector = LexiconCorrector(self.lexicon, self.settings.min_similarity)
+        self.rules = [load_rule(spec) for spec in self.settings.rules]
+
+    def __call__(self, text: str, confidence: float = 0.0, *, correct: bool | None = None,
+                 redact_pii: bool | None = None) -> str:
+        """``correct`` / ``redact_pii`` override the configured switches for one call: None keeps them,
+        ``redact_pii=True`` masks every kind of personal data, False none."""
+        s = self.settings
+        if (s.lexicon_correction if correct is None else correct) and confidence < s.max_confidence:
+            text = self.corrector(text)
+        for rule in self.rules:
+            text = rule(text)
+        if redact_pii is None:
+            text = self.redact(text)
+        elif redact_pii:
+            text = redact(text)
+        return text
+
+    def redact(self, text: str) -> str:
+        return redact(text, **self.settings.redact.model_dump())
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        payload = {"settings": self.settings.model_dump(mode="json"), "lexicon": self.lexicon}
+        (path / POSTPROCESS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n",
+                                             encoding="utf-8")
+        return path / POSTPROCESS_FILE
+
+    @classmethod
+    def load(cls, path: str | Path) -> Postprocessor:
+        path = Path(path)
+        file = path / POSTPROCESS_FILE if path.is_dir() else path
+        payload = json.loads(file.read_text(encoding="utf-8"))
+        return cls(PostprocessParams.model_validate(payload["settings"]), payload["lexicon"])
