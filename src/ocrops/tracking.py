@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import yaml
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
 
 from ocrops.adapter import EpochLog
 from ocrops.config import Params, flatten
@@ -20,11 +23,31 @@ def tracking_uri(params: Params) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or params.mlflow.tracking_uri
 
 
+def check_reachable(uri: str, timeout_s: float) -> None:
+    """Fail fast, naming the URI, when a tracking server does not answer; MLflow's own client would retry
+    with back-off for minutes. Also bounds MLflow's retries for the rest of the process (unless set)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(timeout_s, 1))))
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as answer:
+            answer.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+                          f"MLflow tracking server {uri} is unreachable ({exc}); start it, or point "
+                          "MLFLOW_TRACKING_URI / params mlflow.tracking_uri at a reachable store") from exc
+
+
 def setup(params: Params) -> str:
     """Point MLflow at the project's store and experiment; returns the experiment id."""
     uri = tracking_uri(params)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    check_reachable(uri, params.mlflow.timeout_s)
     mlflow.set_tracking_uri(uri)
     try:
         experiment = mlflow.get_experiment_by_name(params.mlflow.experiment)
@@ -70,11 +93,28 @@ def dvc_digest(dvc_file: str | Path = "data.dvc") -> str | None:
     return outs[0].get("md5")
 
 
+def log_to_active_run(report: dict, prefix: str) -> bool:
+    """Log a stage's numeric figures to the run ``mlflow run`` started (MLFLOW_RUN_ID); False outside one."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id:
+        return False
+    figures = {f"{prefix}.{k}": float(v) for k, v in flatten(report).items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    MlflowClient().log_batch(run_id, metrics=[Metric(k, v, int(time.time() * 1000), 0) for k, v in figures.items()])
+    return True
+
+
 class TrainingRun:
-    """An MLflow run that a resumed training re-opens (its id is kept beside the checkpoints)."""
+    """An MLflow run that a resumed training re-opens (its id is kept beside the checkpoints).
+
+    Per-epoch metrics that cannot reach the tracking store (server gone mid-training) are spooled to a
+    JSONL file beside the checkpoints and sent, with their original steps and timestamps, as soon as the
+    store answers again: at the next epoch, at the end of the run, or when a rerun resumes it.
+    """
 
     def __init__(self, params: Params, run_id_file: Path) -> None:
         self.params, self.run_id_file = params, run_id_file
+        self.spool = run_id_file.with_name("mlflow_spool.jsonl")
 
     def __enter__(self) -> TrainingRun:
         experiment_id = setup(self.params)
@@ -83,10 +123,30 @@ class TrainingRun:
                                     run_name=None if run_id else "train")
         self.run_id_file.parent.mkdir(parents=True, exist_ok=True)
         self.run_id_file.write_text(self.run.info.run_id)
+        self.flush()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+        self.flush()
+        try:
+            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+        except Exception as end_exc:  # the store went away; a rerun resumes and finishes the run
+            print(f"warning: MLflow run not closed ({end_exc}); rerun the stage once the store is back")
+            if exc_type is None:
+                raise OcropsError(ErrorCode.MODEL_NOT_READY,
+                                  f"MLflow store {mlflow.get_tracking_uri()} went away: {end_exc}") from end_exc
+
+    def flush(self) -> int:
+        """Send spooled metrics; returns how many are still waiting."""
+        if not self.spool.exists():
+            return 0
+        records = [json.loads(x) for x in self.spool.read_text(encoding="utf-8").splitlines() if x.strip()]
+        try:
+            MlflowClient().log_batch(self.run.info.run_id, metrics=[Metric(**r) for r in records])
+        except Exception:  # still unreachable: keep them
+            return len(records)
+        self.spool.unlink()
+        return 0
 
     def log_setup(self, accepted: Path, data_dir: str) -> None:
         if mlflow.get_run(self.run.info.run_id).data.params:
@@ -107,11 +167,14 @@ class TrainingRun:
         mlflow.log_input(dataset, context="training")
 
     def log_epoch(self, log: EpochLog) -> None:
-        mlflow.log_metrics(
-            {"train_loss": log.train_loss, "val_cer": log.val_cer, "val_exact_match": log.val_exact_match,
-             "lr": log.lr, "train_lines_per_s": log.lines_per_s},
-            step=log.epoch + 1,
-        )
+        values = {"train_loss": log.train_loss, "val_cer": log.val_cer, "val_exact_match": log.val_exact_match,
+                  "lr": log.lr, "train_lines_per_s": log.lines_per_s}
+        now = int(time.time() * 1000)
+        records = [{"key": k, "value": float(v), "timestamp": now, "step": log.epoch + 1} for k, v in values.items()]
+        with self.spool.open("a", encoding="utf-8") as spool:  # written first: nothing is lost if the send fails
+            spool.writelines(json.dumps(r) + "\n" for r in records)
+        if waiting := self.flush():
+            print(f"warning: MLflow store unreachable; {waiting} metric values kept in {self.spool} for later")
 
     def log_artifacts(self, preview: Path, model_dir: Path) -> None:
         mlflow.log_artifact(str(preview), artifact_path="train")

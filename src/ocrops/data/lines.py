@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,3 +45,10 @@ class LineDataset(Sequence[Line]):
 
     def texts(self) -> list[str]:
         return [line.text for line in self.lines]
+
+    def digest(self) -> str:
+        """Identifies the set of (image bytes, text) pairs, whatever their order or file names; two
+        evaluations are comparable only on the same digest."""
+        items = sorted(hashlib.sha256(Path(line.path).read_bytes()).hexdigest() + "\t" + line.text
+                       for line in self.lines)
+        return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()

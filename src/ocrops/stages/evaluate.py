@@ -1,40 +1,113 @@
-"""The ``evaluate`` stage: base vs adapted model on the held-out test split and on general lines."""
+"""The ``evaluate`` stage: base vs adapted model on the held-out test split (raw and post-processed,
+by bucket, latency), on general lines, plus the error gallery and confusion plots."""
 
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from pathlib import Path
 
-from ocrops.adapter import evaluate_model, resolve_base
+from ocrops.adapter import resolve_base
 from ocrops.config import Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import LineDataset
-from ocrops.models.base import OCRModel, load_model
+from ocrops.gallery import GalleryLine, render_gallery, worst_lines
+from ocrops.metrics import EMPTY, cer_by_bucket, confusions, score, top_confusions
+from ocrops.models.base import OCRModel, Prediction, load_model
+from ocrops.postprocess import Postprocessor
 from ocrops.stages.train import family_settings, general_lines
 
 
-def measure(model: OCRModel, data: LineDataset, lexicon: list[str]) -> dict:
+def read_lines(model: OCRModel, data: LineDataset, batch_size: int = 16) -> tuple[list[Prediction], float]:
+    """Predictions for every line, and the throughput (lines/s) of doing so in batches."""
     images = [data.image(i) for i in range(len(data))]
     started = time.perf_counter()
-    figures = evaluate_model(model, images, data.texts(), lexicon).to_dict()
-    figures["lines_per_s"] = len(images) / (time.perf_counter() - started)
-    return figures
+    predictions = model.predict(images, batch_size=batch_size)
+    return predictions, len(images) / (time.perf_counter() - started)
 
 
-def run_evaluate(params: Params, accepted: Path, general_dir: Path, model_dir: Path, report_path: Path) -> dict:
+def latency_ms(model: OCRModel, data: LineDataset, lines: int, warmup: int = 3) -> dict[str, float]:
+    """Per-line latency at batch 1 (images already decoded): p50, p95, mean in milliseconds."""
+    images = [data.image(i) for i in range(min(lines, len(data)))]
+    for image in images[:warmup]:
+        model.predict([image], batch_size=1)
+    times = []
+    for image in images:
+        started = time.perf_counter()
+        model.predict([image], batch_size=1)
+        times.append(1000 * (time.perf_counter() - started))
+    if not times:
+        return {"p50_ms": 0.0, "p95_ms": 0.0, "mean_ms": 0.0}
+    q = statistics.quantiles(times, n=20, method="inclusive") if len(times) > 1 else times * 19
+    return {"p50_ms": statistics.median(times), "p95_ms": q[18], "mean_ms": statistics.fmean(times)}
+
+
+def measure(model: OCRModel, data: LineDataset, lexicon: list[str], chain: Postprocessor | None,
+            batch_size: int = 16) -> tuple[dict, dict | None, list[Prediction]]:
+    """Raw figures (with throughput), post-processed figures (None without a chain), the predictions."""
+    predictions, per_s = read_lines(model, data, batch_size)
+    refs = data.texts()
+    raw = score([p.text for p in predictions], refs, lexicon).to_dict() | {"lines_per_s": per_s}
+    if chain is None:
+        return raw, None, predictions
+    post = score([chain(p.text, p.confidence) for p in predictions], [chain.redact(r) for r in refs], lexicon)
+    return raw, post.to_dict(), predictions
+
+
+def run_evaluate(params: Params, accepted: Path, general_dir: Path, model_dir: Path, reports: Path) -> dict:
+    """Write ``reports/evaluate.json``, ``reports/error_gallery.html`` and the plots; returns the report."""
+    e = params.evaluate
     lexicon = read_lexicon(params.data.path)
+    chain = Postprocessor(params.postprocess, lexicon)
     test, general = LineDataset.from_accepted(accepted, "test"), general_lines(general_dir, "test")
     base = resolve_base(params.train.base, **family_settings(params))
     adapted = load_model(model_dir)
-    report = {
-        "test": {"base": measure(base, test, lexicon), "adapted": measure(adapted, test, lexicon)},
-        "general": {"base": measure(base, general, []), "adapted": measure(adapted, general, [])},
-    }
+    refs = test.texts()
+
+    report: dict = {"test": {}, "general": {}, "test_set": {"lines": len(test), "digest": test.digest()}}
+    readings: dict[str, list[Prediction]] = {}
+    for name, model in (("base", base), ("adapted", adapted)):
+        raw, post, readings[name] = measure(model, test, lexicon, chain, e.batch_size)
+        report["test"][name] = raw | {"latency": latency_ms(model, test, e.latency_lines)}
+        report["test"][f"{name}_postprocessed"] = post
+        report["general"][name] = measure(model, general, [], None, e.batch_size)[0]
     b, a = report["test"]["base"]["cer"], report["test"]["adapted"]["cer"]
     report["test"]["cer_relative_reduction"] = (b - a) / b if b else 0.0
     report["general"]["cer_change_points"] = 100 * (report["general"]["adapted"]["cer"]
                                                    - report["general"]["base"]["cer"])
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+    # the base model's vocabulary defines "out of vocabulary" (characters the adapter had to add)
+    oov = base.unknown_characters(refs)
+    texts = {name: [p.text for p in preds] for name, preds in readings.items()}
+    by_bucket = {name: cer_by_bucket(texts[name], refs, oov) for name in texts}
+    report["buckets"] = {bucket: {"lines": figures["lines"],
+                                  **{f"{name}_cer": by_bucket[name][bucket]["cer"] for name in texts}}
+                         for bucket, figures in by_bucket["adapted"].items()}
+    report["confusions"] = top_confusions(texts["adapted"], refs, e.confusions)
+
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "evaluate.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_plots(reports / "plots", by_bucket, texts["adapted"], refs)
+    gallery = [GalleryLine(line.path, line.text, p.text, p.confidence, baseline=q.text)
+               for line, p, q in zip(test, readings["adapted"], readings["base"], strict=True)]
+    summary = {"model": str(model_dir), "test lines": len(test),
+               "CER adapted / base": f"{100 * a:.2f}% / {100 * b:.2f}%",
+               "exact match adapted": f"{100 * report['test']['adapted']['exact_match']:.1f}%",
+               "lines read wrongly": sum(g.prediction != g.reference for g in gallery)}
+    render_gallery(worst_lines(gallery, e.gallery_size), report["confusions"], summary,
+                   reports / "error_gallery.html", title="Error gallery: adapted model on the test split")
     return report
+
+
+def _write_plots(plots: Path, by_bucket: dict[str, dict], predictions: list[str], references: list[str]) -> None:
+    """``cer_by_bucket.json`` (bar chart) and ``confusions.json`` (DVC confusion matrix of character edits)."""
+    plots.mkdir(parents=True, exist_ok=True)
+    bars = [{"bucket": f"{bucket} · {name}", "cer": figures["cer"], "lines": figures["lines"]}
+            for bucket in by_bucket["adapted"] for name, rows in by_bucket.items() for figures in [rows[bucket]]]
+    (plots / "cer_by_bucket.json").write_text(json.dumps(bars, ensure_ascii=False, indent=1) + "\n",
+                                              encoding="utf-8")
+    edits = [{"reference": r, "predicted": p} for r, p in confusions(predictions, references)]
+    if not edits:  # keep the plot renderable when every line is read exactly
+        edits = [{"reference": EMPTY, "predicted": EMPTY}]
+    (plots / "confusions.json").write_text(json.dumps(edits, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
