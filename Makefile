@@ -23,7 +23,7 @@ help:
 run: install fonts data repro
 
 test: install fonts lint
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 lint: install
 	$(BIN)/ruff check src pipelines tests

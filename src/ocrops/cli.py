@@ -166,5 +166,68 @@ def synth(
                   f"{summary.lexicon_terms} lexicon terms, {summary.bytes / 1e6:.1f} MB")
 
 
+@app.command("promote")
+def promote_cmd(
+    version: Annotated[str, typer.Argument(help="registered model version to promote")],
+    force: Annotated[bool, typer.Option("--force", help="promote despite the gate; the override is tagged")] = False,
+    alias: Annotated[str, typer.Option(help="alias to set")] = "champion",
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Set alias `champion` on VERSION if it is no worse than the current champion (the gate in params.promote)."""
+    from ocrops.registry import promote
+
+    settings = load_params(params)
+    try:
+        decision = promote(settings, version, force=force, alias=alias)
+    except OcropsError as exc:
+        raise _fail(str(exc), 1) from exc
+    name = settings.mlflow.registered_model
+    against = f" (champion was version {decision.champion})" if decision.champion else " (no champion before)"
+    if not decision.allowed:
+        err.print(f"[bold red]refused[/] {name} version {version} stays out of '{alias}'{against}:")
+        for reason in decision.reasons:
+            err.print(f"  - {reason}")
+        err.print("pass --force to promote anyway (the override is recorded on the version)")
+        raise typer.Exit(1)
+    if decision.forced:
+        console.print(f"[bold yellow]forced[/] {name} version {version} is now '{alias}'{against} despite:")
+        for reason in decision.reasons:
+            console.print(f"  - {reason}")
+        return
+    console.print(f"[bold green]promoted[/] {name} version {version} is now '{alias}'{against}")
+    for reason in decision.reasons:
+        console.print(f"  {reason}")
+
+
+@app.command("ui")
+def ui(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 5000,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Start the MLflow UI on the project's tracking store (runs, metrics, registry, aliases)."""
+    import os
+    import subprocess
+    import sys
+
+    from ocrops.tracking import tracking_uri
+
+    settings = load_params(params)
+    uri = tracking_uri(settings)
+    if uri.startswith(("http://", "https://")):
+        console.print(f"the tracking store is a server already: open {uri}")
+        return
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl+C stops it)")
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+           "--artifacts-destination", str(Path(settings.mlflow.artifact_root).resolve()),
+           "--host", host, "--port", str(port)]
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -134,7 +134,8 @@ def load_rule(spec: str) -> Callable[[str], str]:
     try:
         rule = getattr(importlib.import_module(module_name), class_name)()
     except (ImportError, AttributeError) as exc:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r} cannot be loaded: {exc}") from exc
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+                          f"post-processing rule {spec!r} cannot be loaded: {exc}") from exc
     if not callable(rule):
         raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r} is not callable")
     return rule

@@ -1,28 +1,51 @@
-"""validate -> general -> train -> evaluate with the real `dvc repro` on a small dataset, tracked in MLflow."""
+"""validate -> general -> train -> evaluate -> register with the real `dvc repro` on a small dataset, tracked
+and registered in MLflow; then what a team does with the registered version: load it by alias, serve it with
+`mlflow models serve`, analyse it in the notebook, promote it (the gate refuses a worse model), move an
+alias through the UI's REST API, and rerun one step with `mlflow run`.
+
+The tests of this module share one trained repository and run in order (pytest -n uses --dist loadfile).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import mlflow
+import pandas as pd
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT
-from integration.test_dvc_validate import _dvc, copy_stages, init_repo
-from ocrops.config import SplitRatios
+from integration.test_dvc_validate import _dvc, _env, _run, copy_stages, init_repo
+from mlflow_server import MlflowServer, free_port
+from ocrops.config import SplitRatios, load_params
+from ocrops.data.lines import LineDataset
 from ocrops.data.synth import load_recipe, synthesize
+from ocrops.metrics import cer
+from ocrops.models.base import load_model
+from ocrops.registry import image_b64
 
 pytestmark = pytest.mark.integration
 
 TINY = {"epochs": 1, "batch_size": 8, "augment": 0.3, "general_ratio": 0.2}
+STAGES = ["validate", "general", "train", "evaluate", "register"]
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train") / "repo"
     root.mkdir()
-    copy_stages(root, ["validate", "general", "train", "evaluate"], {"train": TINY})
+    copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}})
+    for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
+        (root / extra).parent.mkdir(parents=True, exist_ok=True)
+        (root / extra).write_bytes((PROJECT / extra).read_bytes())
     recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(
         update={"count": 40, "split": SplitRatios(train=0.6, val=0.2, test=0.2)})
     synthesize(recipe, root / "data", progress=False)
@@ -30,9 +53,26 @@ def repo(tmp_path_factory) -> Path:
     return root
 
 
-def test_pipeline_trains_evaluates_and_tracks(repo: Path):
+def _store(repo: Path) -> str:
+    return f"sqlite:///{repo}/mlruns/mlflow.db"
+
+
+@pytest.fixture
+def in_repo(repo: Path, monkeypatch) -> Path:
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", _store(repo))
+    mlflow.set_tracking_uri(_store(repo))
+    return repo
+
+
+def _test_split(repo: Path) -> LineDataset:
+    rows = LineDataset.from_accepted(repo / "outputs" / "validate" / "accepted.jsonl", "test")
+    return LineDataset([type(line)(str(repo / line.path), line.text) for line in rows])
+
+
+def test_pipeline_trains_evaluates_registers_and_tracks(repo: Path):
     first = _dvc("repro", cwd=repo)
-    for stage in ("validate", "general", "train", "evaluate"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in first.stdout
 
     train = json.loads((repo / "reports" / "train.json").read_text(encoding="utf-8"))
@@ -46,16 +86,183 @@ def test_pipeline_trains_evaluates_and_tracks(repo: Path):
     for part in ("test", "general"):
         for model in ("base", "adapted"):
             assert 0 <= evaluation[part][model]["cer"] <= 1
+    adapted = evaluation["test"]["adapted"]
+    assert adapted["latency"]["p50_ms"] > 0 and adapted["latency"]["p95_ms"] >= adapted["latency"]["p50_ms"]
+    assert 0 <= evaluation["test"]["adapted_postprocessed"]["cer"] <= 1
+    assert sum(b["lines"] for k, b in evaluation["buckets"].items() if k.startswith("length")) == 8
+    bars = json.loads((repo / "reports" / "plots" / "cer_by_bucket.json").read_text(encoding="utf-8"))
+    assert {b["bucket"].rsplit(" · ", 1)[1] for b in bars} == {"base", "adapted"}
+    gallery = (repo / "reports" / "error_gallery.html").read_text(encoding="utf-8")
+    assert "Most frequent confusions" in gallery and "data:image/png;base64," in gallery
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{repo}/mlruns/mlflow.db")
+    client = MlflowClient(tracking_uri=_store(repo))
     run = client.get_run(train["mlflow_run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["train.epochs"] == "1"
     assert "mlflow.source.git.commit" in run.data.tags
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_cer")] == [1]
+    assert run.data.metrics["test_cer"] == pytest.approx(adapted["cer"])  # register logged into the train run
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"model", "train"} <= artifacts
     assert run.inputs.dataset_inputs
 
+    version = client.get_model_version_by_alias("ocrops", "candidate")
+    assert version.version == "1" and version.run_id == run.info.run_id
+    assert float(version.tags["test_cer"]) == pytest.approx(adapted["cer"], rel=1e-5)
+    assert version.tags["test_set_digest"] == evaluation["test_set"]["digest"]
+    assert version.tags["mlflow.source.git.commit"] and version.tags["family"] == "ppocr"
+    register = json.loads((repo / "reports" / "register.json").read_text())
+    assert register["matches_evaluate"] is True and register["alias"] == "candidate"
+
     again = _dvc("repro", cwd=repo)
     assert "Running stage" not in again.stdout and "up to date" in again.stdout
+    assert len(client.search_model_versions("name='ocrops'")) == 1  # nothing changed: no new version
+
+
+def test_the_candidate_loaded_by_alias_reads_as_evaluated(in_repo: Path):
+    evaluation = json.loads((in_repo / "reports" / "evaluate.json").read_text(encoding="utf-8"))
+    test = _test_split(in_repo)
+    model = mlflow.pyfunc.load_model("models:/ocrops@candidate")
+    out = model.predict(pd.DataFrame({"image": [image_b64(line.path) for line in test]}))
+    assert cer(list(out["raw_text"]), test.texts()) == pytest.approx(evaluation["test"]["adapted"]["cer"], abs=1e-12)
+    assert set(out.columns) == {"text", "raw_text", "confidence"}
+    assert out["confidence"].between(0, 1).all()
+    info = mlflow.models.get_model_info("models:/ocrops@candidate")
+    assert info.signature.inputs.input_names() == ["image"]
+    requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/ocrops@candidate")).read_text()
+    assert "torch==" in requirements and "+cpu" not in requirements and "rapidfuzz==" in requirements
+
+
+def test_mlflow_models_serve_reads_images(in_repo: Path):
+    port = free_port()
+    log = open(in_repo / "models_serve.log", "wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", "models:/ocrops@candidate",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=in_repo, env=_env() | {"MLFLOW_TRACKING_URI": _store(in_repo)}, stdout=log, stderr=log,
+        start_new_session=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/ping", proc, in_repo / "models_serve.log")
+        test = _test_split(in_repo)
+        body = json.dumps({"dataframe_records": [{"image": image_b64(line.path)} for line in test[:3]]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            predictions = json.loads(answer.read())["predictions"]
+        expected = load_model(in_repo / "outputs" / "train" / "model").predict([test.image(i) for i in range(3)])
+        assert [p["raw_text"] for p in predictions] == [e.text for e in expected]
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=30)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer: {log.read_text(errors='replace')[-3000:]}")
+
+
+def test_error_analysis_notebook_executes_on_the_candidate(in_repo: Path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(in_repo / "notebooks" / "error_analysis.ipynb", as_version=4)
+    os.environ["OCROPS_PROJECT"] = str(in_repo)
+    try:
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(in_repo / "notebooks")}}).execute()
+    finally:
+        del os.environ["OCROPS_PROJECT"]
+    text = "\n".join(out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                     for out in cell.get("outputs", []))
+    evaluation = json.loads((in_repo / "reports" / "evaluate.json").read_text(encoding="utf-8"))
+    assert "models:/ocrops@candidate -> version 1" in text
+    assert f"CER {evaluation['test']['adapted']['cer']:.4%}" in text
+    assert "worst lines, full page" in text
+    assert (in_repo / "reports" / "notebook_error_gallery.html").exists()
+
+
+def _worse_model(repo: Path, out: Path) -> Path:
+    """The trained model with its CTC head disturbed: a deliberately worse model."""
+    model = load_model(repo / "outputs" / "train" / "model")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        head = model.network.head
+        head.weight.add_(torch.randn(head.weight.shape, generator=generator) * head.weight.std() * 1.5)
+    return model.save(out)
+
+
+def _ocrops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return _run([str(Path(sys.executable).parent / "ocrops"), *args], cwd, check=False)
+
+
+def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_path: Path):
+    from ocrops.stages.evaluate import run_evaluate
+    from ocrops.stages.register import run_register
+
+    first = _ocrops("promote", "1", cwd=in_repo)
+    assert first.returncode == 0, first.stderr
+    assert "version 1 is now 'champion'" in first.stdout
+
+    params = load_params("params.yaml")
+    worse = _worse_model(in_repo, tmp_path / "worse")
+    accepted = Path("outputs/validate/accepted.jsonl")
+    evaluation = run_evaluate(params, accepted, Path("outputs/general"), worse, tmp_path / "reports")
+    good = json.loads(Path("reports/evaluate.json").read_text(encoding="utf-8"))
+    assert evaluation["test"]["adapted"]["cer"] > good["test"]["adapted"]["cer"] + 0.01
+    registered = run_register(params, worse, accepted, tmp_path / "reports" / "evaluate.json",
+                              Path("reports/train.json"), tmp_path / "version.json", tmp_path / "register.json")
+    assert registered["version"] == 2
+
+    refused = _ocrops("promote", "2", cwd=in_repo)
+    assert refused.returncode == 1
+    assert "refused" in refused.stderr and "worse than the champion" in refused.stderr
+    client = MlflowClient(tracking_uri=_store(in_repo))
+    assert client.get_model_version_by_alias("ocrops", "champion").version == "1"
+
+    missing = _ocrops("promote", "99", cwd=in_repo)
+    assert missing.returncode == 1 and "has no version '99'" in missing.stderr
+
+    forced = _ocrops("promote", "2", "--force", cwd=in_repo)
+    assert forced.returncode == 0 and "forced" in forced.stdout
+    assert client.get_model_version_by_alias("ocrops", "champion").version == "2"
+    override = json.loads(client.get_model_version("ocrops", "2").tags["promotion.override"])
+    assert override["replaced"] == "1" and "worse than the champion" in override["reasons"][0]
+
+
+def test_an_alias_moved_in_the_ui_is_what_gets_served(in_repo: Path, monkeypatch):
+    """The MLflow UI sets aliases through this REST call; the package stage resolves the alias it set."""
+    from ocrops.registry import serving_version
+    from ocrops.tracking import download_registered
+
+    with MlflowServer(in_repo / "mlruns") as server:
+        request = urllib.request.Request(
+            f"{server.uri}/ajax-api/2.0/mlflow/registered-models/alias", method="POST",
+            data=json.dumps({"name": "ocrops", "alias": "champion", "version": "1"}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+        mlflow.set_tracking_uri(server.uri)
+        assert serving_version(MlflowClient(server.uri), "ocrops") == ("champion", "1")
+        folder = download_registered("models:/ocrops@champion")
+        served = load_model(folder).module.state_dict()
+        trained = load_model(in_repo / "outputs" / "train" / "model").module.state_dict()
+        assert all(torch.equal(served[k], trained[k]) for k in trained)
+
+
+def test_mlflow_run_evaluate_entry_point(in_repo: Path):
+    result = _run([str(Path(sys.executable).parent / "mlflow"), "run", ".", "-e", "evaluate", "--env-manager",
+                   "local", "--experiment-name", "ocrops"], in_repo)
+    assert "evaluate: test CER" in result.stdout + result.stderr
+    client = MlflowClient(tracking_uri=_store(in_repo))
+    experiment = client.get_experiment_by_name("ocrops")
+    runs = client.search_runs([experiment.experiment_id], "metrics.`evaluate.test.adapted.cer` >= 0")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"

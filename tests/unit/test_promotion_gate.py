@@ -1,0 +1,41 @@
+"""The promotion gate on version tags: worse CER or term recall, latency, different test sets."""
+
+from __future__ import annotations
+
+from ocrops.config import Params
+from ocrops.registry import gate
+
+PARAMS = Params.model_validate({"promote": {"cer_tolerance": 0.001, "term_recall_tolerance": 0.005,
+                                            "max_latency_ms": 50}})
+
+
+def tags(cer: float = 0.01, recall: float = 0.95, latency: float = 20, test_set: str = "abc") -> dict[str, str]:
+    return {"test_cer_postprocessed": str(cer), "test_term_recall_postprocessed": str(recall),
+            "latency_p50_ms": str(latency), "test_set_digest": test_set}
+
+
+def test_an_equal_or_better_candidate_passes() -> None:
+    assert gate(tags(cer=0.01), tags(cer=0.01), PARAMS) == []
+    assert gate(tags(cer=0.0105, recall=0.946), tags(cer=0.01, recall=0.95), PARAMS) == []  # within tolerance
+
+
+def test_the_first_champion_needs_only_the_latency_budget() -> None:
+    assert gate(tags(), None, PARAMS) == []
+    assert "latency p50 80.0 ms exceeds the budget of 50 ms" in gate(tags(latency=80), None, PARAMS)[0]
+
+
+def test_worse_cer_and_term_recall_are_refused_with_figures() -> None:
+    reasons = gate(tags(cer=0.05, recall=0.80), tags(cer=0.01, recall=0.95), PARAMS)
+    assert len(reasons) == 2
+    assert "test CER 5.00% is worse than the champion's 1.00%" in reasons[0]
+    assert "term recall 80.00% is below the champion's 95.00%" in reasons[1]
+
+
+def test_a_different_test_set_is_refused() -> None:
+    reasons = gate(tags(cer=0.001, test_set="new"), tags(cer=0.01, test_set="old"), PARAMS)
+    assert len(reasons) == 1 and "different test set" in reasons[0]
+
+
+def test_a_version_without_evaluation_tags_is_refused() -> None:
+    reasons = gate({"family": "ppocr"}, tags(), PARAMS)
+    assert len(reasons) == 1 and "register stage" in reasons[0]
