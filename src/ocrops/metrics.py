@@ -68,7 +68,8 @@ def _is_cjk(ch: str) -> bool:
 def buckets(reference: str, out_of_vocabulary: set[str] = frozenset()) -> list[str]:
     """The buckets a reference line falls in: by length, digits, script, out-of-vocabulary characters."""
     n = len(reference)
-    names = ["length ≤10" if n <= 10 else "length 11-25" if n <= 25 else "length >25"]
+    # names are valid MLflow metric keys (no <, >, parentheses) as well as readable labels
+    names = ["length 1-10" if n <= 10 else "length 11-25" if n <= 25 else "length over 25"]
     names.append("with digits" if any(c.isdigit() for c in reference) else "no digits")
     names.append("with CJK" if any(_is_cjk(c) for c in reference) else "Latin only")
     if out_of_vocabulary:

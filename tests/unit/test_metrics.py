@@ -23,3 +23,27 @@ def test_term_recall_counts_terms_in_references_only():
 def test_score_bundle():
     s = score(["a b", "c"], ["a b", "d"], ["a"])
     assert (s.exact_match, s.lines, s.term_recall) == (0.5, 2, 1.0)
+
+
+def test_buckets_by_length_digits_script_and_vocabulary():
+    from ocrops.metrics import buckets
+
+    assert buckets("肌酐 88") == ["length 1-10", "with digits", "with CJK"]
+    assert buckets("Specimen: Serum collected", {"⑨"}) == ["length 11-25", "no digits", "Latin only", "in vocabulary"]
+    assert buckets("⑨ " + "x" * 30, {"⑨"})[0::3] == ["length over 25", "with OOV chars"]
+
+
+def test_cer_by_bucket_pools_each_bucket():
+    from ocrops.metrics import cer_by_bucket
+
+    by = cer_by_bucket(["肌酐 88", "abc"], ["肌酐 89", "abd"])
+    assert by["with digits"] == {"lines": 1, "cer": 1 / 5}
+    assert by["length 1-10"] == {"lines": 2, "cer": 2 / 8}
+
+
+def test_confusions_count_substitutions_insertions_and_deletions():
+    from ocrops.metrics import EMPTY, confusions, top_confusions
+
+    pairs = confusions(["9 mg", "ab"], ["⑨ mg", "abc"])
+    assert pairs == [("⑨", "9"), ("c", EMPTY)]
+    assert top_confusions(["9", "9", "x"], ["⑨", "⑨", ""], n=1) == [{"reference": "⑨", "predicted": "9", "count": 2}]
