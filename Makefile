@@ -12,6 +12,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
        MLFLOW_DISABLE_TELEMETRY=true DVC_NO_ANALYTICS=1 NO_ALBUMENTATIONS_UPDATE=1 \
        GX_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
+# Quieter logs: no per-file progress bars when MLflow moves artifacts.
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
 .PHONY: run test lint install fonts data repro sample-data clean help
 

@@ -106,8 +106,8 @@ def image_b64(path: str | Path) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def log_pyfunc(model_dir: Path, chain: Postprocessor, example_image: str | Path, family: str) -> str:
-    """Log the packaged model to the active run; returns its model URI."""
+def log_pyfunc(model_dir: Path, chain: Postprocessor, example_image: str | Path, family: str):
+    """Log the packaged model to the active run; returns MLflow's ModelInfo (model_uri, model_id)."""
     import ocrops
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +125,7 @@ def log_pyfunc(model_dir: Path, chain: Postprocessor, example_image: str | Path,
                 signature=_signature(),
                 input_example=pd.DataFrame({"image": [image_b64(example_image)]}),
             )
-    return info.model_uri
+    return info
 
 
 def _module_file(spec: str) -> str | None:
@@ -187,13 +187,17 @@ def register(params: Params, model_dir: Path, evaluation: dict, chain: Postproce
         metrics = {f"test_{k}": v for k, v in evaluation["test"]["adapted"].items() if isinstance(v, int | float)}
         post = evaluation["test"]["adapted_postprocessed"] or {}
         metrics |= {f"test_postprocessed_{k}": v for k, v in post.items() if isinstance(v, int | float)}
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        metrics |= {f"test_latency_{k}": v for k, v in evaluation["test"]["adapted"]["latency"].items()}
+        metrics = {k: float(v) for k, v in metrics.items()}
+        mlflow.log_metrics(metrics)
         mlflow.set_tags({"ocrops.test_set_digest": tags["test_set_digest"]})
-        model_uri = log_pyfunc(model_dir, chain, example_image, family)
+        info = log_pyfunc(model_dir, chain, example_image, family)
+        # the same figures on the logged model, so its page in the UI shows accuracy and latency
+        mlflow.log_metrics(metrics, model_id=info.model_id)
     name = params.mlflow.registered_model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        mv = mlflow.register_model(model_uri, name, tags=tags)
+        mv = mlflow.register_model(info.model_uri, name, tags=tags)
     client.set_registered_model_alias(name, CANDIDATE, mv.version)
     return Registered(name=name, version=str(mv.version), model_uri=f"models:/{name}@{CANDIDATE}",
                       run_id=run.info.run_id, tags=tags)
