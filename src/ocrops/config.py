@@ -110,6 +110,44 @@ class EvaluateParams(_Section):
     confusions: int = Field(20, ge=0, description="most frequent character confusions reported")
 
 
+class TensorRTParams(_Section):
+    """The TensorRT engine built where CUDA and tensorrt exist (skipped, and recorded as such, elsewhere)."""
+
+    enabled: bool = True
+    fp16: bool = True
+    cache_dir: str = Field(".cache/tensorrt", description="engines by ONNX digest + GPU + TensorRT version")
+    min_batch: int = Field(1, ge=1)
+    opt_batch: int = Field(8, ge=1)
+    max_batch: int = Field(32, ge=1)
+    min_width: int = Field(16, ge=16)
+    opt_width: int = Field(320, ge=16)
+    max_width: int = Field(1600, ge=16)
+    workspace_gb: float = Field(2.0, gt=0)
+
+
+class ExportParams(_Section):
+    opset: int = Field(17, ge=13)
+    optimization: Literal["basic", "extended", "all"] = Field(
+        "extended", description="ONNX Runtime graph optimisation saved offline ('all' is tied to this CPU)")
+    int8: bool = Field(True, description="also write a dynamically int8-quantised model")
+    int8_op_types: list[str] | None = Field(
+        ["MatMul"], description="operators to quantise; null lets ONNX Runtime choose (Conv too: slower, lossy)")
+    int8_per_channel: bool = Field(True, description="one scale per output channel (more accurate)")
+    batch_size: int = Field(16, ge=1, description="batch size of the parity check")
+    min_identical: float = Field(0.995, ge=0, le=1, description="fp32: share of lines read identically")
+    max_cer_diff_points: float = Field(0.1, ge=0, description="fp32: CER difference allowed, in points")
+    tensorrt: TensorRTParams = TensorRTParams()
+
+
+class BenchmarkParams(_Section):
+    batch_sizes: list[int] = Field([1, 2, 4, 8, 16, 32], min_length=1)
+    warmup: int = Field(3, ge=0, description="untimed batches before each measurement")
+    lines_per_point: int = Field(128, ge=1, description="lines timed per (engine, batch size)")
+    concurrency: list[int] = Field([1, 2, 4, 8], min_length=1, description="closed-loop clients, batch 1 each")
+    requests_per_client: int = Field(16, ge=1)
+    threads: int = Field(0, ge=0, description="intra-op threads per engine; 0 = the library default (all cores)")
+
+
 class MlflowParams(_Section):
     tracking_uri: str = Field("sqlite:///mlruns/mlflow.db", description="MLFLOW_TRACKING_URI overrides it")
     artifact_root: str = Field("mlruns/artifacts", description="for experiments this project creates")
@@ -134,6 +172,8 @@ class Params(_Section):
     glm_ocr: GlmOcrParams = GlmOcrParams()
     postprocess: PostprocessParams = PostprocessParams()
     evaluate: EvaluateParams = EvaluateParams()
+    export: ExportParams = ExportParams()
+    benchmark: BenchmarkParams = BenchmarkParams()
     mlflow: MlflowParams = MlflowParams()
     promote: PromoteParams = PromoteParams()
 

@@ -1,0 +1,1 @@
+"""Export of trained models: ONNX (+ ONNX Runtime graph optimisation, int8), parity, TensorRT engines."""

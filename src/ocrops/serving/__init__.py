@@ -1,0 +1,1 @@
+"""Serving: inference engines, request validation, error codes, rate limiting."""
