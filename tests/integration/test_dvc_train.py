@@ -1,7 +1,7 @@
-"""validate -> general -> train -> evaluate -> register with the real `dvc repro` on a small dataset, tracked
-and registered in MLflow; then what a team does with the registered version: load it by alias, serve it with
-`mlflow models serve`, analyse it in the notebook, promote it (the gate refuses a worse model), move an
-alias through the UI's REST API, and rerun one step with `mlflow run`.
+"""validate -> general -> train -> evaluate -> register -> export -> benchmark with the real `dvc repro` on a
+small dataset, tracked and registered in MLflow; then what a team does with the registered version: load it
+by alias, serve it with `mlflow models serve`, analyse it in the notebook, promote it (the gate refuses a
+worse model), move an alias through the UI's REST API, and rerun one step with `mlflow run`.
 
 The tests of this module share one trained repository and run in order (pytest -n uses --dist loadfile).
 """
@@ -35,7 +35,9 @@ from ocrops.registry import image_b64
 pytestmark = pytest.mark.integration
 
 TINY = {"epochs": 1, "batch_size": 8, "augment": 0.3, "general_ratio": 0.2}
-STAGES = ["validate", "general", "train", "evaluate", "register"]
+STAGES = ["validate", "general", "train", "evaluate", "register", "export", "benchmark"]
+SMALL_BENCHMARK = {"batch_sizes": [1, 4], "warmup": 1, "lines_per_point": 4, "concurrency": [1, 2],
+                   "requests_per_client": 2}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,8 @@ def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train") / "repo"
     root.mkdir()
     # latency under a loaded test machine says nothing; the latency gate has its own unit tests
-    copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "promote": {"max_latency_ms": 1e6}})
+    copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "promote": {"max_latency_ms": 1e6},
+                               "benchmark": SMALL_BENCHMARK})
     for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
         (root / extra).write_bytes((PROJECT / extra).read_bytes())
@@ -115,6 +118,27 @@ def test_pipeline_trains_evaluates_registers_and_tracks(repo: Path):
     assert version.tags["mlflow.source.git.commit"] and version.tags["family"] == "ppocr"
     register = json.loads((repo / "reports" / "register.json").read_text())
     assert register["matches_evaluate"] is True and register["alias"] == "candidate"
+
+    exported = json.loads((repo / "reports" / "export.json").read_text(encoding="utf-8"))
+    assert exported["parity"]["ort_fp32"]["identical_share"] == 1.0
+    assert exported["parity"]["ort_int8"]["lines"] == evaluation["test_set"]["lines"]
+    if exported["tensorrt"]["status"] == "skipped":  # no CUDA here: recorded, not failed
+        assert exported["tensorrt"]["reason"]
+    manifest = json.loads((repo / "outputs" / "export" / "export.json").read_text(encoding="utf-8"))
+    assert manifest["version"] == 1 and set(manifest["files"]) >= {"ort_fp32", "ort_int8"}
+    bench = json.loads((repo / "reports" / "benchmark.json").read_text(encoding="utf-8"))
+    assert set(bench["engines"]) >= {"torch", "ort_fp32", "ort_int8"}
+    for figures in bench["engines"].values():
+        assert set(figures["batch"]) == {"1", "4"} and set(figures["concurrency"]) == {"1", "2"}
+        assert all(r["lines_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] for r in figures["batch"].values())
+        assert all(r["errors"] == 0 for r in figures["concurrency"].values())
+    assert "ort_fp32_vs_torch_b8" not in bench["ratios"]  # batch 8 was not measured
+    shown = _dvc("metrics", "show", "--json", cwd=repo).stdout
+    assert "engines" in shown and "ort_fp32" in shown
+    tags = client.get_model_version("ocrops", "1").tags
+    assert tags["bench_machine"]
+    assert tags["bench_tensorrt"] == exported["tensorrt"]["status"]
+    assert "bench_ort_fp32_b4_lines_per_s" in client.get_run(run.info.run_id).data.metrics
 
     again = _dvc("repro", cwd=repo)
     assert "Running stage" not in again.stdout and "up to date" in again.stdout
