@@ -51,6 +51,24 @@ def batch_sweep(infer: Callable[[np.ndarray], object], batches_for: Callable[[in
     return results
 
 
+def interleaved(measure: dict[str, Callable[[int], dict[int, dict]]], rounds: int = 3) -> dict[str, dict[int, dict]]:
+    """Run each engine's sweep ``rounds`` times, engines taking turns (A B C A B C ...), and keep per point the
+    median of every figure: a machine that speeds up or slows down during the run biases no engine.
+
+    ``measure[name](round)`` returns ``{batch_size: {figure: value}}``.
+    """
+    runs: dict[str, list[dict[int, dict]]] = {name: [] for name in measure}
+    for r in range(rounds):
+        for name, sweep in measure.items():
+            runs[name].append(sweep(r))
+    merged: dict[str, dict[int, dict]] = {}
+    for name, results in runs.items():
+        merged[name] = {size: {key: float(np.median([res[size][key] for res in results]))
+                               for key in results[0][size]} | {"rounds": len(results)}
+                        for size in results[0]}
+    return merged
+
+
 def closed_loop(call: Callable[[int], object], concurrency: int, requests_per_client: int,
                 warmup: int = 1) -> dict:
     """``concurrency`` clients, each sending its next request as soon as the last one answered.

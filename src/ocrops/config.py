@@ -142,7 +142,8 @@ class ExportParams(_Section):
 class BenchmarkParams(_Section):
     batch_sizes: list[int] = Field([1, 2, 4, 8, 16, 32], min_length=1)
     warmup: int = Field(3, ge=0, description="untimed batches before each measurement")
-    lines_per_point: int = Field(128, ge=1, description="lines timed per (engine, batch size)")
+    lines_per_point: int = Field(128, ge=1, description="lines timed per (engine, batch size) and round")
+    rounds: int = Field(3, ge=1, description="engines take turns this many times; the median is kept")
     concurrency: list[int] = Field([1, 2, 4, 8], min_length=1, description="closed-loop clients, batch 1 each")
     requests_per_client: int = Field(16, ge=1)
     threads: int = Field(0, ge=0, description="intra-op threads per engine; 0 = the library default (all cores)")

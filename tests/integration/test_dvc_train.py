@@ -37,7 +37,7 @@ pytestmark = pytest.mark.integration
 TINY = {"epochs": 1, "batch_size": 8, "augment": 0.3, "general_ratio": 0.2}
 STAGES = ["validate", "general", "train", "evaluate", "register", "export", "benchmark"]
 SMALL_BENCHMARK = {"batch_sizes": [1, 4], "warmup": 1, "lines_per_point": 4, "concurrency": [1, 2],
-                   "requests_per_client": 2}
+                   "requests_per_client": 2, "rounds": 2}
 
 
 @pytest.fixture(scope="module")

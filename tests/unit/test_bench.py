@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ocrops.bench import batch_sweep, closed_loop, latency_summary, machine_info
+from ocrops.bench import batch_sweep, closed_loop, interleaved, latency_summary, machine_info
 
 
 def test_latency_summary_orders_percentiles():
@@ -43,3 +43,18 @@ def test_machine_info_names_the_libraries():
     info = machine_info()
     assert info["cpu_count"] >= 1 and info["libraries"]["onnxruntime"]
     assert "CPUExecutionProvider" in info["onnxruntime_providers"]
+
+
+def test_interleaved_runs_engines_in_turns_and_keeps_the_median():
+    order: list[str] = []
+
+    def sweep(name: str, values: list[float]):
+        def run(r: int) -> dict[int, dict]:
+            order.append(name)
+            return {8: {"lines_per_s": values[r], "p99_ms": 10 * values[r]}}
+        return run
+
+    merged = interleaved({"a": sweep("a", [1, 9, 3]), "b": sweep("b", [5, 5, 6])}, rounds=3)
+    assert order == ["a", "b", "a", "b", "a", "b"]
+    assert merged["a"][8] == {"lines_per_s": 3.0, "p99_ms": 30.0, "rounds": 3}
+    assert merged["b"][8]["lines_per_s"] == 5.0

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ocrops.bench import batch_sweep, closed_loop, machine_info
+from ocrops.bench import batch_sweep, closed_loop, interleaved, machine_info
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
 from ocrops.models.base import load_model
@@ -41,13 +41,19 @@ def run_benchmark(params: Params, model_dir: Path, export_dir: Path, accepted: P
     prepared = {size: [array for _, array in reader.batches(images, size)] for size in b.batch_sizes}
     singles = [array for _, array in reader.batches(images[: max(b.concurrency) * 2], 1)]
 
-    report: dict = {"machine": machine_info(), "engines": {}}
+    report: dict = {"machine": machine_info(), "rounds": b.rounds, "engines": {}}
+
+    def sweep_of(engine: Engine):
+        return lambda r: batch_sweep(engine.infer, prepared.__getitem__, b.batch_sizes, b.lines_per_point,
+                                     b.warmup if r == 0 else 1)
+
+    sweeps = interleaved({name: sweep_of(engine) for name, engine in engines.items()}, b.rounds)
     for name, engine in engines.items():
-        sweep = batch_sweep(engine.infer, prepared.__getitem__, b.batch_sizes, b.lines_per_point, b.warmup)
         loops = {c: closed_loop(lambda i, e=engine: e.infer(singles[i % len(singles)]), c, b.requests_per_client,
                                 warmup=min(b.warmup, 1)) for c in b.concurrency}
-        report["engines"][name] = {"batch": sweep, "concurrency": loops}
-        print(f"benchmark: {name}: " + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in sweep.items()))
+        report["engines"][name] = {"batch": sweeps[name], "concurrency": loops}
+        print(f"benchmark: {name}: "
+              + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in sweeps[name].items()))
 
     report["ratios"] = ratios(report["engines"], HEADLINE_BATCH)
     exported = json.loads(export_report.read_text(encoding="utf-8"))
