@@ -16,9 +16,11 @@ SIDECARS = ("family.txt", "charset.txt", "config.json", "preprocess.json")
 def export_onnx(model: OCRModel, model_dir: Path, out_dir: Path, opset: int = 17) -> Path:
     """``out_dir/model.onnx`` plus the model's sidecar files; a family that cannot export says so."""
     if type(model).export_onnx is OCRModel.export_onnx:
+        hint = (" (its decoder step with KV cache and its vision encoder export with ocrops.export.glm_ocr;"
+                " the export stage does not run them yet)" if model.family == "glm-ocr" else "")
         raise OcropsError(ErrorCode.MODEL_NOT_READY,
-                          f"family {model.family} has no ONNX export yet; set export stages aside for it "
-                          "(dvc repro register) or serve it with torch")
+                          f"family {model.family} has no whole-model ONNX export{hint}; run the pipeline up to "
+                          "`dvc repro register` and serve it with torch")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = model.export_onnx(out_dir / "model.onnx", opset=opset)
     for name in SIDECARS:

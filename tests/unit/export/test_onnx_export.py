@@ -85,7 +85,7 @@ class _NoExport(OCRModel):
 
 
 def test_a_family_without_export_says_so_and_stops(tmp_path):
-    with pytest.raises(OcropsError, match="family no-export has no ONNX export") as err:
+    with pytest.raises(OcropsError, match="family no-export has no whole-model ONNX export") as err:
         export_onnx(_NoExport(), tmp_path, tmp_path / "out")
     assert err.value.code == 5002
     assert not (tmp_path / "out").exists()
