@@ -136,6 +136,8 @@ class ExportParams(_Section):
     batch_size: int = Field(16, ge=1, description="batch size of the parity check")
     min_identical: float = Field(0.995, ge=0, le=1, description="fp32: share of lines read identically")
     max_cer_diff_points: float = Field(0.1, ge=0, description="fp32: CER difference allowed, in points")
+    glm_ocr_size: tuple[int, int] = Field((448, 56), description="glm-ocr: lines resized to this (width, height); "
+                                          "the vision graph is traced for its grid")
     tensorrt: TensorRTParams = TensorRTParams()
 
 

@@ -145,3 +145,50 @@ class OnnxGreedyDecoder:
                     "attention_mask": np.ones((1, length + step + 1), dtype=np.int64),
                     **dict(zip(past_names, present, strict=True))}
         return tokens, probs
+
+
+def canonical(image, size: tuple[int, int]):
+    """Lines brought to one size, so every image has the grid the vision graph was traced for."""
+    from PIL import Image
+
+    return image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+
+
+class GlmOcrOnnxReader:
+    """Line images -> texts through the two ONNX graphs (vision, decoder step) in ONNX Runtime.
+
+    Tokenising, the image processor and GLM's rope index stay host-side (the model's processor and config).
+    """
+
+    def __init__(self, model, vision: Path, decoder: Path, size: tuple[int, int]) -> None:
+        import onnxruntime as ort
+
+        self.model, self.size = model, tuple(size)
+        net = model.model.float().eval()
+        self.vision = ort.InferenceSession(str(vision), providers=["CPUExecutionProvider"])
+        table = net.model.get_input_embeddings().weight.detach().float().numpy()
+        self.loop = OnnxGreedyDecoder(decoder, table, CacheShape.of(net), net.generation_config.eos_token_id)
+        self.tokenizer = model.processor.tokenizer
+
+    def predict(self, images, batch_size: int = 1):
+        from ocrops.models.base import Prediction
+
+        results = []
+        skip = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        for image in self.model.prepare(images):
+            inputs = self.model._inputs([canonical(image, self.size)], [self.model.prompt], padding_side="left")
+            embeds = self.vision.run(None, {"pixel_values": inputs["pixel_values"].float().numpy()})[0]
+            prompt = prompt_inputs(self.model.model, inputs, torch.from_numpy(embeds))
+            tokens, probs = self.loop.generate(prompt, self.model.settings.max_new_tokens)
+            kept = [(t, p) for t, p in zip(tokens, probs, strict=True) if t not in skip]
+            text = self.tokenizer.decode([t for t, _ in kept], skip_special_tokens=True).strip()
+            results.append(Prediction(text, float(np.mean([p for _, p in kept])) if kept else 0.0))
+        return results
+
+
+def export_glm_ocr(model, out: Path, size: tuple[int, int], example) -> dict[str, str]:
+    """Both graphs for ``model`` (a GlmOcrModel) with the vision grid of ``size``; returns the files."""
+    inputs = model._inputs([canonical(example, size)], [model.prompt], padding_side="left")
+    export_vision(model.model, inputs["pixel_values"], inputs["image_grid_thw"], out / "vision.onnx")
+    export_decoder(model.model, out / "decoder.onnx")
+    return {"ort_vision": "vision.onnx", "ort_decoder": "decoder.onnx"}

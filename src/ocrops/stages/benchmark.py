@@ -36,6 +36,10 @@ def run_benchmark(params: Params, model_dir: Path, export_dir: Path, accepted: P
     b = params.benchmark
     test = LineDataset.from_accepted(accepted, "test")
     images = [test.image(i) for i in range(len(test))]
+    manifest = json.loads((export_dir / "export.json").read_text(encoding="utf-8"))
+    if manifest["family"] == "glm-ocr":
+        return run_benchmark_readers(params, model_dir, export_dir, manifest, images, export_report, registered,
+                                     report_path, plots_dir)
     engines = available_engines(params, model_dir, export_dir)
     reader = LineReader.from_model_dir(engines["torch"], export_dir)  # preprocessing only; shared by all
     prepared = {size: [array for _, array in reader.batches(images, size)] for size in b.batch_sizes}
@@ -56,6 +60,39 @@ def run_benchmark(params: Params, model_dir: Path, export_dir: Path, accepted: P
               + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in sweeps[name].items()))
 
     report["ratios"] = ratios(report["engines"], HEADLINE_BATCH)
+    exported = json.loads(export_report.read_text(encoding="utf-8"))
+    report["tensorrt"] = exported["tensorrt"]
+    report["parity_cer_diff_points"] = {k: v["cer_diff_points"] for k, v in exported["parity"].items()}
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_plots(report["engines"], plots_dir)
+    if registered.exists():
+        report["mlflow"] = log_to_registry(params, json.loads(registered.read_text(encoding="utf-8")), report)
+    return report
+
+
+def run_benchmark_readers(params: Params, model_dir: Path, export_dir: Path, manifest: dict, images: list,
+                          export_report: Path, registered: Path, report_path: Path, plots_dir: Path) -> dict:
+    """glm-ocr: whole readings (image in, text out, generation included) through torch and through the ONNX
+    graphs, one line per call (the ONNX decoding loop runs batch 1)."""
+    from ocrops.export.glm_ocr import GlmOcrOnnxReader, canonical
+
+    b, size = params.benchmark, tuple(manifest["image_size"])
+    model = load_model(model_dir)
+    reader = GlmOcrOnnxReader(model, export_dir / manifest["files"]["ort_vision"],
+                              export_dir / manifest["files"]["ort_decoder"], size)
+    lines = [[canonical(im, size)] for im in images]
+    readers = {"torch": lambda batch: model.predict(batch, batch_size=1), "ort_fp32": reader.predict}
+    measure = {name: (lambda r, f=read: batch_sweep(f, lambda _: lines, [1], b.lines_per_point,
+                                                    b.warmup if r == 0 else 1)) for name, read in readers.items()}
+    sweeps = interleaved(measure, b.rounds)
+    report: dict = {"machine": machine_info(), "rounds": b.rounds, "engines": {}}
+    for name, read in readers.items():
+        loops = {c: closed_loop(lambda i, f=read: f(lines[i % len(lines)]), c, b.requests_per_client,
+                                warmup=min(b.warmup, 1)) for c in b.concurrency}
+        report["engines"][name] = {"batch": sweeps[name], "concurrency": loops}
+        print(f"benchmark: {name}: b1 {sweeps[name][1]['lines_per_s']:.1f} lines/s")
+    report["ratios"] = ratios(report["engines"], 1)
     exported = json.loads(export_report.read_text(encoding="utf-8"))
     report["tensorrt"] = exported["tensorrt"]
     report["parity_cer_diff_points"] = {k: v["cer_diff_points"] for k, v in exported["parity"].items()}

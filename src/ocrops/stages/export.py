@@ -24,6 +24,8 @@ def run_export(params: Params, model_dir: Path, accepted: Path, registered: Path
     e = params.export
     shutil.rmtree(out, ignore_errors=True)
     model = load_model(model_dir)
+    if model.family == "glm-ocr":
+        return run_export_glm_ocr(params, model, model_dir, accepted, registered, out, report_path)
     started = time.perf_counter()
     onnx = export_onnx(model, model_dir, out, opset=e.opset)
     optimized = optimize(onnx, out / OPTIMIZED, e.optimization)
@@ -89,3 +91,38 @@ def build_tensorrt(params: Params, onnx: Path, out: Path) -> dict:
     engine, built = build_engine(onnx, Path(t.cache_dir), fp16=t.fp16, profile=profile, workspace_gb=t.workspace_gb)
     shutil.copy2(engine, out / TENSORRT)
     return {"status": "built", "gpu": detail, "from_cache": not built, "seconds": time.perf_counter() - started}
+
+
+def run_export_glm_ocr(params: Params, model, model_dir: Path, accepted: Path, registered: Path, out: Path,
+                       report_path: Path) -> dict:
+    """glm-ocr: the vision graph (at the grid of ``export.glm_ocr_size``) and the KV-cache decoder step,
+    checked against the torch model reading the same resized lines."""
+    from ocrops.export.glm_ocr import GlmOcrOnnxReader, canonical, export_glm_ocr
+
+    e, size = params.export, tuple(params.export.glm_ocr_size)
+    test = LineDataset.from_accepted(accepted, "test")
+    images, texts, paths = [test.image(i) for i in range(len(test))], test.texts(), [line.path for line in test]
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    files = export_glm_ocr(model, out, size, images[0])
+    shutil.copytree(model_dir, out / "model")  # processor, tokenizer and config the reader needs
+    export_s = time.perf_counter() - started
+    reference = model.predict([canonical(im, size) for im in images], batch_size=1)
+    reader = GlmOcrOnnxReader(model, out / files["ort_vision"], out / files["ort_decoder"], size)
+    parity = {"ort_fp32": compare("ort_fp32", reference, reader.predict(images), texts, paths)}
+    version = json.loads(registered.read_text(encoding="utf-8")) if registered.exists() else {}
+    manifest = {"family": model.family, "registered_model": version.get("name"), "version": version.get("version"),
+                "files": files | {"model": "model"}, "image_size": list(size),
+                "sha256": {k: file_sha256(out / v) for k, v in files.items()}}
+    (out / "export.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    report = {
+        "family": model.family, "export_seconds": export_s,
+        "size_mb": {k: (out / v).stat().st_size / 1e6 for k, v in files.items()},
+        "parity": {k: p.to_dict() for k, p in parity.items()},
+        "int8": {"status": "skipped", "reason": "int8 export covers the ppocr recognizer only"},
+        "tensorrt": {"status": "skipped", "reason": "TensorRT engines are built for the ppocr recognizer only"},
+    }
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    check(parity["ort_fp32"], e.min_identical, e.max_cer_diff_points)
+    return report

@@ -79,3 +79,37 @@ def test_onnx_vision_then_onnx_decoder_read_as_generate(tiny, decoder, tmp_path)
     with torch.no_grad():
         expected = model.generate(**inputs, max_new_tokens=NEW_TOKENS, do_sample=False)
     assert tokens == expected[0, inputs["input_ids"].shape[1]:].tolist()
+
+
+def test_export_stage_exports_glm_ocr_and_checks_parity(tiny, tmp_path):
+    import json
+
+    from ocrops.config import Params
+    from ocrops.stages.export import run_export
+
+    model_dir = tiny.save(tmp_path / "model")
+    rows = []
+    for i, text in enumerate(TEXTS):
+        path = tmp_path / f"{i}.png"
+        line_image(text, size=(200 + 20 * i, 40)).save(path)
+        rows.append({"path": str(path), "text": text, "split": "test"})
+    accepted = tmp_path / "accepted.jsonl"
+    accepted.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    params = Params.model_validate({"export": {"glm_ocr_size": [224, 56]}})
+    report = run_export(params, model_dir, accepted, tmp_path / "none.json", tmp_path / "out",
+                        tmp_path / "export.json")
+    assert report["family"] == "glm-ocr"
+    assert report["parity"]["ort_fp32"]["identical_share"] == 1.0 and report["parity"]["ort_fp32"]["lines"] == 4
+    assert report["tensorrt"]["status"] == "skipped"
+    manifest = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert manifest["files"]["ort_decoder"] == "decoder.onnx" and manifest["image_size"] == [224, 56]
+    from ocrops.stages.benchmark import run_benchmark
+
+    params = params.model_copy(update={"benchmark": params.benchmark.model_copy(update={
+        "lines_per_point": 2, "warmup": 0, "rounds": 1, "concurrency": [1], "requests_per_client": 2})})
+    bench = run_benchmark(params, model_dir, tmp_path / "out", accepted, tmp_path / "export.json",
+                          tmp_path / "none.json", tmp_path / "benchmark.json", tmp_path / "plots")
+    assert set(bench["engines"]) == {"torch", "ort_fp32"}
+    assert all(e["batch"][1]["lines_per_s"] > 0 and e["concurrency"][1]["errors"] == 0
+               for e in bench["engines"].values())
+    assert "ort_fp32_vs_torch_b1" in bench["ratios"]
