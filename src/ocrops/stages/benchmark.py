@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from ocrops.bench import batch_sweep, closed_loop, interleaved, machine_info
@@ -44,31 +45,9 @@ def run_benchmark(params: Params, model_dir: Path, export_dir: Path, accepted: P
     reader = LineReader.from_model_dir(engines["torch"], export_dir)  # preprocessing only; shared by all
     prepared = {size: [array for _, array in reader.batches(images, size)] for size in b.batch_sizes}
     singles = [array for _, array in reader.batches(images[: max(b.concurrency) * 2], 1)]
-
-    report: dict = {"machine": machine_info(), "rounds": b.rounds, "engines": {}}
-
-    def sweep_of(engine: Engine):
-        return lambda r: batch_sweep(engine.infer, prepared.__getitem__, b.batch_sizes, b.lines_per_point,
-                                     b.warmup if r == 0 else 1)
-
-    sweeps = interleaved({name: sweep_of(engine) for name, engine in engines.items()}, b.rounds)
-    for name, engine in engines.items():
-        loops = {c: closed_loop(lambda i, e=engine: e.infer(singles[i % len(singles)]), c, b.requests_per_client,
-                                warmup=min(b.warmup, 1)) for c in b.concurrency}
-        report["engines"][name] = {"batch": sweeps[name], "concurrency": loops}
-        print(f"benchmark: {name}: "
-              + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in sweeps[name].items()))
-
-    report["ratios"] = ratios(report["engines"], HEADLINE_BATCH)
-    exported = json.loads(export_report.read_text(encoding="utf-8"))
-    report["tensorrt"] = exported["tensorrt"]
-    report["parity_cer_diff_points"] = {k: v["cer_diff_points"] for k, v in exported["parity"].items()}
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    write_plots(report["engines"], plots_dir)
-    if registered.exists():
-        report["mlflow"] = log_to_registry(params, json.loads(registered.read_text(encoding="utf-8")), report)
-    return report
+    measured = measure({name: engine.infer for name, engine in engines.items()}, prepared.__getitem__,
+                       b.batch_sizes, singles, params)
+    return finish(params, measured, HEADLINE_BATCH, export_report, registered, report_path, plots_dir)
 
 
 def run_benchmark_readers(params: Params, model_dir: Path, export_dir: Path, manifest: dict, images: list,
@@ -77,28 +56,43 @@ def run_benchmark_readers(params: Params, model_dir: Path, export_dir: Path, man
     graphs, one line per call (the ONNX decoding loop runs batch 1)."""
     from ocrops.export.glm_ocr import GlmOcrOnnxReader, canonical
 
-    b, size = params.benchmark, tuple(manifest["image_size"])
+    size = tuple(manifest["image_size"])
     model = load_model(model_dir)
     reader = GlmOcrOnnxReader(model, export_dir / manifest["files"]["ort_vision"],
                               export_dir / manifest["files"]["ort_decoder"], size)
     lines = [[canonical(im, size)] for im in images]
     readers = {"torch": lambda batch: model.predict(batch, batch_size=1), "ort_fp32": reader.predict}
-    measure = {name: (lambda r, f=read: batch_sweep(f, lambda _: lines, [1], b.lines_per_point,
-                                                    b.warmup if r == 0 else 1)) for name, read in readers.items()}
-    sweeps = interleaved(measure, b.rounds)
-    report: dict = {"machine": machine_info(), "rounds": b.rounds, "engines": {}}
-    for name, read in readers.items():
-        loops = {c: closed_loop(lambda i, f=read: f(lines[i % len(lines)]), c, b.requests_per_client,
+    measured = measure(readers, lambda _: lines, [1], lines, params)
+    return finish(params, measured, 1, export_report, registered, report_path, plots_dir)
+
+
+def measure(infers: dict[str, Callable], batches_for: Callable[[int], list], batch_sizes: list[int],
+            singles: list, params: Params) -> dict:
+    """Batch sweeps (engines taking turns over ``rounds``) and closed-loop sweeps of one input per request."""
+    b = params.benchmark
+    sweeps = interleaved({name: (lambda r, f=f: batch_sweep(f, batches_for, batch_sizes, b.lines_per_point,
+                                                            b.warmup if r == 0 else 1))
+                          for name, f in infers.items()}, b.rounds)
+    engines = {}
+    for name, f in infers.items():
+        loops = {c: closed_loop(lambda i, f=f: f(singles[i % len(singles)]), c, b.requests_per_client,
                                 warmup=min(b.warmup, 1)) for c in b.concurrency}
-        report["engines"][name] = {"batch": sweeps[name], "concurrency": loops}
-        print(f"benchmark: {name}: b1 {sweeps[name][1]['lines_per_s']:.1f} lines/s")
-    report["ratios"] = ratios(report["engines"], 1)
+        engines[name] = {"batch": sweeps[name], "concurrency": loops}
+        print(f"benchmark: {name}: "
+              + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in sweeps[name].items()))
+    return engines
+
+
+def finish(params: Params, engines: dict, headline: int, export_report: Path, registered: Path,
+           report_path: Path, plots_dir: Path) -> dict:
+    """Write the report and plots, and put the figures on the registered version."""
     exported = json.loads(export_report.read_text(encoding="utf-8"))
-    report["tensorrt"] = exported["tensorrt"]
-    report["parity_cer_diff_points"] = {k: v["cer_diff_points"] for k, v in exported["parity"].items()}
+    report = {"machine": machine_info(), "rounds": params.benchmark.rounds, "engines": engines,
+              "ratios": ratios(engines, headline), "tensorrt": exported["tensorrt"],
+              "parity_cer_diff_points": {k: v["cer_diff_points"] for k, v in exported["parity"].items()}}
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    write_plots(report["engines"], plots_dir)
+    write_plots(engines, plots_dir)
     if registered.exists():
         report["mlflow"] = log_to_registry(params, json.loads(registered.read_text(encoding="utf-8")), report)
     return report
