@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import tempfile
 import warnings
@@ -317,10 +316,3 @@ def verify_registered(model_uri: str, images: list[str | Path], references: list
     out = model.predict(frame, params={"batch_size": batch_size})
     return {"cer": cer(list(out["raw_text"]), references),
             "cer_postprocessed": cer(list(out["text"]), [chain.redact(r) for r in references])}
-
-
-def encode_image(image) -> str:
-    """A PIL image as base64 PNG, the ``image`` column's format."""
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode("ascii")

@@ -4,11 +4,11 @@ by bucket, latency), on general lines, plus the error gallery and confusion plot
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 
 from ocrops.adapter import resolve_base
+from ocrops.bench import latency_summary
 from ocrops.config import Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import LineDataset
@@ -28,7 +28,7 @@ def read_lines(model: OCRModel, data: LineDataset, batch_size: int = 16) -> tupl
 
 
 def latency_ms(model: OCRModel, data: LineDataset, lines: int, warmup: int = 3) -> dict[str, float]:
-    """Per-line latency at batch 1 (images already decoded): p50, p95, mean in milliseconds."""
+    """Per-line latency at batch 1 (images already decoded): p50, p95, p99, mean in milliseconds."""
     images = [data.image(i) for i in range(min(lines, len(data)))]
     for image in images[:warmup]:
         model.predict([image], batch_size=1)
@@ -36,11 +36,8 @@ def latency_ms(model: OCRModel, data: LineDataset, lines: int, warmup: int = 3) 
     for image in images:
         started = time.perf_counter()
         model.predict([image], batch_size=1)
-        times.append(1000 * (time.perf_counter() - started))
-    if not times:
-        return {"p50_ms": 0.0, "p95_ms": 0.0, "mean_ms": 0.0}
-    q = statistics.quantiles(times, n=20, method="inclusive") if len(times) > 1 else times * 19
-    return {"p50_ms": statistics.median(times), "p95_ms": q[18], "mean_ms": statistics.fmean(times)}
+        times.append(time.perf_counter() - started)
+    return latency_summary(times)
 
 
 def measure(model: OCRModel, data: LineDataset, lexicon: list[str], chain: Postprocessor | None,
