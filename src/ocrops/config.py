@@ -167,6 +167,35 @@ class PromoteParams(_Section):
     max_latency_ms: float = Field(100, gt=0, description="per-line latency budget (batch 1, CPU of the evaluation)")
 
 
+class RateLimitParams(_Section):
+    enabled: bool = True
+    rate: float = Field(50, gt=0, description="requests per second refilled per API key (or client IP)")
+    burst: int = Field(100, ge=1, description="bucket size: requests allowed at once")
+
+
+class ServeParams(_Section):
+    """The BentoML service (bentos/service.py); each can be overridden by an OCROPS_SERVE_* variable."""
+
+    bento: str = Field("ocrops", description="bento name; the model is stored as '<bento>-model'")
+    engine: Literal["auto", "tensorrt", "ort_cuda", "ort_cpu", "ort_int8", "torch"] = Field(
+        "auto", description="auto = TensorRT, then ORT CUDA, then ORT CPU, then torch")
+    workers: int = Field(1, ge=1, description="API worker processes (HTTP, decoding, detection)")
+    max_batch_size: int = Field(32, ge=1, description="adaptive batching: most lines per model call")
+    max_latency_ms: int = Field(500, ge=1, description="adaptive batching: latency budget of a queued line")
+    warmup_batches: int = Field(3, ge=0, description="batches run before /readyz turns true")
+    timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
+    max_queue_size: int = Field(64, ge=1, description="MAX_QUEUE_SIZE: requests in flight per API worker (5030)")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 4029 and 5030")
+    max_image_bytes: int = Field(10_000_000, ge=1, description="encoded size of one image (5001)")
+    max_side: int = Field(5000, ge=16)
+    max_pixels: int = Field(25_000_000, ge=256)
+    max_images: int = Field(64, ge=1, description="images in one /ocr_batch request")
+    rate_limit: RateLimitParams = RateLimitParams()
+    postprocess_override: bool = Field(True, description="clients may switch lexicon/PII per request")
+    glm_ocr_token_budget: int = Field(8192, ge=256, description="glm-ocr: image + new tokens per batch")
+    glm_ocr_max_new_tokens: int = Field(128, ge=1, description="glm-ocr: hard cap per line")
+
+
 class Params(_Section):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
@@ -179,6 +208,7 @@ class Params(_Section):
     benchmark: BenchmarkParams = BenchmarkParams()
     mlflow: MlflowParams = MlflowParams()
     promote: PromoteParams = PromoteParams()
+    serve: ServeParams = ServeParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -8,6 +8,7 @@ from enum import IntEnum
 class ErrorCode(IntEnum):
     UNREADABLE_IMAGE = 4001
     MALFORMED_REQUEST = 4002
+    UNAUTHORIZED = 4010  # API keys are on and the request has no valid one
     RATE_LIMITED = 4029
     IMAGE_TOO_LARGE = 5001
     MODEL_NOT_READY = 5002
@@ -19,6 +20,7 @@ class ErrorCode(IntEnum):
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNREADABLE_IMAGE: 400,
     ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.IMAGE_TOO_LARGE: 413,
     ErrorCode.MODEL_NOT_READY: 503,

@@ -1,0 +1,243 @@
+"""The ocrops Bento: an HTTP API service in front of an adaptively batched recognizer.
+
+``OCR`` (the API, CPU) decodes and checks images, finds the lines of full pages, and sends every line to
+``Recognizer`` (the model, one GPU where there is one), whose ``recognize`` BentoML batches across
+concurrent requests. Settings: the ``serve`` section of params.yaml, OCROPS_SERVE_* variables override.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import bentoml
+from PIL import Image
+
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.serving.http import REQUEST_ID, Gatekeeper, error_response
+from ocrops.serving.inputs import PayloadLimits, decode_base64, open_image
+from ocrops.serving.settings import load_settings
+
+log = logging.getLogger("ocrops.service")
+SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
+MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
+
+
+@bentoml.service(
+    name=f"{SETTINGS.bento}-recognizer",
+    resources={"gpu": 1},  # the scheduler gives the model one GPU; CPU-only machines get a warning
+    workers=1,
+    traffic={"timeout": int(SETTINGS.timeout_s * 3)},
+)
+class Recognizer:
+    """The packaged model on the best engine this machine has; warmed up before it says it is ready."""
+
+    model_ref = MODEL
+
+    def __init__(self) -> None:
+        from ocrops.serving.metrics import service_metrics
+        from ocrops.serving.runtime import PackagedModel
+
+        self.ready = False
+        self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine,
+                                   max_new_tokens=SETTINGS.glm_ocr_max_new_tokens,
+                                   token_budget=SETTINGS.glm_ocr_token_budget)
+        self.metrics = service_metrics()
+        log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
+        self.model.warm_up(SETTINGS.warmup_batches, min(8, SETTINGS.max_batch_size))
+        self.metrics.model_info.labels(**{k: str(v) for k, v in self.model.version.items()}).set(1)
+        self.ready = True
+
+    def __is_ready__(self) -> bool:
+        return self.ready
+
+    @bentoml.api(batchable=True, max_batch_size=SETTINGS.max_batch_size, max_latency_ms=SETTINGS.max_latency_ms)
+    def recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
+        """Line images -> [{"text", "confidence"}]; a failed batch answers {"error": {...}} per line."""
+        self.metrics.batch_size.observe(len(lines))
+        try:
+            predictions = self.model.read(lines, batch_size=SETTINGS.max_batch_size)
+        except OcropsError as exc:
+            return [{"error": exc.to_dict()}] * len(lines)
+        return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
+
+    @bentoml.api
+    def describe(self) -> dict[str, Any]:
+        return {**self.model.version, "skipped_engines": self.model.skipped}
+
+
+@bentoml.service(
+    name=SETTINGS.bento,
+    workers=SETTINGS.workers,
+    traffic={"timeout": int(SETTINGS.timeout_s * 3)},
+    http={"port": 3000},
+)
+class OCR:
+    recognizer = bentoml.depends(Recognizer)
+    model_ref = MODEL
+
+    def __init__(self) -> None:
+        from ocrops.models.ppocr.detector import TextDetector
+        from ocrops.postprocess import Postprocessor
+        from ocrops.serving.runtime import PACKAGE_FILE, POSTPROCESS_FILE
+
+        root = Path(self.model_ref.path)
+        self.info = json.loads((root / PACKAGE_FILE).read_text(encoding="utf-8"))
+        self.post = Postprocessor.load(root / POSTPROCESS_FILE)
+        self.detector = TextDetector()
+        self.limits = PayloadLimits(SETTINGS.max_image_bytes, SETTINGS.max_side, SETTINGS.max_pixels)
+        self.model_name = self.info["mlflow"]["name"]
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _model(self) -> dict[str, Any]:
+        m = self.info["mlflow"]
+        return {"name": m["name"], "version": str(m["version"]), "alias": m["alias"]}
+
+    def _switches(self, postprocess: bool | None, redact_pii: bool | None) -> tuple[bool | None, bool | None]:
+        if (postprocess is not None or redact_pii is not None) and not SETTINGS.postprocess_override:
+            raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+                              "per-request post-processing switches are disabled on this service")
+        return postprocess, redact_pii
+
+    async def _read(self, images: list[Image.Image], mode: str, correct, redact_pii, timings: dict) -> list[dict]:
+        """Every image's lines through the batched recognizer, within MODEL_TIMEOUT."""
+        from ocrops.serving.reading import assemble, regions
+
+        started = time.perf_counter()
+        found = [await asyncio.to_thread(regions, im, mode, self.detector) for im in images]
+        timings["detect_ms"] = (time.perf_counter() - started) * 1000
+        crops = [r.crop for _, rs in found for r in rs]
+        started = time.perf_counter()
+        readings: list[dict] = []
+        if crops:
+            try:
+                readings = await asyncio.wait_for(self.recognizer.to_async.recognize(crops), SETTINGS.timeout_s)
+            except TimeoutError as exc:
+                raise OcropsError(ErrorCode.TIMEOUT, f"inference took longer than {SETTINGS.timeout_s:g} s") from exc
+            except bentoml.exceptions.ServiceUnavailable as exc:
+                raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
+            except bentoml.exceptions.BentoMLException as exc:
+                raise OcropsError(ErrorCode.MODEL_NOT_READY, f"recognizer failed: {exc}") from exc
+        for r in readings:
+            if "error" in r:
+                raise OcropsError(ErrorCode(r["error"]["code"]), r["error"]["message"])
+        timings["recognize_ms"] = (time.perf_counter() - started) * 1000
+        results, k = [], 0
+        for kind, rs in found:
+            results.append(assemble(kind, rs, readings[k : k + len(rs)], self.post, correct, redact_pii))
+            k += len(rs)
+        return results
+
+    async def _decode(self, image: str | None, file: Path | None, ctx: bentoml.Context | None = None) -> Image.Image:
+        if file is not None:
+            # only a multipart upload makes ``file`` a server-side temporary file; in JSON it would be a path
+            # chosen by the client
+            if ctx is None or not ctx.request.headers.get("content-type", "").startswith("multipart/form-data"):
+                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "'file' must be a multipart/form-data upload")
+            data = await asyncio.to_thread(Path(file).read_bytes)
+        elif image:
+            data = decode_base64(image, self.limits)
+        else:
+            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "send an image: multipart field 'file' or base64 'image'")
+        return await asyncio.to_thread(open_image, data, self.limits)
+
+    @staticmethod
+    def _request_id(ctx: bentoml.Context) -> str:
+        return ctx.request.headers.get(REQUEST_ID, "")
+
+    async def _answer(self, ctx: bentoml.Context, work) -> Any:
+        request_id = self._request_id(ctx)
+        try:
+            return await work(request_id)
+        except OcropsError as exc:
+            retry = SETTINGS.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None
+            return error_response(exc, request_id, retry)
+
+    # -- APIs --------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/ocr")
+    async def ocr(self, ctx: bentoml.Context, image: str | None = None, file: Path = None,  # noqa: RUF013
+                  mode: Literal["auto", "line", "page"] = "auto", postprocess: bool | None = None,
+                  redact_pii: bool | None = None) -> dict[str, Any]:
+        """One image (multipart ``file`` or base64 ``image``): a text line, or a page read line by line."""
+
+        async def work(request_id: str) -> dict[str, Any]:
+            started = time.perf_counter()
+            correct, redact = self._switches(postprocess, redact_pii)
+            picture = await self._decode(image, file, ctx)
+            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
+            result = (await self._read([picture], mode, correct, redact, timings))[0]
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            return {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
+                    "model": self._model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
+
+        return await self._answer(ctx, work)
+
+    @bentoml.api(route="/ocr_batch")
+    async def ocr_batch(self, ctx: bentoml.Context, images: list[str], mode: Literal["auto", "line", "page"] = "auto",
+                        postprocess: bool | None = None, redact_pii: bool | None = None) -> dict[str, Any]:
+        """Several base64 images in one request; one result per image, in order."""
+
+        async def work(request_id: str) -> dict[str, Any]:
+            started = time.perf_counter()
+            if not images:
+                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "images is empty")
+            if len(images) > SETTINGS.max_images:
+                raise OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"{len(images)} images exceed {SETTINGS.max_images}")
+            correct, redact = self._switches(postprocess, redact_pii)
+            pictures = [await self._decode(text, None) for text in images]
+            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
+            results = await self._read(pictures, mode, correct, redact, timings)
+            timings["total_ms"] = (time.perf_counter() - started) * 1000
+            return {"request_id": request_id, "results": results, "model": self._model(),
+                    "timings": {k: round(v, 2) for k, v in timings.items()}}
+
+        return await self._answer(ctx, work)
+
+    @bentoml.api(route="/v1/chat/completions")
+    async def chat_completions(self, ctx: bentoml.Context, messages: list[dict[str, Any]], model: str = "",
+                               stream: bool = False, max_tokens: int | None = None,
+                               temperature: float | None = None) -> dict[str, Any]:
+        """OpenAI-compatible: the image as a data URI, the prompt ``Text Recognition:``."""
+        from ocrops.serving.protocols import chat_completion, chat_image
+
+        async def work(request_id: str) -> dict[str, Any]:
+            if stream:
+                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "stream=true is not supported")
+            picture = await self._decode(chat_image(messages), None)
+            result = (await self._read([picture], "auto", None, None, {}))[0]
+            return chat_completion(result["text"], model or self.model_name, request_id)
+
+        return await self._answer(ctx, work)
+
+    @bentoml.api(route="/layout_parsing")
+    async def layout_parsing(self, ctx: bentoml.Context, file: str, model: str = "",
+                             return_crop_images: bool = False, need_layout_visualization: bool = False,
+                             request_id: str | None = None) -> dict[str, Any]:
+        """The glmocr SDK's layout-parsing protocol (set its ``maas.api_url`` to this endpoint)."""
+        from ocrops.serving.protocols import layout_parsing
+
+        async def work(rid: str) -> dict[str, Any]:
+            if file.startswith(("http://", "https://")):
+                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "send the file as a data: URI; URLs are not fetched")
+            if file.startswith("data:application/pdf"):
+                raise OcropsError(ErrorCode.UNREADABLE_IMAGE, "PDF is not supported; send PNG or JPEG pages")
+            picture = await self._decode(file, None)
+            result = (await self._read([picture], "page", None, None, {}))[0]
+            return layout_parsing(result, picture.width, picture.height, model or self.model_name, rid)
+
+        return await self._answer(ctx, work)
+
+    @bentoml.api(route="/model")
+    async def model_card(self) -> dict[str, Any]:
+        """The served model: MLflow name, version, alias, engine, and its evaluated figures."""
+        described = await self.recognizer.to_async.describe()
+        return {**self.info, "engine": described.get("engine"), "skipped_engines": described.get("skipped_engines")}
+
+
+OCR.add_asgi_middleware(Gatekeeper, settings=SETTINGS)

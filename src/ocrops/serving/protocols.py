@@ -1,0 +1,63 @@
+"""Wire formats besides /ocr: OpenAI chat completions and the glmocr SDK's layout-parsing protocol."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.serving.reading import bbox
+
+PROMPT = "Text Recognition:"  # GLM-OCR's task prompt; the only task this service performs
+
+
+def chat_image(messages: list[dict[str, Any]]) -> str:
+    """The data URI of the (single) image in the last user message; 4002 for anything else."""
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, "messages need a user message with an image")
+    content = users[-1].get("content")
+    parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+    images, texts = [], []
+    for part in parts:
+        if not isinstance(part, dict):
+            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "message content parts must be objects")
+        if part.get("type") == "image_url":
+            url = part.get("image_url")
+            url = url.get("url") if isinstance(url, dict) else url
+            images.append(url)
+        elif part.get("type") == "text":
+            texts.append(str(part.get("text") or "").strip())
+    if len(images) != 1 or not isinstance(images[0], str):
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, "send exactly one image_url part (a data: URI)")
+    if not images[0].startswith("data:"):
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+                          "image_url must be a data: URI; this service does not fetch remote URLs")
+    prompt = " ".join(t for t in texts if t)
+    if prompt and prompt != PROMPT:
+        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"unsupported prompt {prompt[:40]!r}; use {PROMPT!r}")
+    return images[0]
+
+
+def chat_completion(text: str, model: str, request_id: str) -> dict:
+    return {
+        "id": f"chatcmpl-{request_id}", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": len(text), "total_tokens": len(text)},
+    }
+
+
+def layout_parsing(result: dict, width: int, height: int, model: str, request_id: str) -> dict:
+    """The response the glmocr SDK's MaaS client reads: one page, one ``text`` region per line, boxes in
+    page pixels (the SDK normalises them with ``data_info.pages``)."""
+    regions = [{"index": i, "label": "text", "native_label": "text", "content": line["text"],
+                "bbox_2d": bbox(line["box"])}
+               for i, line in enumerate(result["lines"])]
+    return {
+        "id": request_id, "created": int(time.time()), "model": model,
+        "md_results": "\n\n".join(r["content"] for r in regions),
+        "layout_details": [regions],
+        "data_info": {"num_pages": 1, "pages": [{"width": width, "height": height}]},
+        "usage": {"prompt_tokens": 0, "completion_tokens": sum(len(r["content"]) for r in regions)},
+        "request_id": request_id,
+    }

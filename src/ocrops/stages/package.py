@@ -1,0 +1,114 @@
+"""The ``package`` stage: the model MLflow says to serve (``@champion``, else ``@candidate``) with its
+exported engines into the BentoML model store, then ``bentoml build`` of bentos/bentofile.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from ocrops.config import Params
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.registry import serving_version
+from ocrops.serving.runtime import ENGINES_DIR, MODEL_DIR, PACKAGE_FILE, POSTPROCESS_FILE
+from ocrops.tracking import download_registered, setup
+
+BENTOFILE = Path("bentos/bentofile.yaml")
+
+
+def bentoml_home(project: Path) -> Path:
+    """BENTOML_HOME, by default the project's .bentoml folder (generated state stays in the project)."""
+    home = Path(os.environ.setdefault("BENTOML_HOME", str((project / ".bentoml").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def engines_for(params: Params, version: str, model_dir: Path, export_dir: Path, accepted: Path,
+                out: Path) -> dict:
+    """The export stage's engines when it exported this very version; otherwise export (and parity-check)
+    the served version now: the alias may point at an older or newer version than the pipeline's."""
+    manifest = export_dir / "export.json"
+    if manifest.exists() and str(json.loads(manifest.read_text(encoding="utf-8")).get("version")) == version:
+        shutil.copytree(export_dir, out)
+        return {"source": "export stage", "reexported": False}
+    from ocrops.stages.export import run_export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        registered = Path(tmp) / "version.json"
+        registered.write_text(json.dumps({"name": params.mlflow.registered_model, "version": int(version)}))
+        report = run_export(params, model_dir, accepted, registered, out, Path(tmp) / "export.json")
+    return {"source": "exported at packaging", "reexported": True,
+            "parity": {k: v["identical_share"] for k, v in report["parity"].items()}}
+
+
+def import_model(params: Params, alias: str, version: str, mlflow_model: Path, engines: Path, engine_facts: dict,
+                 tags: dict[str, str]):
+    """A BentoML model ``<bento>-model`` holding recognizer, post-processing, engines and provenance."""
+    import bentoml
+
+    name = params.mlflow.registered_model
+    info = {
+        "mlflow": {"name": name, "version": version, "alias": alias, "model_uri": f"models:/{name}/{version}",
+                   "run_id": tags.get("train_run_id", "")},
+        "family": tags.get("family", "ppocr"),
+        "evaluation": {k: tags[k] for k in ("test_cer", "test_cer_postprocessed", "test_term_recall",
+                                            "latency_p50_ms", "test_set_digest") if k in tags},
+        "engines": engine_facts,
+    }
+    with bentoml.models.create(f"{params.serve.bento}-model", labels={"mlflow_version": version, "alias": alias},
+                               metadata={"mlflow_model_uri": info["mlflow"]["model_uri"], "family": info["family"]},
+                               module="ocrops") as model:
+        root = Path(model.path)
+        shutil.copytree(mlflow_model, root / MODEL_DIR)
+        shutil.copy2(mlflow_model.parent / POSTPROCESS_FILE, root / POSTPROCESS_FILE)
+        shutil.copytree(engines, root / ENGINES_DIR)
+        (root / PACKAGE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return model, info
+
+
+def build_wheel(project: Path, out: Path) -> Path:
+    """The ocrops wheel the Bento installs (the service imports the library)."""
+    shutil.rmtree(out, ignore_errors=True)
+    scratch = project / "build"
+    existed = scratch.exists()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(out), str(project)], check=True)
+    if not existed:  # setuptools builds in-tree; leave the checkout as it was
+        shutil.rmtree(scratch, ignore_errors=True)
+    return next(out.glob("ocrops-*.whl"))
+
+
+def run_package(params: Params, project: Path, export_dir: Path, accepted: Path, out: Path) -> dict:
+    import bentoml
+
+    bentoml_home(project)
+    setup(params)
+    client = MlflowClient()
+    name = params.mlflow.registered_model
+    alias, version = serving_version(client, name)
+    tags = dict(client.get_model_version(name, version).tags)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = download_registered(f"models:/{name}/{version}", Path(tmp) / "mlflow")
+        engines = Path(tmp) / ENGINES_DIR
+        facts = engines_for(params, version, model_dir, export_dir, accepted, engines)
+        model, info = import_model(params, alias, version, model_dir, engines, facts, tags)
+    build_wheel(project, out / "wheels")
+    bento = bentoml.bentos.build_bentofile(str(project / BENTOFILE), build_ctx=str(project),
+                                           version=f"v{version}-{model.tag.version}")
+    dockerfile = Path(bento.path) / "env" / "docker" / "Dockerfile"
+    if not dockerfile.exists():
+        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"bento {bento.tag} has no generated Dockerfile")
+    manifest = {
+        "bento": str(bento.tag), "model": str(model.tag), "mlflow": info["mlflow"], "engines": facts,
+        "evaluation": info["evaluation"], "dockerfile": str(dockerfile.relative_to(bento.path)),
+        "bentoml_home": "BENTOML_HOME" if os.environ.get("BENTOML_HOME") else "~/bentoml",
+    }
+    (out / "bento.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
