@@ -32,6 +32,9 @@ MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
     resources={"gpu": 1},  # the scheduler gives the model one GPU; CPU-only machines get a warning
     workers=1,
     traffic={"timeout": int(SETTINGS.timeout_s * 3)},
+    # BentoML 1.4.39 replaces the caller's connection pool after max_requests / max_age and closes the old
+    # one under requests still in flight on it (they fail with "Server disconnected"); keep one pool
+    runner_connection={"max_requests": 2**31, "max_age": 10.0**9},
 )
 class Recognizer:
     """The packaged model on the best engine this machine has; warmed up before it says it is ready."""
@@ -55,7 +58,9 @@ class Recognizer:
     def __is_ready__(self) -> bool:
         return self.ready
 
-    @bentoml.api(batchable=True, max_batch_size=SETTINGS.max_batch_size, max_latency_ms=SETTINGS.max_latency_ms)
+    # max_batch_size 1 turns adaptive batching off: each request's lines are one model call
+    @bentoml.api(batchable=SETTINGS.max_batch_size > 1, max_batch_size=max(2, SETTINGS.max_batch_size),
+                 max_latency_ms=SETTINGS.max_latency_ms)
     def recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
         """Line images -> [{"text", "confidence"}]; a failed batch answers {"error": {...}} per line."""
         self.metrics.batch_size.observe(len(lines))

@@ -16,7 +16,8 @@ def main() -> int:
         warnings.simplefilter("always", UserWarning)
         try:
             manifest = run_package(load_params("params.yaml"), project=Path.cwd(), export_dir=Path("outputs/export"),
-                                   accepted=Path("outputs/validate/accepted.jsonl"), out=Path("outputs/package"))
+                                   accepted=Path("outputs/validate/accepted.jsonl"), out=Path("outputs/package"),
+                                   report_path=Path("reports/package.json"))
         except (OcropsError, PipelineError) as exc:
             print(f"package: {exc}", file=sys.stderr)
             return 1
@@ -26,6 +27,9 @@ def main() -> int:
     m = manifest["mlflow"]
     print(f"package: built bento {manifest['bento']} from {m['name']} version {m['version']} (@{m['alias']}); "
           f"engines: {manifest['engines']['source']}")
+    c = manifest["serve_check"]
+    print(f"package: `bentoml serve` read {c['lines']} test lines through POST /ocr: CER {c['served_cer']:.4f} "
+          f"(registered {c['registered_cer']})")
     print(f"package: serve it with `bentoml serve {manifest['bento']}`, "
           f"or `bentoml containerize {manifest['bento']}`")
     return 0

@@ -105,6 +105,42 @@ def closed_loop(call: Callable[[int], object], concurrency: int, requests_per_cl
             "requests_per_s": len(latencies) / wall, **latency_summary(latencies)}
 
 
+def open_loop(call: Callable[[int], int], rate: float, duration_s: float, max_workers: int = 256) -> dict:
+    """Requests sent at a fixed ``rate`` whatever the answers (arrivals do not wait for the server, as real
+    traffic does not); ``call(i)`` returns the HTTP status. Latency counts from the scheduled send time, so a
+    client falling behind is not hidden (no coordinated omission)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    total = max(1, int(rate * duration_s))
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    ok: list[float] = []
+    lock = threading.Lock()
+
+    def send(i: int, due: float) -> None:
+        try:
+            status = str(call(i))
+        except Exception as exc:  # a timeout here is a hang of the server
+            with lock:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            return
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "200":
+                ok.append(time.perf_counter() - due)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for i in range(total):
+            due = started + i / rate
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+            pool.submit(send, i, due)
+    wall = time.perf_counter() - started
+    return {"offered_per_s": rate, "sent": total, "seconds": wall, "statuses": dict(sorted(statuses.items())),
+            "client_errors": errors, "ok_per_s": len(ok) / wall, **latency_summary(ok)}
+
+
 def _version(name: str) -> str | None:
     try:
         return version(name)

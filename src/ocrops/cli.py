@@ -231,3 +231,30 @@ def ui(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 3000,
+    bento: Annotated[str | None, typer.Option(help="bento tag; default: the package stage's")] = None,
+) -> None:
+    """Serve the Bento the package stage built (`bentoml serve` with the project's BentoML home)."""
+    import os
+    import subprocess
+
+    from ocrops.serving.server import BIN
+    from ocrops.stages.package import bentoml_home
+
+    bentoml_home(Path.cwd())
+    if bento is None:
+        manifest = Path("outputs/package/bento.json")
+        if not manifest.exists():
+            raise _fail("no bento built yet: run `dvc repro package` (or pass --bento TAG)")
+        bento = json.loads(manifest.read_text(encoding="utf-8"))["bento"]
+    console.print(f"serving {bento} on http://{host}:{port} (Ctrl+C stops it)")
+    cmd = [str(BIN / "bentoml"), "serve", bento, "--host", host, "--port", str(port)]
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=os.environ | {"BENTOML_DO_NOT_TRACK": "true"}))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None

@@ -196,6 +196,16 @@ class ServeParams(_Section):
     glm_ocr_max_new_tokens: int = Field(128, ge=1, description="glm-ocr: hard cap per line")
 
 
+class LoadTestParams(_Section):
+    concurrency: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1, description="closed-loop clients")
+    compare_concurrency: list[int] = Field([1, 8, 32], min_length=1,
+                                           description="for batching off and the FastAPI peer")
+    requests_per_point: int = Field(256, ge=8)
+    open_loop_seconds: float = Field(10, gt=0, description="half load and overload runs")
+    overload_factor: float = Field(4, gt=1, description="overload = this x the measured saturation rate")
+    client_timeout_s: float = Field(60, gt=0, description="a request without answer by then counts as a hang")
+
+
 class Params(_Section):
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
@@ -209,6 +219,7 @@ class Params(_Section):
     mlflow: MlflowParams = MlflowParams()
     promote: PromoteParams = PromoteParams()
     serve: ServeParams = ServeParams()
+    loadtest: LoadTestParams = LoadTestParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

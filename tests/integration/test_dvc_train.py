@@ -1,7 +1,8 @@
-"""validate -> general -> train -> evaluate -> register -> export -> benchmark with the real `dvc repro` on a
-small dataset, tracked and registered in MLflow; then what a team does with the registered version: load it
-by alias, serve it with `mlflow models serve`, analyse it in the notebook, promote it (the gate refuses a
-worse model), move an alias through the UI's REST API, and rerun one step with `mlflow run`.
+"""validate -> general -> train -> evaluate -> register -> export -> benchmark -> package with the real
+`dvc repro` on a small dataset, tracked and registered in MLflow, ending with a built bento that `bentoml serve`
+answered; then what a team does with the registered version: load it by alias, serve it with `mlflow models
+serve`, analyse it in the notebook, promote it (the gate refuses a worse model), move an alias through the UI's
+REST API and rebuild the bento from it, and rerun one step with `mlflow run`.
 
 The tests of this module share one trained repository and run in order (pytest -n uses --dist loadfile).
 """
@@ -35,7 +36,7 @@ from ocrops.registry import image_b64
 pytestmark = pytest.mark.integration
 
 TINY = {"epochs": 1, "batch_size": 8, "augment": 0.3, "general_ratio": 0.2}
-STAGES = ["validate", "general", "train", "evaluate", "register", "export", "benchmark"]
+STAGES = ["validate", "general", "train", "evaluate", "register", "export", "benchmark", "package"]
 SMALL_BENCHMARK = {"batch_sizes": [1, 4], "warmup": 1, "lines_per_point": 4, "concurrency": [1, 2],
                    "requests_per_client": 2, "rounds": 2}
 
@@ -282,6 +283,36 @@ def test_an_alias_moved_in_the_ui_is_what_gets_served(in_repo: Path, monkeypatch
         served = load_model(folder).module.state_dict()
         trained = load_model(in_repo / "outputs" / "train" / "model").module.state_dict()
         assert all(torch.equal(served[k], trained[k]) for k in trained)
+
+
+def test_the_bento_is_built_from_the_alias_set_in_the_ui(in_repo: Path, tmp_path: Path):
+    """A new version promoted in the UI: `dvc repro --force --single-item package` builds a bento of it, and
+    `bentoml serve` of that bento reads the test split as the version was evaluated."""
+    from ocrops.stages.register import run_register
+
+    first = json.loads((in_repo / "reports" / "package.json").read_text(encoding="utf-8"))
+    assert first["serve_check"]["matches"] and first["serve_check"]["same_test_set"]
+    bento = json.loads((in_repo / "outputs" / "package" / "bento.json").read_text(encoding="utf-8"))
+    assert (in_repo / ".bentoml" / "bentos" / bento["bento"].replace(":", "/") / bento["dockerfile"]).exists()
+
+    params = load_params("params.yaml")
+    new = run_register(params, Path("outputs/train/model"), Path("outputs/validate/accepted.jsonl"),
+                       Path("reports/evaluate.json"), Path("reports/train.json"), tmp_path / "version.json",
+                       tmp_path / "register.json")["version"]
+    with MlflowServer(in_repo / "mlruns") as server:
+        request = urllib.request.Request(
+            f"{server.uri}/ajax-api/2.0/mlflow/registered-models/alias", method="POST",
+            data=json.dumps({"name": "ocrops", "alias": "champion", "version": str(new)}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+    rebuilt = _dvc("repro", "--force", "--single-item", "package", cwd=in_repo)
+    assert "Running stage 'package'" in rebuilt.stdout
+    report = json.loads((in_repo / "reports" / "package.json").read_text(encoding="utf-8"))
+    assert report["mlflow_version"] == new and report["alias"] == "champion"
+    assert report["serve_check"]["matches"] and report["bento"] != first["bento"]
+    quiet = _dvc("repro", "package", cwd=in_repo)
+    assert "Running stage" not in quiet.stdout  # nothing changed: nothing runs
 
 
 def test_mlflow_run_evaluate_entry_point(in_repo: Path):

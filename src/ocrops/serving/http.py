@@ -124,8 +124,13 @@ class Gatekeeper:
             self.metrics.queue_depth.inc()
             try:
                 overflow: dict = {}
-                await self.app(scope, self._limited(receive, path, overflow),
-                               self._rewriting(send, request_id, status_seen, overflow))
+                try:
+                    await self.app(scope, self._limited(receive, path, overflow),
+                                   self._rewriting(send, request_id, status_seen, overflow))
+                except OcropsError as exc:  # raised while reading the body, before any answer went out
+                    if status_seen.get("sent"):
+                        raise
+                    return await refuse(exc)
             finally:
                 self.in_flight -= 1
                 self.metrics.queue_depth.dec()
@@ -171,6 +176,7 @@ class Gatekeeper:
                 if status in FOREIGN_STATUS:
                     state["rewrite"], state["start"], state["body"] = FOREIGN_STATUS[status], message, b""
                     return
+                status_seen["sent"] = True
                 return await send(message)
             if message["type"] == "http.response.body" and state["rewrite"] is not None:
                 state["body"] += message.get("body", b"")
@@ -189,6 +195,7 @@ class Gatekeeper:
                 headers = [(k, v) for k, v in start["headers"]
                            if k.lower() not in (b"content-length", b"content-type")]
                 headers += [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+                status_seen["sent"] = True
                 await send({**start, "headers": headers})
                 return await send({"type": "http.response.body", "body": body})
             return await send(message)

@@ -20,6 +20,9 @@ from ocrops.serving.runtime import ENGINES_DIR, MODEL_DIR, PACKAGE_FILE, POSTPRO
 from ocrops.tracking import download_registered, setup
 
 BENTOFILE = Path("bentos/bentofile.yaml")
+# batches formed by the service pad lines differently from the evaluation's batches, which moves a character
+# now and then (0.02 CER points on the sample); the same bound as export.max_cer_diff_points
+SERVE_CER_TOLERANCE = 0.001
 
 
 def bentoml_home(project: Path) -> Path:
@@ -72,19 +75,68 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
     return model, info
 
 
-def build_wheel(project: Path, out: Path) -> Path:
-    """The ocrops wheel the Bento installs (the service imports the library)."""
+def source_root() -> Path:
+    """The ocrops source checkout this environment runs from (installed editable by `make install`)."""
+    import ocrops
+
+    root = Path(ocrops.__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").exists():
+        raise OcropsError(ErrorCode.MODEL_NOT_READY, "packaging needs ocrops installed from its source checkout "
+                                                     "(pip install -e .)")
+    return root
+
+
+def build_wheel(out: Path) -> Path:
+    """The ocrops wheel the Bento installs (the service imports the library); built from a copy of the
+    sources, so the checkout gets no build/ folder and parallel builds do not meet."""
     shutil.rmtree(out, ignore_errors=True)
-    scratch = project / "build"
-    existed = scratch.exists()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(out), str(project)], check=True)
-    if not existed:  # setuptools builds in-tree; leave the checkout as it was
-        shutil.rmtree(scratch, ignore_errors=True)
+    root = source_root()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "ocrops"
+        shutil.copytree(root / "src", copy / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        for name in ("pyproject.toml", "README.md", "LICENSE"):
+            if (root / name).exists():
+                shutil.copy2(root / name, copy / name)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--wheel-dir", str(out), str(copy)], check=True)
     return next(out.glob("ocrops-*.whl"))
 
 
-def run_package(params: Params, project: Path, export_dir: Path, accepted: Path, out: Path) -> dict:
+def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path) -> dict:
+    """``bentoml serve`` the new bento and read the test split through ``POST /ocr``: the service must read
+    it with the CER the served version was evaluated with (same test set)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ocrops.data.lines import LineDataset
+    from ocrops.metrics import cer
+    from ocrops.serving.client_http import b64, post_ocr
+    from ocrops.serving.server import bento_server
+
+    test = LineDataset.from_accepted(accepted, "test")
+    with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}, cwd_log=log_path) as url:
+        def read(path: str) -> str:
+            response = post_ocr(url, b64(path), mode="line", postprocess=False)
+            if response.status_code != 200:
+                raise OcropsError(ErrorCode.MODEL_NOT_READY, f"/ocr answered {response.status_code}: "
+                                                             f"{response.text[:300]}")
+            return response.json()["text"]
+
+        with ThreadPoolExecutor(8) as pool:
+            texts = list(pool.map(read, [line.path for line in test]))
+    served = cer(texts, test.texts())
+    same_test_set = tags.get("test_set_digest") == test.digest()
+    registered = float(tags["test_cer"]) if "test_cer" in tags else None
+    matches = registered is not None and abs(served - registered) <= SERVE_CER_TOLERANCE
+    if same_test_set and registered is not None and not matches:
+        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+                          f"the served bento reads the test split with CER {served:.5f}, the registered version "
+                          f"was evaluated at {registered:.5f}")
+    return {"lines": len(test), "served_cer": served, "registered_cer": registered,
+            "same_test_set": same_test_set, "matches": matches}
+
+
+def run_package(params: Params, project: Path, export_dir: Path, accepted: Path, out: Path,
+                report_path: Path) -> dict:
     import bentoml
 
     bentoml_home(project)
@@ -99,16 +151,19 @@ def run_package(params: Params, project: Path, export_dir: Path, accepted: Path,
         engines = Path(tmp) / ENGINES_DIR
         facts = engines_for(params, version, model_dir, export_dir, accepted, engines)
         model, info = import_model(params, alias, version, model_dir, engines, facts, tags)
-    build_wheel(project, out / "wheels")
+    build_wheel(out / "wheels")
     bento = bentoml.bentos.build_bentofile(str(project / BENTOFILE), build_ctx=str(project),
                                            version=f"v{version}-{model.tag.version}")
     dockerfile = Path(bento.path) / "env" / "docker" / "Dockerfile"
     if not dockerfile.exists():
         raise OcropsError(ErrorCode.MODEL_NOT_READY, f"bento {bento.tag} has no generated Dockerfile")
+    check = serve_check(str(bento.tag), accepted, tags, out / "serve_check.log")
     manifest = {
         "bento": str(bento.tag), "model": str(model.tag), "mlflow": info["mlflow"], "engines": facts,
         "evaluation": info["evaluation"], "dockerfile": str(dockerfile.relative_to(bento.path)),
-        "bentoml_home": "BENTOML_HOME" if os.environ.get("BENTOML_HOME") else "~/bentoml",
     }
     (out / "bento.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
+    report = {"bento": manifest["bento"], "mlflow_version": int(version), "alias": alias, "serve_check": check}
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return manifest | {"serve_check": check}

@@ -1,0 +1,127 @@
+"""The load test: the built bento under ``bentoml serve`` on 127.0.0.1 against the engine offline and a plain
+FastAPI peer, with the benchmark harness (closed loop by concurrency, open loop at half load and 4x overload)."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+from ocrops.bench import batch_sweep, closed_loop, machine_info, open_loop
+from ocrops.config import Params
+from ocrops.data.lines import LineDataset
+from ocrops.serving.client_http import b64, post_ocr
+from ocrops.serving.server import bento_server, peer_server
+
+# the load generator is one client; its own rate limit would only measure itself
+SERVICE_ENV = {"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
+
+
+def offline_throughput(model_root: Path, images, batch_size: int, lines: int) -> dict:
+    """The serving engine alone at the service's max batch size: the ceiling the service is held to."""
+    from ocrops.serving.runtime import PackagedModel
+
+    model = PackagedModel(model_root)
+    prepared = [array for _, array in model.reader.batches(images, batch_size)]
+    point = batch_sweep(model.reader.engine.infer, lambda _: prepared, [batch_size], lines_per_point=lines)
+    return {"engine": model.engine_name, "batch_size": batch_size, **point[batch_size]}
+
+
+def batch_histogram(url: str) -> dict:
+    """Mean and count of the recognizer's batch sizes, from the service's /metrics."""
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    total = sum(float(v) for v in re.findall(r"^ocrops_batch_size_sum(?:\{[^}]*\})? (\S+)$", text, re.M))
+    count = sum(float(v) for v in re.findall(r"^ocrops_batch_size_count(?:\{[^}]*\})? (\S+)$", text, re.M))
+    return {"calls": count, "lines": total, "mean_batch": total / count if count else 0.0}
+
+
+def sweep(url: str, payloads: list[str], concurrency: list[int], requests_per_point: int, timeout_s: float) -> list:
+    def call(i: int) -> None:
+        response = post_ocr(url, payloads[i % len(payloads)], timeout_s, mode="line")
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}")
+
+    return [closed_loop(call, c, max(2, requests_per_point // c), warmup=2) for c in concurrency]
+
+
+def run_loadtest(params: Params, bento_manifest: Path, accepted: Path, report_path: Path, plots_dir: Path,
+                 logs: Path) -> dict:
+    import bentoml
+
+    lt, serve = params.loadtest, params.serve
+    manifest = json.loads(bento_manifest.read_text(encoding="utf-8"))
+    model_root = Path(bentoml.models.get(manifest["model"]).path)
+    test = LineDataset.from_accepted(accepted, "test")
+    payloads = [b64(line.path) for line in test]
+    images = [test.image(i) for i in range(len(test))]
+    logs.mkdir(parents=True, exist_ok=True)
+
+    offline = offline_throughput(model_root, images, serve.max_batch_size, lt.requests_per_point)
+    report: dict = {"bento": manifest["bento"], "mlflow": manifest["mlflow"], "machine": machine_info(),
+                    "offline": offline}
+
+    def status_call(url: str):
+        return lambda i: post_ocr(url, payloads[i % len(payloads)], lt.client_timeout_s, mode="line").status_code
+
+    with bento_server(manifest["bento"], env=SERVICE_ENV, cwd_log=logs / "bento.log") as url:
+        report["batching_on"] = sweep(url, payloads, lt.concurrency, lt.requests_per_point, lt.client_timeout_s)
+        report["batching_on_batches"] = batch_histogram(url)
+        saturation = max(p["requests_per_s"] for p in report["batching_on"])
+        report["half_load"] = open_loop(status_call(url), saturation * 0.5, lt.open_loop_seconds)
+        report["overload"] = open_loop(status_call(url), saturation * lt.overload_factor, lt.open_loop_seconds)
+        after = post_ocr(url, payloads[0], lt.client_timeout_s, mode="line")
+        report["overload"]["answers_after"] = after.status_code
+    off_env = SERVICE_ENV | {"OCROPS_SERVE_MAX_BATCH_SIZE": "1"}
+    with bento_server(manifest["bento"], env=off_env, cwd_log=logs / "bento-unbatched.log") as url:
+        report["batching_off"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point,
+                                       lt.client_timeout_s)
+    with peer_server(model_root, log_path=logs / "peer.log") as url:
+        report["peer"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point, lt.client_timeout_s)
+
+    report["summary"] = summarize(report, serve.max_latency_ms)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_plots(report, plots_dir)
+    return report
+
+
+def summarize(report: dict, max_latency_ms: float) -> dict:
+    best = max(report["batching_on"], key=lambda p: p["requests_per_s"])
+    peer = max(report["peer"], key=lambda p: p["requests_per_s"])
+    unbatched = max(report["batching_off"], key=lambda p: p["requests_per_s"])
+    offline = report["offline"]
+    one_batch_ms = offline["p50_ms"]  # one max-size batch on the engine
+    over = report["overload"]
+    accepted = over["statuses"].get("200", 0)
+    return {
+        "saturation_requests_per_s": best["requests_per_s"], "saturation_concurrency": best["concurrency"],
+        "offline_lines_per_s": offline["lines_per_s"],
+        "service_vs_offline": best["requests_per_s"] / offline["lines_per_s"],
+        "service_vs_peer": best["requests_per_s"] / peer["requests_per_s"],
+        "batching_on_vs_off": best["requests_per_s"] / unbatched["requests_per_s"],
+        "half_load_p99_ms": report["half_load"]["p99_ms"],
+        "half_load_p99_budget_ms": max_latency_ms + 2 * one_batch_ms,
+        "overload_offered_per_s": over["offered_per_s"],
+        "overload_accepted": accepted,
+        "overload_shed_503": over["statuses"].get("503", 0),
+        "overload_500s": sum(n for s, n in over["statuses"].items() if s.startswith("5") and s not in ("503",)),
+        "overload_client_errors": sum(over["client_errors"].values()),
+        "overload_answers_after": over["answers_after"],
+    }
+
+
+def write_plots(report: dict, plots_dir: Path) -> None:
+    """Requests/s and p99 by concurrency for the service (batching on / off) and the peer."""
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[int, dict] = {}
+    for key in ("batching_on", "batching_off", "peer"):
+        for p in report[key]:
+            rows.setdefault(p["concurrency"], {"concurrency": p["concurrency"]})[key] = p["requests_per_s"]
+            rows[p["concurrency"]][f"{key}_p99_ms"] = p["p99_ms"]
+    points = [rows[c] for c in sorted(rows)]
+    qps = [{k: v for k, v in r.items() if not k.endswith("_ms")} for r in points]
+    p99 = [{"concurrency": r["concurrency"], **{k[:-7]: v for k, v in r.items() if k.endswith("_p99_ms")}}
+           for r in points]
+    (plots_dir / "qps.json").write_text(json.dumps(qps, indent=1) + "\n", encoding="utf-8")
+    (plots_dir / "p99.json").write_text(json.dumps(p99, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,278 @@
+"""The Bento over HTTP: a real `bentoml serve` of a built bento on 127.0.0.1 (pretrained PP-OCRv4, no
+training), every endpoint's happy path, every error code with its request id, API keys, rate limits,
+injected faults (timeout, out of memory, model failure, full queue), adaptive batching seen in /metrics,
+and the real glmocr SDK parsing a page through the layout-parsing endpoint."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import PROJECT, line_image, png_with_declared_size, truncated_png
+from ocrops.metrics import cer
+from ocrops.serving.server import bento_server
+
+pytestmark = pytest.mark.integration
+
+LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L"]
+
+
+@pytest.fixture(scope="module")
+def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
+    root = tmp_path_factory.mktemp("bento")
+    env = {"BENTOML_HOME": str(root / "home")}
+    result = subprocess.run([sys.executable, str(PROJECT / "tests" / "bento_fixture.py"), str(root)],
+                            capture_output=True, text=True, env=_env(env), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1], env
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    import os
+
+    return os.environ | {"BENTOML_DO_NOT_TRACK": "true"} | extra
+
+
+def serve(bento, **env):
+    tag, base = bento
+    return bento_server(tag, env=base | {k: str(v) for k, v in env.items()}, timeout_s=240)
+
+
+@pytest.fixture(scope="module")
+def url(bento):
+    with serve(bento, OCROPS_SERVE_RATE_LIMIT__RATE=1000, OCROPS_SERVE_RATE_LIMIT__BURST=1000) as base:
+        yield base
+
+
+def png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def page() -> tuple[Image.Image, list[int]]:
+    """Three lines on a page; returns it and each line's vertical centre."""
+    image = Image.new("RGB", (640, 360), "white")
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=28)
+    centres = []
+    for i, text in enumerate(LINES):
+        y = 50 + i * 110
+        draw.text((40, y), text, fill="black", font=font)
+        centres.append(y + 16)
+    return image, centres
+
+
+def post(base: str, path: str, body: dict, **kwargs) -> requests.Response:
+    return requests.post(base + path, json=body, timeout=60, **kwargs)
+
+
+# -- happy paths -----------------------------------------------------------------------------------
+
+
+def test_probes_answer(url):
+    for probe in ("/healthz", "/livez", "/readyz"):
+        assert requests.get(url + probe, timeout=10).status_code == 200
+
+
+def test_ocr_reads_a_line_sent_as_base64(url):
+    answer = post(url, "/ocr", {"image": b64(png(line_image(LINES[0], (320, 40))))})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["mode"] == "line" and len(body["lines"]) == 1
+    assert cer([body["text"]], [LINES[0]]) < 0.2, body["text"]
+    assert body["model"] == {"name": "ocrops", "version": "1", "alias": "champion"}
+    assert body["request_id"] == answer.headers["x-request-id"]
+    assert {"decode_ms", "recognize_ms", "total_ms"} <= set(body["timings"])
+
+
+def test_ocr_reads_a_multipart_upload(url):
+    files = {"file": ("line.png", png(line_image(LINES[1], (320, 40))), "image/png")}
+    answer = requests.post(url + "/ocr", files=files, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert cer([answer.json()["text"]], [LINES[1]]) < 0.2
+
+
+def test_ocr_reads_a_page_line_by_line_with_boxes(url):
+    image, centres = page()
+    answer = post(url, "/ocr", {"image": b64(png(image))})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["mode"] == "page" and len(body["lines"]) == 3, body
+    for line, expected, centre in zip(body["lines"], LINES, centres, strict=True):
+        ys = [p[1] for p in line["box"]]
+        assert min(ys) <= centre <= max(ys)
+        assert cer([line["text"]], [expected]) < 0.2, line["text"]
+
+
+def test_ocr_batch_answers_each_image_in_order(url):
+    images = [b64(png(line_image(text, (320, 40)))) for text in LINES]
+    answer = post(url, "/ocr_batch", {"images": images})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [cer([r["text"]], [t]) < 0.2 for r, t in zip(results, LINES, strict=True)] == [True] * 3
+
+
+def test_pii_redaction_can_be_switched_per_request(url):
+    image = b64(png(line_image("Tel 13812345678", (320, 40))))
+    plain = post(url, "/ocr", {"image": image, "redact_pii": False}).json()
+    masked = post(url, "/ocr", {"image": image, "redact_pii": True}).json()
+    assert "13812345678" in plain["text"].replace(" ", ""), plain["text"]
+    assert "[PHONE]" in masked["text"] and masked["lines"][0]["raw_text"] == plain["lines"][0]["raw_text"]
+
+
+def test_openai_chat_completions(url):
+    uri = "data:image/png;base64," + b64(png(line_image(LINES[2], (320, 40))))
+    body = {"model": "ocrops", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": uri}}, {"type": "text", "text": "Text Recognition:"}]}]}
+    answer = post(url, "/v1/chat/completions", body)
+    assert answer.status_code == 200, answer.text
+    choice = answer.json()["choices"][0]
+    assert choice["message"]["role"] == "assistant" and cer([choice["message"]["content"]], [LINES[2]]) < 0.2
+    body["messages"][0]["content"][1]["text"] = "Table Recognition:"
+    refused = post(url, "/v1/chat/completions", body)
+    assert refused.status_code == 400 and refused.json()["code"] == 4002
+
+
+def test_glmocr_sdk_parses_a_page_through_the_layout_parsing_endpoint(url, tmp_path: Path):
+    """The real glmocr package, configured with maas.api_url pointing here, as its users run it."""
+    image, _ = page()
+    image.save(tmp_path / "page.png")
+    script = ("import glmocr, json, sys\n"
+              f"with glmocr.GlmOcr(mode='maas', api_key='local', api_url='{url}/layout_parsing') as p:\n"
+              "    r = p.parse(sys.argv[1], save_layout_visualization=False)\n"
+              "print(json.dumps({'md': r.markdown_result, 'json': r.json_result}))\n")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "page.png")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    regions = parsed["json"][0]
+    assert len(regions) == 3 and all(r["label"] == "text" for r in regions)
+    assert all(0 <= v <= 1000 for r in regions for v in r["bbox_2d"])  # the SDK normalised our pixel boxes
+    assert cer([r["content"] for r in regions], LINES) < 0.2
+    assert LINES[0].split()[0] in parsed["md"]
+
+
+def test_concurrent_requests_are_batched(url):
+    images = [b64(png(line_image(f"{LINES[i % 3]} {i}", (320, 40)))) for i in range(24)]
+    before = _batches(url)
+    threads = [threading.Thread(target=post, args=(url, "/ocr", {"image": im})) for im in images]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = _batches(url)
+    calls, lines = after[0] - before[0], after[1] - before[1]
+    assert lines == 24 and calls < 24, (calls, lines)  # some model calls carried more than one line
+
+
+def _batches(url: str) -> tuple[float, float]:
+    text = requests.get(url + "/metrics", timeout=10).text
+    values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("ocrops_batch_size_"))
+    return float(values.get("ocrops_batch_size_count", 0)), float(values.get("ocrops_batch_size_sum", 0))
+
+
+def test_metrics_export_requests_latency_queue_and_model(url):
+    post(url, "/ocr", {"image": "not base64!"})
+    text = requests.get(url + "/metrics", timeout=10).text
+    assert 'ocrops_requests_total{endpoint="/ocr",status="200"}' in text
+    assert 'ocrops_requests_total{endpoint="/ocr",status="400"}' in text
+    assert 'ocrops_request_duration_seconds_bucket{endpoint="/ocr"' in text
+    assert "ocrops_queue_depth" in text
+    assert 'ocrops_model_info{alias="champion",engine="ort_cpu",family="ppocr",name="ocrops",version="1"} 1.0' in text
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "code", "status"), [
+    ({"image": b64(b"definitely not an image")}, 4001, 400),
+    ({"image": b64(truncated_png())}, 4001, 400),
+    ({"image": "@@@ not base64 @@@"}, 4002, 400),
+    ({"image": "data:text/plain,hello"}, 4002, 400),
+    ({}, 4002, 400),
+    ({"image": 12}, 4002, 400),
+    ({"image": b64(png_with_declared_size(60000, 60000))}, 5001, 413),
+    ({"image": b64(png(Image.new("RGB", (6000, 40), "white")))}, 5001, 413),
+])
+def test_bad_requests_get_their_code_and_a_request_id(url, body, code, status):
+    answer = post(url, "/ocr", body, headers={"X-Request-ID": "req-123"})
+    assert answer.status_code == status, answer.text
+    error = answer.json()
+    assert error["code"] == code and error["message"] and error["request_id"] == "req-123"
+
+
+def test_oversized_bodies_are_refused_before_reading(url):
+    answer = requests.post(url + "/ocr", data=b"x" * 14_000_000, headers={"Content-Type": "application/json"},
+                           timeout=60)
+    assert answer.status_code == 413 and answer.json()["code"] == 5001
+
+
+def test_malformed_json_is_a_4002(url):
+    answer = requests.post(url + "/ocr", data=b"{not json", headers={"Content-Type": "application/json"},
+                           timeout=60)
+    assert answer.status_code == 400 and answer.json()["code"] == 4002
+
+
+def test_api_keys_and_rate_limit_per_key(bento):
+    image = {"image": b64(png(line_image("key", (200, 40))))}
+    alpha, beta = "alpha-7f3e9c1d", "beta-0b5a2e44"
+    server = serve(bento, OCROPS_API_KEYS=f"{alpha},{beta}", OCROPS_SERVE_RATE_LIMIT__RATE=0.2,
+                   OCROPS_SERVE_RATE_LIMIT__BURST=2)
+    with server as base:
+        missing = post(base, "/ocr", image)
+        assert missing.status_code == 401 and missing.json()["code"] == 4010
+        wrong = post(base, "/ocr", image, headers={"Authorization": "Bearer gamma"})
+        assert wrong.status_code == 401
+        answers = [post(base, "/ocr", image, headers={"Authorization": f"Bearer {alpha}"}) for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 429]
+        assert answers[2].json()["code"] == 4029 and int(answers[2].headers["Retry-After"]) >= 1
+        other = post(base, "/ocr", image, headers={"X-API-Key": beta})
+        assert other.status_code == 200  # buckets are per key
+        assert requests.get(base + "/readyz", timeout=10).status_code == 200  # probes need no key
+    log = server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "status=429" in log and alpha not in log and beta not in log  # keys never reach the log
+
+
+def test_a_hung_model_times_out_and_a_full_queue_sheds(bento):
+    image = {"image": b64(png(line_image("slow", (200, 40))))}
+    with serve(bento, OCROPS_INJECT_FAULT="hang:3", MODEL_TIMEOUT=1, MAX_QUEUE_SIZE=2,
+               OCROPS_SERVE_WARMUP_BATCHES=0) as base:
+        answers: list[requests.Response] = []
+        threads = [threading.Thread(target=lambda: answers.append(post(base, "/ocr", image))) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(r.json()["code"] for r in answers)
+        assert 5004 in codes and 5030 in codes and set(codes) <= {5004, 5030}, codes
+        shed = next(r for r in answers if r.json()["code"] == 5030)
+        assert shed.status_code == 503 and shed.headers["Retry-After"] == "1"
+        timed_out = next(r for r in answers if r.json()["code"] == 5004)
+        assert timed_out.status_code == 504
+
+
+def test_out_of_memory_is_a_5003(bento):
+    with serve(bento, OCROPS_INJECT_FAULT="oom_above:0", OCROPS_SERVE_WARMUP_BATCHES=0) as base:
+        answer = post(base, "/ocr", {"image": b64(png(line_image("oom", (200, 40))))})
+        assert answer.status_code == 507 and answer.json()["code"] == 5003
+
+
+def test_a_failing_model_is_a_5002_and_the_server_keeps_answering(bento):
+    with serve(bento, OCROPS_INJECT_FAULT="raise", OCROPS_SERVE_WARMUP_BATCHES=0) as base:
+        for _ in range(2):
+            answer = post(base, "/ocr", {"image": b64(png(line_image("boom", (200, 40))))})
+            assert answer.status_code == 503 and answer.json()["code"] == 5002
+        assert requests.get(base + "/livez", timeout=10).status_code == 200

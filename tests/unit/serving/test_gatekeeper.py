@@ -1,0 +1,91 @@
+"""The ASGI gatekeeper in front of the API, around a small Starlette app (no BentoML)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from ocrops.serving.auth import ApiKeys
+from ocrops.serving.http import Gatekeeper
+from ocrops.serving.settings import ServeSettings
+
+RELEASE = asyncio.Event()
+
+
+async def ocr(request):
+    await request.body()
+    if request.query_params.get("wait"):
+        await asyncio.sleep(0.3)
+    if request.query_params.get("foreign"):
+        return JSONResponse({"error": "1 validation error", "detail": [{"loc": ["image"], "msg": "Field required"}]},
+                            status_code=400)
+    return JSONResponse({"request_id": request.headers["x-request-id"]})
+
+
+async def ready(request):
+    return PlainTextResponse("\n")
+
+
+def client(keys: list[str] | None = None, **settings) -> TestClient:
+    app = Starlette(routes=[Route("/ocr", ocr, methods=["POST"]), Route("/readyz", ready)])
+    app.add_middleware(Gatekeeper, settings=ServeSettings(**settings), api_keys=ApiKeys(keys or []))
+    return TestClient(app)
+
+
+def test_request_ids_are_kept_when_sane_and_made_otherwise():
+    c = client()
+    assert c.post("/ocr", headers={"X-Request-ID": "abc-1"}).json()["request_id"] == "abc-1"
+    made = c.post("/ocr", headers={"X-Request-ID": "bad id with spaces"})
+    assert made.json()["request_id"] != "bad id with spaces" and len(made.json()["request_id"]) == 32
+    assert made.headers["x-request-id"] == made.json()["request_id"]
+
+
+def test_foreign_errors_get_our_code_and_a_readable_message():
+    answer = client().post("/ocr?foreign=1", headers={"X-Request-ID": "r9"})
+    assert answer.status_code == 400
+    assert answer.json() == {"code": 4002, "message": "image: Field required", "request_id": "r9"}
+
+
+def test_oversized_bodies_are_413_5001_by_header_and_by_stream():
+    c = client(max_image_bytes=1000)
+    by_header = c.post("/ocr", content=b"x" * 100_000)
+    assert by_header.status_code == 413 and by_header.json()["code"] == 5001
+
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 1000
+
+    streamed = c.post("/ocr", content=chunks())  # chunked: no Content-Length
+    assert streamed.status_code == 413 and streamed.json()["code"] == 5001
+
+
+def test_keys_are_required_except_for_probes():
+    c = client(keys=["k"])
+    assert c.post("/ocr").json()["code"] == 4010
+    assert c.post("/ocr", headers={"Authorization": "Bearer k"}).status_code == 200
+    assert c.get("/readyz").status_code == 200
+
+
+def test_rate_limit_per_client_with_retry_after():
+    c = client(rate_limit={"enabled": True, "rate": 0.1, "burst": 1})
+    assert c.post("/ocr").status_code == 200
+    limited = c.post("/ocr")
+    assert limited.status_code == 429 and limited.json()["code"] == 4029
+    assert int(limited.headers["retry-after"]) == 10
+
+
+@pytest.mark.parametrize("queue", [1, 2])
+def test_a_full_queue_sheds_with_5030(queue):
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = client(max_queue_size=queue, retry_after_s=3)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: c.post("/ocr?wait=1"), range(6)))
+    shed = [a for a in answers if a.status_code == 503]
+    assert shed and all(a.json()["code"] == 5030 and a.headers["retry-after"] == "3" for a in shed)
+    assert sum(a.status_code == 200 for a in answers) >= queue

@@ -1,0 +1,119 @@
+"""Engine choice, out-of-memory splitting, fault injection and the glm-ocr serving budget."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.serving.faults import FaultyEngine, wrap_engine
+from ocrops.serving.glm_ocr import RepetitionGuard, budget_batches
+from ocrops.serving.runtime import choose_engine, is_out_of_memory, split_on_oom
+
+
+class FakeEngine:
+    """Stands in for a GPU engine that runs out of memory above ``limit`` lines (no GPU here)."""
+
+    name = "fake"
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.calls = limit, []
+
+    def __call__(self, items: list) -> list:
+        self.calls.append(len(items))
+        if len(items) > self.limit:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return [i * 10 for i in items]
+
+
+def test_an_oom_batch_is_split_until_it_fits_and_keeps_the_order():
+    engine = FakeEngine(limit=2)
+    assert split_on_oom(engine, list(range(7))) == [i * 10 for i in range(7)]
+    assert engine.calls[0] == 7 and max(c for c in engine.calls if c <= 2) == 2
+
+
+def test_a_single_line_that_does_not_fit_is_a_5003():
+    with pytest.raises(OcropsError) as caught:
+        split_on_oom(FakeEngine(limit=0), [1, 2])
+    assert caught.value.code == ErrorCode.OUT_OF_MEMORY
+
+
+def test_other_errors_are_not_retried():
+    def broken(items):
+        raise ValueError("shape mismatch")
+
+    with pytest.raises(ValueError):
+        split_on_oom(broken, [1, 2, 3])
+
+
+@pytest.mark.parametrize(("exc", "oom"), [
+    (MemoryError(), True), (RuntimeError("CUDA out of memory"), True),
+    (RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory"), True),
+    (RuntimeError("shape"), False)])
+def test_out_of_memory_is_recognised_across_engines(exc, oom):
+    assert is_out_of_memory(exc) is oom
+
+
+def _engines_dir(root, files: dict[str, str]):
+    engines = root / "engines"
+    engines.mkdir(parents=True)
+    (engines / "export.json").write_text(json.dumps({"files": files}))
+    return engines
+
+
+def test_engine_choice_falls_back_to_onnx_runtime_cpu_and_says_why(tmp_path):
+    """On this CPU machine: TensorRT and ORT CUDA are skipped with their reasons, ORT CPU is chosen."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    engines = _engines_dir(tmp_path, {"onnx_fp32": "model.onnx", "ort_fp32": "model.onnx"})
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["probs"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), engines / "model.onnx")
+    choice = choose_engine(tmp_path)
+    assert choice.name == "ort_cpu"
+    assert "tensorrt" in choice.skipped and "ort_cuda" in choice.skipped
+    assert "CUDAExecutionProvider" in choice.skipped["ort_cuda"]
+    x = np.ones((2, 3), np.float32)
+    assert np.array_equal(choice.engine.infer(x), x)
+
+
+def test_asking_for_an_engine_that_is_missing_is_a_5002(tmp_path):
+    _engines_dir(tmp_path, {})
+    with pytest.raises(OcropsError) as caught:
+        choose_engine(tmp_path, "ort_cpu")
+    assert caught.value.code == ErrorCode.MODEL_NOT_READY and "ort_cpu" in str(caught.value)
+
+
+def test_fault_injection_only_when_asked(monkeypatch):
+    engine = object()
+    monkeypatch.delenv("OCROPS_INJECT_FAULT", raising=False)
+    assert wrap_engine(engine) is engine
+    monkeypatch.setenv("OCROPS_INJECT_FAULT", "oom_above:1")
+    faulty = wrap_engine(engine)
+    with pytest.raises(MemoryError):
+        faulty.infer(np.zeros((2, 3)))
+    with pytest.raises(ValueError):
+        FaultyEngine(engine, "explode")
+
+
+def test_budget_batches_respect_the_token_budget():
+    costs = [100, 900, 50, 400, 3000]
+    groups = budget_batches(costs, budget=1200, max_new_tokens=100)
+    assert sorted(i for g in groups for i in g) == list(range(5))
+    for group in groups:
+        total = sum(costs[i] + 100 for i in group)
+        assert total <= 1200 or len(group) == 1  # an item over budget runs alone
+    assert [4] in groups
+
+
+def test_repetition_guard_stops_only_looping_sequences():
+    guard = RepetitionGuard(prompt_length=2, max_ngram=3, repeats=4)
+    looping = [0, 0] + [7, 8] * 4
+    varied = [0, 0] + [1, 2, 3, 4, 5, 6, 7, 8]
+    done = guard(torch.tensor([looping, varied]), torch.zeros(2, 10))
+    assert done.tolist() == [True, False]
