@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import bentoml
+import numpy as np
 from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
@@ -51,7 +52,7 @@ class Recognizer:
                                    token_budget=SETTINGS.glm_ocr_token_budget)
         self.metrics = service_metrics()
         log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
-        self.model.warm_up(SETTINGS.warmup_batches, min(8, SETTINGS.max_batch_size))
+        self.model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
         self.metrics.model_info.labels(**{k: str(v) for k, v in self.model.version.items()}).set(1)
         self.ready = True
 
@@ -61,11 +62,13 @@ class Recognizer:
     # max_batch_size 1 turns adaptive batching off: each request's lines are one model call
     @bentoml.api(batchable=SETTINGS.max_batch_size > 1, max_batch_size=max(2, SETTINGS.max_batch_size),
                  max_latency_ms=SETTINGS.max_latency_ms)
-    def recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
-        """Line images -> [{"text", "confidence"}]; a failed batch answers {"error": {...}} per line."""
+    def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Line images (RGB uint8 arrays) -> [{"text", "confidence"}]; a failed batch answers
+        {"error": {...}} per line."""
         self.metrics.batch_size.observe(len(lines))
         try:
-            predictions = self.model.read(lines, batch_size=SETTINGS.max_batch_size)
+            predictions = self.model.read([Image.fromarray(a) for a in lines],
+                                          batch_size=SETTINGS.engine_batch_size)
         except OcropsError as exc:
             return [{"error": exc.to_dict()}] * len(lines)
         return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
@@ -116,7 +119,8 @@ class OCR:
         started = time.perf_counter()
         found = [await asyncio.to_thread(regions, im, mode, self.detector) for im in images]
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
-        crops = [r.crop for _, rs in found for r in rs]
+        # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded on the way)
+        crops = [np.asarray(r.crop) for _, rs in found for r in rs]
         started = time.perf_counter()
         readings: list[dict] = []
         if crops:
@@ -161,7 +165,10 @@ class OCR:
             return await work(request_id)
         except OcropsError as exc:
             retry = SETTINGS.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None
-            return error_response(exc, request_id, retry)
+            response = error_response(exc, request_id, retry)
+            # BentoML copies the context's status onto whatever an API with a context parameter returns
+            ctx.response.status_code = response.status_code
+            return response
 
     # -- APIs --------------------------------------------------------------------------------------
 

@@ -182,6 +182,8 @@ class ServeParams(_Section):
     workers: int = Field(1, ge=1, description="API worker processes (HTTP, decoding, detection)")
     max_batch_size: int = Field(32, ge=1, description="adaptive batching: most lines per model call")
     max_latency_ms: int = Field(500, ge=1, description="adaptive batching: latency budget of a queued line")
+    engine_batch_size: int = Field(8, ge=1, description="lines per engine call within a dispatched batch, "
+                                                        "sorted by width (CPU: 8; GPU: max_batch_size)")
     warmup_batches: int = Field(3, ge=0, description="batches run before /readyz turns true")
     timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
     max_queue_size: int = Field(64, ge=1, description="MAX_QUEUE_SIZE: requests in flight per API worker (5030)")

@@ -49,12 +49,14 @@ class OrtEngine:
     """An ONNX model in ONNX Runtime; CUDA first where onnxruntime-gpu provides it."""
 
     def __init__(self, path: str | Path, name: str = "ort", threads: int | None = None,
-                 providers: Sequence[str] | None = None) -> None:
+                 providers: Sequence[str] | None = None, spinning: bool = True) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not spinning:  # idle threads sleep instead of busy-waiting: the CPU goes to other processes
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # graphs are optimised offline by the export stage; the session applies what is left (cheap)
         available = ort.get_available_providers()
         wanted = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]

@@ -72,7 +72,9 @@ def choose_engine(root: Path, preference: str = "auto", tensorrt_cache: Path | N
                 skipped[name] = "no ONNX Runtime model packaged"
                 continue
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
-            return EngineChoice(name, OrtEngine(path, name=name, providers=providers), skipped)
+            # a service shares the CPU with its API workers: threads waiting for the next batch must not spin
+            engine = OrtEngine(path, name=name, providers=providers, spinning=False)
+            return EngineChoice(name, engine, skipped)
         if name == "torch":
             from ocrops.models.base import load_model
 
