@@ -28,6 +28,16 @@ SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
 
 
+def _log_like_bentoml() -> None:
+    """ocrops' loggers write where BentoML's do (BentoML configures its own logger in each worker)."""
+    ours, theirs = logging.getLogger("ocrops"), logging.getLogger("bentoml")
+    ours.setLevel(logging.INFO)
+    for handler in theirs.handlers:
+        if handler not in ours.handlers:
+            ours.addHandler(handler)
+    ours.propagate = False
+
+
 @bentoml.service(
     name=f"{SETTINGS.bento}-recognizer",
     resources={"gpu": 1},  # the scheduler gives the model one GPU; CPU-only machines get a warning
@@ -36,6 +46,7 @@ MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
     # BentoML 1.4.39 replaces the caller's connection pool after max_requests / max_age and closes the old
     # one under requests still in flight on it (they fail with "Server disconnected"); keep one pool
     runner_connection={"max_requests": 2**31, "max_age": 10.0**9},
+    logging={"access": {"enabled": False}},  # an internal hop; the API logs each request once
 )
 class Recognizer:
     """The packaged model on the best engine this machine has; warmed up before it says it is ready."""
@@ -46,10 +57,12 @@ class Recognizer:
         from ocrops.serving.metrics import service_metrics
         from ocrops.serving.runtime import PackagedModel
 
+        _log_like_bentoml()
         self.ready = False
         self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine,
                                    max_new_tokens=SETTINGS.glm_ocr_max_new_tokens,
-                                   token_budget=SETTINGS.glm_ocr_token_budget)
+                                   token_budget=SETTINGS.glm_ocr_token_budget,
+                                   threads=SETTINGS.engine_threads or None)
         self.metrics = service_metrics()
         log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
         self.model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
@@ -83,6 +96,8 @@ class Recognizer:
     workers=SETTINGS.workers,
     traffic={"timeout": int(SETTINGS.timeout_s * 3)},
     http={"port": 3000},
+    # ocrops.access logs one line per request instead: request id, hashed client, status, time; no content
+    logging={"access": {"enabled": False}},
 )
 class OCR:
     recognizer = bentoml.depends(Recognizer)
@@ -93,6 +108,7 @@ class OCR:
         from ocrops.postprocess import Postprocessor
         from ocrops.serving.runtime import PACKAGE_FILE, POSTPROCESS_FILE
 
+        _log_like_bentoml()
         root = Path(self.model_ref.path)
         self.info = json.loads((root / PACKAGE_FILE).read_text(encoding="utf-8"))
         self.post = Postprocessor.load(root / POSTPROCESS_FILE)

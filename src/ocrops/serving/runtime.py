@@ -40,7 +40,8 @@ def _ort_file(engines: Path, key: str) -> Path | None:
     return engines / name if name and (engines / name).exists() else None
 
 
-def choose_engine(root: Path, preference: str = "auto", tensorrt_cache: Path | None = None) -> EngineChoice:
+def choose_engine(root: Path, preference: str = "auto", tensorrt_cache: Path | None = None,
+                  threads: int | None = None) -> EngineChoice:
     """TensorRT, then ONNX Runtime CUDA, then ONNX Runtime CPU, then torch; ``preference`` names one."""
     import onnxruntime as ort
 
@@ -73,12 +74,12 @@ def choose_engine(root: Path, preference: str = "auto", tensorrt_cache: Path | N
                 continue
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
             # a service shares the CPU with its API workers: threads waiting for the next batch must not spin
-            engine = OrtEngine(path, name=name, providers=providers, spinning=False)
+            engine = OrtEngine(path, name=name, threads=threads, providers=providers, spinning=False)
             return EngineChoice(name, engine, skipped)
         if name == "torch":
             from ocrops.models.base import load_model
 
-            return EngineChoice(name, TorchEngine(load_model(root / MODEL_DIR).module), skipped)
+            return EngineChoice(name, TorchEngine(load_model(root / MODEL_DIR).module, threads=threads), skipped)
     raise OcropsError(ErrorCode.MODEL_NOT_READY, f"no inference engine could be loaded: {skipped}")
 
 
@@ -111,7 +112,7 @@ class PackagedModel:
     """A packaged model directory: recognizer on the chosen engine, post-processing and provenance."""
 
     def __init__(self, root: str | Path, engine: str = "auto", max_new_tokens: int = 128,
-                 token_budget: int = 8192) -> None:
+                 token_budget: int = 8192, threads: int | None = None) -> None:
         self.root = Path(root)
         self.info: dict = json.loads((self.root / PACKAGE_FILE).read_text(encoding="utf-8"))
         self.postprocessor = Postprocessor.load(self.root / POSTPROCESS_FILE)
@@ -126,7 +127,7 @@ class PackagedModel:
         else:
             from ocrops.serving.engines import LineReader
 
-            choice = choose_engine(self.root, engine)
+            choice = choose_engine(self.root, engine, threads=threads)
             self.engine_name, self.skipped = choice.name, choice.skipped
             self.reader = LineReader.from_model_dir(wrap_engine(choice.engine), self.root / ENGINES_DIR)
 

@@ -117,3 +117,34 @@ def test_repetition_guard_stops_only_looping_sequences():
     varied = [0, 0] + [1, 2, 3, 4, 5, 6, 7, 8]
     done = guard(torch.tensor([looping, varied]), torch.zeros(2, 10))
     assert done.tolist() == [True, False]
+
+
+def test_glm_ocr_serving_reader_runs_the_tiny_model_within_its_caps(tmp_path):
+    """Code path on the tiny random-weight GLM-OCR (not accuracy): every image answered, in order, with at
+    most max_new_tokens new tokens, batches split by the token budget."""
+    from conftest import PROJECT, line_image
+    from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
+    from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr
+    from ocrops.serving.glm_ocr import GlmOcrServingReader, image_tokens
+
+    corpus = (PROJECT / "recipes" / "general_corpus.txt").read_text(encoding="utf-8").splitlines()[:200]
+    model = GlmOcrModel.from_checkpoint(build_tiny_glm_ocr(tmp_path / "tiny", corpus),
+                                        GlmOcrSettings(device="cpu", lora=False))
+    images = [line_image(t, size=(w, 32)) for t, w in (("a 1", 96), ("bb 22", 160), ("ccc 333", 224))]
+    budget = image_tokens(model.prepare(images)[0]) + 4 + 1  # room for one image at a time
+    calls: list[tuple[int, int]] = []
+    generate = model.model.generate
+
+    def spy(**kwargs):  # records (lines in the call, new tokens) of every generate call
+        out = generate(**kwargs)
+        calls.append((out.sequences.shape[0], out.sequences.shape[1] - kwargs["input_ids"].shape[1]))
+        return out
+
+    model.model.generate = spy
+    predictions = GlmOcrServingReader(model, max_new_tokens=4, token_budget=budget).predict(images, batch_size=8)
+    assert len(predictions) == 3 and all(isinstance(p.text, str) for p in predictions)
+    assert [lines for lines, _ in calls] == [1, 1, 1]  # the budget holds one image per call
+    assert all(new <= 4 for _, new in calls)
+    calls.clear()
+    GlmOcrServingReader(model, max_new_tokens=4, token_budget=10**6).predict(images, batch_size=8)
+    assert [lines for lines, _ in calls] == [3]
