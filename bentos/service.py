@@ -133,7 +133,7 @@ class OCR:
         from ocrops.serving.reading import assemble, regions
 
         started = time.perf_counter()
-        found = [await asyncio.to_thread(regions, im, mode, self.detector) for im in images]
+        found = [await asyncio.to_thread(regions, im, mode, self.detector, SETTINGS.crop_margin) for im in images]
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
         # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded on the way)
         crops = [np.asarray(r.crop) for _, rs in found for r in rs]

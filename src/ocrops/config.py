@@ -193,6 +193,8 @@ class ServeParams(_Section):
     max_side: int = Field(5000, ge=16)
     max_pixels: int = Field(25_000_000, ge=256)
     max_images: int = Field(64, ge=1, description="images in one /ocr_batch request")
+    crop_margin: float = Field(0.3, ge=0, le=2, description="pages: paper added around each detected line, "
+                                                            "as a share of its height")
     rate_limit: RateLimitParams = RateLimitParams()
     postprocess_override: bool = Field(True, description="clients may switch lexicon/PII per request")
     glm_ocr_token_budget: int = Field(8192, ge=256, description="glm-ocr: image + new tokens per batch")

@@ -25,15 +25,25 @@ class Region:
     crop: Image.Image
 
 
-def regions(image: Image.Image, mode: Mode, detector) -> tuple[str, list[Region]]:
-    """("line" | "page", regions to recognise) for one image."""
+def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """The quad grown by ``margin`` x its line height on every side (within the image)."""
+    line_height = max(float(np.ptp(quad[:, 1])), 1.0)
+    grown = quad + np.sign(quad - quad.mean(axis=0)) * margin * line_height
+    grown[:, 0] = grown[:, 0].clip(0, width - 1)
+    grown[:, 1] = grown[:, 1].clip(0, height - 1)
+    return grown.astype(np.float32)
+
+
+def regions(image: Image.Image, mode: Mode, detector, margin: float = 0.3) -> tuple[str, list[Region]]:
+    """("line" | "page", regions to recognise) for one image. Detected boxes hug the ink; the recognizer
+    learnt from line images with some paper around the text, so crops get ``margin`` of it back."""
     w, h = image.size
     if mode == "line" or (mode == "auto" and is_line(image)):
         return "line", [Region([[0, 0], [w, 0], [w, h], [0, h]], image)]
     from ocrops.models.ppocr.detector import crop_quad
 
     quads: list[np.ndarray] = detector.detect(image)
-    return "page", [Region(np.round(q, 1).tolist(), crop_quad(image, q)) for q in quads]
+    return "page", [Region(np.round(q, 1).tolist(), crop_quad(image, widen(q, margin, w, h))) for q in quads]
 
 
 def assemble(mode: str, found: list[Region], readings: list[dict], post: Postprocessor,
