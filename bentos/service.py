@@ -146,8 +146,10 @@ class OCR:
                 raise OcropsError(ErrorCode.TIMEOUT, f"inference took longer than {SETTINGS.timeout_s:g} s") from exc
             except bentoml.exceptions.ServiceUnavailable as exc:
                 raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
-            except bentoml.exceptions.BentoMLException as exc:
-                raise OcropsError(ErrorCode.MODEL_NOT_READY, f"recognizer failed: {exc}") from exc
+            except Exception as exc:  # the recognizer process failed, restarted or is unreachable
+                log.exception("request to the recognizer failed")
+                raise OcropsError(ErrorCode.MODEL_NOT_READY,
+                                  f"recognizer unavailable ({type(exc).__name__}); retry later") from exc
         for r in readings:
             if "error" in r:
                 raise OcropsError(ErrorCode(r["error"]["code"]), r["error"]["message"])

@@ -201,6 +201,11 @@ class ServeParams(_Section):
     glm_ocr_max_new_tokens: int = Field(128, ge=1, description="glm-ocr: hard cap per line")
 
 
+class PackageParams(_Section):
+    cer_tolerance: float = Field(0.001, ge=0, description="the served bento's test CER may differ from the "
+                                                          "registered one by this much (batch padding)")
+
+
 class LoadTestParams(_Section):
     concurrency: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1, description="closed-loop clients")
     compare_concurrency: list[int] = Field([1, 8, 32], min_length=1,
@@ -224,6 +229,7 @@ class Params(_Section):
     mlflow: MlflowParams = MlflowParams()
     promote: PromoteParams = PromoteParams()
     serve: ServeParams = ServeParams()
+    package: PackageParams = PackageParams()
     loadtest: LoadTestParams = LoadTestParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -97,7 +97,10 @@ class Gatekeeper:
         status_seen = {"status": 500}
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         key = presented_key(headers)
-        client = key_id(key) if key else "ip:" + ((scope.get("client") or ("unknown",))[0])
+        authorized = not self.keys.enabled or self.keys.valid(key)
+        # a valid key is its own client; without one (or with a wrong one) the bucket is the client IP, so
+        # guessing keys is rate-limited too
+        client = key_id(key) if key and authorized else "ip:" + ((scope.get("client") or ("unknown",))[0])
 
         async def refuse(error: OcropsError, retry_after: int | None = None, status: int | None = None) -> None:
             self.metrics.shed.labels(code=str(int(error.code))).inc()
@@ -112,11 +115,11 @@ class Gatekeeper:
             if length and length.isdigit() and int(length) > self.max_body(path):
                 return await refuse(OcropsError(ErrorCode.IMAGE_TOO_LARGE,
                                                 f"request body of {length} bytes exceeds {self.max_body(path)}"))
-            if self.keys.enabled and not self.keys.valid(key):
-                return await refuse(OcropsError(ErrorCode.UNAUTHORIZED,
-                                                "missing or invalid API key (Authorization: Bearer KEY)"))
             if self.limiter is not None and (wait := self.limiter.check(client)):
                 return await refuse(OcropsError(ErrorCode.RATE_LIMITED, "rate limit exceeded"), retry_after=wait)
+            if not authorized:
+                return await refuse(OcropsError(ErrorCode.UNAUTHORIZED,
+                                                "missing or invalid API key (Authorization: Bearer KEY)"))
             if self.in_flight >= self.settings.max_queue_size:
                 return await refuse(OcropsError(ErrorCode.QUEUE_FULL, "server busy: queue full, retry later"),
                                     retry_after=self.settings.retry_after_s)

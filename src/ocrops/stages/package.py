@@ -20,9 +20,6 @@ from ocrops.serving.runtime import ENGINES_DIR, MODEL_DIR, PACKAGE_FILE, POSTPRO
 from ocrops.tracking import download_registered, setup
 
 BENTOFILE = Path("bentos/bentofile.yaml")
-# batches formed by the service pad lines differently from the evaluation's batches, which moves a character
-# now and then (0.02 CER points on the sample); the same bound as export.max_cer_diff_points
-SERVE_CER_TOLERANCE = 0.001
 
 
 def bentoml_home(project: Path) -> Path:
@@ -102,7 +99,7 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("ocrops-*.whl"))
 
 
-def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path) -> dict:
+def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path, tolerance: float) -> dict:
     """``bentoml serve`` the new bento and read the test split through ``POST /ocr``: the service must read
     it with the CER the served version was evaluated with (same test set)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -126,7 +123,7 @@ def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path
     served = cer(texts, test.texts())
     same_test_set = tags.get("test_set_digest") == test.digest()
     registered = float(tags["test_cer"]) if "test_cer" in tags else None
-    matches = registered is not None and abs(served - registered) <= SERVE_CER_TOLERANCE
+    matches = registered is not None and abs(served - registered) <= tolerance
     if same_test_set and registered is not None and not matches:
         raise OcropsError(ErrorCode.MODEL_NOT_READY,
                           f"the served bento reads the test split with CER {served:.5f}, the registered version "
@@ -157,7 +154,7 @@ def run_package(params: Params, project: Path, export_dir: Path, accepted: Path,
     dockerfile = Path(bento.path) / "env" / "docker" / "Dockerfile"
     if not dockerfile.exists():
         raise OcropsError(ErrorCode.MODEL_NOT_READY, f"bento {bento.tag} has no generated Dockerfile")
-    check = serve_check(str(bento.tag), accepted, tags, out / "serve_check.log")
+    check = serve_check(str(bento.tag), accepted, tags, out / "serve_check.log", params.package.cer_tolerance)
     manifest = {
         "bento": str(bento.tag), "model": str(model.tag), "mlflow": info["mlflow"], "engines": facts,
         "evaluation": info["evaluation"], "dockerfile": str(dockerfile.relative_to(bento.path)),

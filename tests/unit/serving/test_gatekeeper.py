@@ -89,3 +89,10 @@ def test_a_full_queue_sheds_with_5030(queue):
     shed = [a for a in answers if a.status_code == 503]
     assert shed and all(a.json()["code"] == 5030 and a.headers["retry-after"] == "3" for a in shed)
     assert sum(a.status_code == 200 for a in answers) >= queue
+
+
+def test_wrong_keys_are_rate_limited_by_client_ip():
+    c = client(keys=["k"], rate_limit={"enabled": True, "rate": 0.1, "burst": 2})
+    codes = [c.post("/ocr", headers={"Authorization": f"Bearer guess-{i}"}).json()["code"] for i in range(3)]
+    assert codes == [4010, 4010, 4029]
+    assert c.post("/ocr", headers={"Authorization": "Bearer k"}).status_code == 200  # its own bucket
