@@ -276,3 +276,25 @@ def test_a_failing_model_is_a_5002_and_the_server_keeps_answering(bento):
             answer = post(base, "/ocr", {"image": b64(png(line_image("boom", (200, 40))))})
             assert answer.status_code == 503 and answer.json()["code"] == 5002
         assert requests.get(base + "/livez", timeout=10).status_code == 200
+
+
+def test_readyz_stays_503_until_the_recognizer_is_warm(bento):
+    """Warm-up batches slowed by an injected 2 s per batch: the API is up (/livez) before it is ready."""
+    import time
+
+    from ocrops.serving.server import ServerProcess, free_port
+
+    tag, base = bento
+    port = free_port()
+    cmd = [str(Path(sys.executable).parent / "bentoml"), "serve", tag, "--host", "127.0.0.1", "--port", str(port)]
+    server = ServerProcess(cmd, port, "/livez", base | {"OCROPS_INJECT_FAULT": "hang:2",
+                                                        "OCROPS_SERVE_WARMUP_BATCHES": "3"}, timeout_s=240)
+    with server as url:
+        seen = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            seen.append(requests.get(url + "/readyz", timeout=10).status_code)
+            if seen[-1] == 200:
+                break
+            time.sleep(0.5)
+        assert seen[0] == 503 and seen[-1] == 200, seen
