@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,8 @@ from ocrops.serving.settings import load_settings
 log = logging.getLogger("ocrops.service")
 SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
+# BentoML's own deadline per call stays well behind MODEL_TIMEOUT, which the API enforces with its 5004
+SERVER_TIMEOUT_S = max(1, math.ceil(SETTINGS.timeout_s * 3))
 
 
 def _log_like_bentoml() -> None:
@@ -42,7 +45,7 @@ def _log_like_bentoml() -> None:
     name=f"{SETTINGS.bento}-recognizer",
     resources={"gpu": 1},  # the scheduler gives the model one GPU; CPU-only machines get a warning
     workers=1,
-    traffic={"timeout": int(SETTINGS.timeout_s * 3)},
+    traffic={"timeout": SERVER_TIMEOUT_S},
     # BentoML 1.4.39 replaces the caller's connection pool after max_requests / max_age and closes the old
     # one under requests still in flight on it (they fail with "Server disconnected"); keep one pool
     runner_connection={"max_requests": 2**31, "max_age": 10.0**9},
@@ -94,7 +97,7 @@ class Recognizer:
 @bentoml.service(
     name=SETTINGS.bento,
     workers=SETTINGS.workers,
-    traffic={"timeout": int(SETTINGS.timeout_s * 3)},
+    traffic={"timeout": SERVER_TIMEOUT_S},
     http={"port": 3000},
     # ocrops.access logs one line per request instead: request id, hashed client, status, time; no content
     logging={"access": {"enabled": False}},
@@ -191,7 +194,8 @@ class OCR:
     # -- APIs --------------------------------------------------------------------------------------
 
     @bentoml.api(route="/ocr")
-    async def ocr(self, ctx: bentoml.Context, image: str | None = None, file: Path = None,  # noqa: RUF013
+    # ``file: Path = None``, not ``Path | None``: BentoML reads a multipart upload only into a field typed ``Path``
+    async def ocr(self, ctx: bentoml.Context, image: str | None = None, file: Path = None,
                   mode: Literal["auto", "line", "page"] = "auto", postprocess: bool | None = None,
                   redact_pii: bool | None = None) -> dict[str, Any]:
         """One image (multipart ``file`` or base64 ``image``): a text line, or a page read line by line."""

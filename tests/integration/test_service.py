@@ -87,6 +87,13 @@ def test_probes_answer(url):
         assert requests.get(url + probe, timeout=10).status_code == 200
 
 
+def test_model_card_names_the_version_and_the_engine(url):
+    card = requests.post(url + "/model", json={}, timeout=30).json()
+    assert card["mlflow"]["version"] == "1" and card["mlflow"]["alias"] == "champion"
+    assert card["engine"] == "ort_cpu"  # this machine: no TensorRT, no CUDA provider
+    assert set(card["skipped_engines"]) == {"tensorrt", "ort_cuda"}
+
+
 def test_ocr_reads_a_line_sent_as_base64(url):
     answer = post(url, "/ocr", {"image": b64(png(line_image(LINES[0], (320, 40))))})
     assert answer.status_code == 200, answer.text
