@@ -8,7 +8,6 @@ of the data, the digest of the test set it was evaluated on, and its headline fi
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import tempfile
 import warnings
@@ -53,18 +52,16 @@ def pip_requirements(family: str) -> list[str]:
 
 
 def _decode(value) -> object:
-    """A cell of the ``image`` column: base64 text (optionally a data URI) or raw bytes -> RGB image."""
-    from ocrops.data.images import open_rgb
+    """A cell of the ``image`` column: base64 text (optionally a data URI) or raw bytes -> RGB image, with the
+    service's checks and limits."""
+    from ocrops.serving.inputs import PayloadLimits, decode_base64, open_image
 
+    limits = PayloadLimits()
     if isinstance(value, str):
-        payload = value.split(",", 1)[1] if value.startswith("data:") else value
-        try:
-            value = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"image is not valid base64: {exc}") from exc
+        value = decode_base64(value, limits)
     if not isinstance(value, bytes | bytearray):
         raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"image must be base64 text or bytes, not {type(value)}")
-    return open_rgb(bytes(value))[0]
+    return open_image(bytes(value), limits)
 
 
 class OcropsPyfunc(mlflow.pyfunc.PythonModel):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import threading
-from pathlib import Path
 
 import requests
 
@@ -15,10 +13,6 @@ def session() -> requests.Session:
     if not hasattr(_local, "session"):
         _local.session = requests.Session()
     return _local.session
-
-
-def b64(path: str | Path) -> str:
-    return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def post_ocr(url: str, image_b64: str, timeout_s: float = 60, **fields) -> requests.Response:

@@ -11,7 +11,8 @@ from pathlib import Path
 from ocrops.bench import batch_sweep, closed_loop, machine_info, open_loop
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
-from ocrops.serving.client_http import b64, post_ocr
+from ocrops.registry import image_b64
+from ocrops.serving.client_http import post_ocr
 from ocrops.serving.server import bento_server, peer_server
 
 # the load generator is one client; its own rate limit would only measure itself
@@ -54,7 +55,7 @@ def run_loadtest(params: Params, bento_manifest: Path, accepted: Path, report_pa
     manifest = json.loads(bento_manifest.read_text(encoding="utf-8"))
     model_root = Path(bentoml.models.get(manifest["model"]).path)
     test = LineDataset.from_accepted(accepted, "test")
-    payloads = [b64(line.path) for line in test]
+    payloads = [image_b64(line.path) for line in test]
     images = [test.image(i) for i in range(len(test))]
     logs.mkdir(parents=True, exist_ok=True)
 

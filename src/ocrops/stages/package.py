@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.registry import serving_version
+from ocrops.registry import image_b64, serving_version
 from ocrops.serving.runtime import ENGINES_DIR, MODEL_DIR, PACKAGE_FILE, POSTPROCESS_FILE
 from ocrops.tracking import download_registered, setup
 
@@ -106,13 +106,13 @@ def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path
 
     from ocrops.data.lines import LineDataset
     from ocrops.metrics import cer
-    from ocrops.serving.client_http import b64, post_ocr
+    from ocrops.serving.client_http import post_ocr
     from ocrops.serving.server import bento_server
 
     test = LineDataset.from_accepted(accepted, "test")
     with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}, cwd_log=log_path) as url:
         def read(path: str) -> str:
-            response = post_ocr(url, b64(path), mode="line", postprocess=False)
+            response = post_ocr(url, image_b64(path), mode="line", postprocess=False)
             if response.status_code != 200:
                 raise OcropsError(ErrorCode.MODEL_NOT_READY, f"/ocr answered {response.status_code}: "
                                                              f"{response.text[:300]}")
