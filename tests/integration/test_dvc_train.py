@@ -46,10 +46,11 @@ def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train") / "repo"
     root.mkdir()
     # latency under a loaded test machine says nothing; the latency gate has its own unit tests
-    # a 1-epoch model on 40 lines reads a padded line quite differently from the same line alone: the
-    # served CER moved 1.3 points with the service's batches (0.02 for the sample's trained model)
+    # a 1-epoch model on 40 lines reads a padded line quite differently from the same line alone: its served
+    # CER moved 1.3 to 5.6 points with the service's batches (0.02 for the sample's trained model, which the
+    # pipeline holds to package.cer_tolerance 0.001); here the check only has to catch a wrong model
     copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "promote": {"max_latency_ms": 1e6},
-                               "benchmark": SMALL_BENCHMARK, "package": {"cer_tolerance": 0.05}})
+                               "benchmark": SMALL_BENCHMARK, "package": {"cer_tolerance": 0.2}})
     for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
         (root / extra).write_bytes((PROJECT / extra).read_bytes())
