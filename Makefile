@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test lint install fonts data repro sample-data clean help
+.PHONY: run test lint install fonts browser data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
@@ -24,7 +24,7 @@ help:
 
 run: install fonts data repro
 
-test: install fonts lint
+test: install fonts browser lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 lint: install
@@ -46,6 +46,15 @@ fonts:
 	else \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(FONTS); \
+	fi
+
+# Debian's Chromium for the web page's end-to-end test (Playwright drives it; it never downloads a browser).
+browser:
+	@if [ -x /usr/lib/chromium/chromium ]; then \
+	  echo "browser: installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
 data: install

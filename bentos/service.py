@@ -275,3 +275,9 @@ class OCR:
 
 
 OCR.add_asgi_middleware(Gatekeeper, settings=SETTINGS)
+if SETTINGS.web_ui:
+    from ocrops.serving.auth import ApiKeys
+    from ocrops.serving.webui import web_app
+
+    # the page at / (BentoML's API explorer moves to /docs); mounted apps answer only their own routes
+    OCR.mount_asgi_app(web_app(SETTINGS, api_keys_enabled=ApiKeys.from_env().enabled), path="/")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -66,3 +68,23 @@ def truncated_png() -> bytes:
     line_image("truncated").save(buf, format="PNG")
     data = buf.getvalue()
     return data[: len(data) // 2]
+
+
+@pytest.fixture(scope="module")
+def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
+    """A built bento of the pretrained PP-OCRv4 in a temporary BentoML home: (tag, env to serve it with)."""
+    root = tmp_path_factory.mktemp("bento")
+    env = {"BENTOML_HOME": str(root / "home")}
+    result = subprocess.run([sys.executable, str(PROJECT / "tests" / "bento_fixture.py"), str(root)],
+                            capture_output=True, text=True, env=os.environ | {"BENTOML_DO_NOT_TRACK": "true"} | env,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1], env
+
+
+def serve(bento: tuple[str, dict[str, str]], **env):
+    """``with serve(bento, OCROPS_SERVE_X=...) as url:`` a real ``bentoml serve`` on 127.0.0.1."""
+    from ocrops.serving.server import bento_server
+
+    tag, base = bento
+    return bento_server(tag, env=base | {k: str(v) for k, v in env.items()}, timeout_s=240)

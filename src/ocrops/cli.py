@@ -258,3 +258,65 @@ def serve(
         raise typer.Exit(subprocess.call(cmd, env=os.environ | {"BENTOML_DO_NOT_TRACK": "true"}))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class ReadMode(StrEnum):
+    auto = "auto"
+    line = "line"
+    page = "page"
+
+
+@app.command("predict")
+def predict(
+    images: Annotated[list[Path] | None, typer.Argument(help="image files or folders of images")] = None,
+    url: Annotated[str, typer.Option(envvar="OCROPS_URL", help="the ocrops service")] = "http://127.0.0.1:3000",
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text, or JSON Lines (one object per "
+                                                                     "image: text, lines, boxes, confidences)")]
+    = OutputFormat.text,
+    mode: Annotated[ReadMode, typer.Option(help="auto: the service tells a line from a page")] = ReadMode.auto,
+    files_from: Annotated[Path | None, typer.Option("--files-from", help="read image paths from this file, "
+                                                                         "one per line ('-': stdin)")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="OCROPS_API_KEY", show_default=False,
+                                                help="sent as Authorization: Bearer")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for one answer")] = 60.0,
+    retries: Annotated[int, typer.Option(help="retries on 429/503, after the Retry-After the service sends")] = 5,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="requests in flight")] = 4,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", show_default="on a terminal, "
+                                                  "for several images")] = None,
+) -> None:
+    """Read images through a running ocrops service (`ocrops serve`, or the deployed Bento)."""
+    import sys
+
+    from ocrops.client import OCRClient, ServiceError, image_files
+
+    paths = list(images or [])
+    if files_from is not None:
+        listing = sys.stdin.read() if str(files_from) == "-" else files_from.read_text(encoding="utf-8")
+        paths += [Path(line.strip()) for line in listing.splitlines() if line.strip()]
+    files = image_files(paths)
+    if not files:
+        raise _fail("no images: pass files or folders, or --files-from")
+    show_progress = (len(files) > 1 and None) if progress is None else progress
+    failed = 0
+    with OCRClient(url, api_key=api_key, timeout=timeout, retries=retries) as client:
+        answers = client.ocr_many(files, mode=mode.value, concurrency=concurrency, progress=show_progress)
+        for path, answer in zip(files, answers, strict=True):
+            if isinstance(answer, ServiceError):
+                failed += 1
+                err.print(f"[bold red]error[/] {path}: {answer}", highlight=False)
+                if fmt is OutputFormat.json:
+                    print(json.dumps({"source": str(path), "error": answer.to_dict()}, ensure_ascii=False))
+            elif fmt is OutputFormat.json:
+                print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False), flush=True)
+            else:
+                if len(files) > 1:
+                    print(f"==> {path} <==")
+                print(answer.text, flush=True)
+    if failed:
+        err.print(f"{failed} of {len(files)} image(s) failed")
+        raise typer.Exit(1)

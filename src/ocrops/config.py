@@ -197,6 +197,9 @@ class ServeParams(_Section):
                                                             "as a share of its height")
     rate_limit: RateLimitParams = RateLimitParams()
     postprocess_override: bool = Field(True, description="clients may switch lexicon/PII per request")
+    web_ui: bool = Field(True, description="serve the web page at / (off: APIs and probes only)")
+    web_preview_side: int = Field(1024, ge=64, description="web page: a larger image is first sent downscaled "
+                                                          "to this side for a fast first answer")
     glm_ocr_token_budget: int = Field(8192, ge=256, description="glm-ocr: image + new tokens per batch")
     glm_ocr_max_new_tokens: int = Field(128, ge=1, description="glm-ocr: hard cap per line")
 

@@ -17,34 +17,12 @@ import pytest
 import requests
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import PROJECT, line_image, png_with_declared_size, truncated_png
+from conftest import line_image, png_with_declared_size, serve, truncated_png
 from ocrops.metrics import cer
-from ocrops.serving.server import bento_server
 
 pytestmark = pytest.mark.integration
 
 LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L"]
-
-
-@pytest.fixture(scope="module")
-def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
-    root = tmp_path_factory.mktemp("bento")
-    env = {"BENTOML_HOME": str(root / "home")}
-    result = subprocess.run([sys.executable, str(PROJECT / "tests" / "bento_fixture.py"), str(root)],
-                            capture_output=True, text=True, env=_env(env), timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1], env
-
-
-def _env(extra: dict[str, str]) -> dict[str, str]:
-    import os
-
-    return os.environ | {"BENTOML_DO_NOT_TRACK": "true"} | extra
-
-
-def serve(bento, **env):
-    tag, base = bento
-    return bento_server(tag, env=base | {k: str(v) for k, v in env.items()}, timeout_s=240)
 
 
 @pytest.fixture(scope="module")

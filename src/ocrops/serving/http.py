@@ -18,7 +18,7 @@ log = logging.getLogger("ocrops.access")
 REQUEST_ID = "x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # BentoML's own endpoints and the docs: never rate-limited, queued or authenticated (probes must answer)
-OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs.json", "/schema.json", "/static_content",
+OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/schema.json", "/static_content", "/ui/",
               "/assets")
 # endpoint label values (anything else is "other": a label per random path would grow without bound)
 API_PATHS = frozenset({"/ocr", "/ocr_batch", "/v1/chat/completions", "/layout_parsing", "/model"})

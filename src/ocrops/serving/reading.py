@@ -12,11 +12,13 @@ from PIL import Image
 from ocrops.postprocess import Postprocessor
 
 Mode = Literal["auto", "line", "page"]
+# mode "auto": an image this short and this elongated is one text line (what the recognizer was trained on)
+LINE_MAX_HEIGHT = 160
+LINE_MIN_ASPECT = 2
 
 
 def is_line(image: Image.Image) -> bool:
-    """A single text line: short and at least twice as wide as tall (what the recognizer was trained on)."""
-    return image.height <= 160 and image.width >= 2 * image.height
+    return image.height <= LINE_MAX_HEIGHT and image.width >= LINE_MIN_ASPECT * image.height
 
 
 @dataclass

@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.registry import image_b64, serving_version
+from ocrops.registry import serving_version
 from ocrops.serving.runtime import ENGINES_DIR, MODEL_DIR, PACKAGE_FILE, POSTPROCESS_FILE
 from ocrops.tracking import download_registered, setup
 
@@ -102,24 +102,20 @@ def build_wheel(out: Path) -> Path:
 def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path, tolerance: float) -> dict:
     """``bentoml serve`` the new bento and read the test split through ``POST /ocr``: the service must read
     it with the CER the served version was evaluated with (same test set)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    from ocrops.client import OCRClient, ServiceError
     from ocrops.data.lines import LineDataset
     from ocrops.metrics import cer
-    from ocrops.serving.client_http import post_ocr
     from ocrops.serving.server import bento_server
 
     test = LineDataset.from_accepted(accepted, "test")
-    with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}, cwd_log=log_path) as url:
-        def read(path: str) -> str:
-            response = post_ocr(url, image_b64(path), mode="line", postprocess=False)
-            if response.status_code != 200:
-                raise OcropsError(ErrorCode.MODEL_NOT_READY, f"/ocr answered {response.status_code}: "
-                                                             f"{response.text[:300]}")
-            return response.json()["text"]
-
-        with ThreadPoolExecutor(8) as pool:
-            texts = list(pool.map(read, [line.path for line in test]))
+    with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}, cwd_log=log_path) as url, \
+            OCRClient(url) as client:
+        answers = list(client.ocr_many([line.path for line in test], concurrency=8, mode="line", postprocess=False))
+    failed = [a for a in answers if isinstance(a, ServiceError)]
+    if failed:
+        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"{len(failed)} of {len(test)} test lines failed through "
+                                                     f"/ocr, first: {failed[0].source}: {failed[0]}")
+    texts = [a.text for a in answers]
     served = cer(texts, test.texts())
     same_test_set = tags.get("test_set_digest") == test.digest()
     registered = float(tags["test_cer"]) if "test_cer" in tags else None

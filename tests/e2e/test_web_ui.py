@@ -1,0 +1,211 @@
+"""The web page at / in headless Chromium (Debian's package, driven by Playwright; no browser download) against
+a real `bentoml serve` of the pretrained PP-OCRv4 bento: drop a page, get the preview's answer and then the
+full image's, see the text and each line's box where the line really is; errors shown as messages.
+Screenshots go to test-artifacts/ (OCROPS_TEST_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import PROJECT, line_image, serve
+from ocrops.metrics import cer
+
+pytestmark = pytest.mark.e2e
+
+LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L", "Potassium 4.1 mmol/L"]
+MAX_SIDE = 1800  # the served limit: a 2400 px page is refused at full size, its 1024 px preview is not
+ARTIFACTS = Path(os.environ.get("OCROPS_TEST_ARTIFACTS", PROJECT / "test-artifacts"))
+# no component updates, sync or background requests: the machines here have no internet
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def chromium() -> str:
+    for candidate in (os.environ.get("OCROPS_CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    pytest.fail("Chromium not found: `make browser` installs Debian's chromium (or set OCROPS_CHROMIUM)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    args = CHROMIUM_ARGS + (["--no-sandbox"] if os.geteuid() == 0 else [])  # root cannot use the sandbox
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), headless=True, args=args)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def url(bento):
+    with serve(bento, OCROPS_SERVE_MAX_SIDE=MAX_SIDE, OCROPS_SERVE_RATE_LIMIT__RATE=1000,
+               OCROPS_SERVE_RATE_LIMIT__BURST=1000) as base:
+        yield base
+
+
+@pytest.fixture
+def page(browser, url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    tab = context.new_page()
+    tab.answers = []  # every /ocr answer the page received, in order
+
+    def record(response):
+        if response.url.endswith("/ocr") and response.request.method == "POST":
+            tab.answers.append((response.status, response.json()))
+
+    tab.on("response", record)
+    tab.goto(url + "/")
+    yield tab
+    context.close()
+
+
+def page_image(width: int, height: int) -> tuple[bytes, list[tuple[int, int, int, int]]]:
+    """A PNG page with LINES at known places; returns it and each line's ink box in page pixels."""
+    image = Image.new("RGB", (width, height), "white")
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=height // 22)
+    boxes = []
+    for i, text in enumerate(LINES):
+        x, y = width // 12 + i * width // 20, height // 8 + i * height // 5
+        draw.text((x, y), text, fill="black", font=font)
+        boxes.append(draw.textbbox((x, y), text, font=font))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue(), boxes
+
+
+def drop(tab, data: bytes, name: str, mime: str) -> None:
+    """A real drop event on the drop zone, carrying the file in its DataTransfer."""
+    transfer = tab.evaluate_handle(
+        """([b64, name, mime]) => {
+             const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+             const transfer = new DataTransfer();
+             transfer.items.add(new File([bytes], name, { type: mime }));
+             return transfer;
+           }""", [base64.b64encode(data).decode(), name, mime])
+    tab.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+
+
+def screen_boxes(tab) -> tuple[list[dict], dict]:
+    """The drawn polygons' and the image's rectangles on screen (CSS pixels)."""
+    polygons = tab.eval_on_selector_all(
+        "#overlay polygon", """ps => ps.map(p => { const r = p.getBoundingClientRect();
+            return {x1: r.left, y1: r.top, x2: r.right, y2: r.bottom, confidence: Number(p.dataset.confidence)}; })""")
+    image = tab.eval_on_selector("#image", """i => { const r = i.getBoundingClientRect();
+        return {x1: r.left, y1: r.top, scale: r.width / i.naturalWidth}; }""")
+    return polygons, image
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union else 0.0
+
+
+def screenshot(tab, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    tab.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_boxes_on_lines(tab, ink: list[tuple[int, int, int, int]]) -> None:
+    """Every drawn box lies on its line's ink (page pixels mapped to the screen independently of the page)."""
+    drawn, image = screen_boxes(tab)
+    assert len(drawn) == len(ink)
+    for box, (x1, y1, x2, y2) in zip(sorted(drawn, key=lambda b: b["y1"]), ink, strict=True):
+        expected = tuple(v * image["scale"] + image[k] for v, k in ((x1, "x1"), (y1, "y1"), (x2, "x1"), (y2, "y1")))
+        assert iou((box["x1"], box["y1"], box["x2"], box["y2"]), expected) > 0.5, (box, expected)
+        assert 0.5 < box["confidence"] <= 1
+
+
+def test_a_dropped_page_shows_its_text_and_a_box_on_every_line(page):
+    data, ink = page_image(1600, 1000)
+    drop(page, data, "page.png", "image/png")
+    page.wait_for_selector("#result[data-stage=full]", timeout=60_000)
+
+    # staged upload: a downscaled JPEG first, then the full image
+    assert [status for status, _ in page.answers] == [200, 200]
+    (_, preview), (_, full) = page.answers
+    assert (preview["width"], preview["height"]) == (1024, 640) and preview["mode"] == "page"
+    assert (full["width"], full["height"]) == (1600, 1000)
+
+    text = page.input_value("#text")
+    assert cer([line.strip() for line in text.split("\n")], LINES) < 0.1, text
+    assert page.get_attribute("#status", "data-kind") != "error"
+
+    assert_boxes_on_lines(page, ink)
+    labels = page.eval_on_selector_all("#overlay text", "ts => ts.map(t => Number(t.textContent))")
+    assert len(labels) == len(LINES) and all(0.5 < c <= 1 for c in labels)
+    path = screenshot(page, "web-ui-page.png")
+    assert Image.open(path).size == (1400, 1000)
+
+    page.uncheck("#show-boxes")  # the debug overlay toggles
+    assert not page.is_visible("#overlay")
+    page.check("#show-boxes")
+    assert page.is_visible("#overlay")
+
+    page.click("#copy")
+    page.wait_for_selector("#copied", state="visible")
+    assert page.evaluate("navigator.clipboard.readText()") == text
+
+
+def test_a_line_from_the_file_picker_is_read_in_one_request(page, tmp_path: Path):
+    path = tmp_path / "line.png"
+    line_image(LINES[1], (360, 40)).save(path)
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("#result[data-stage=full]", timeout=60_000)
+    assert len(page.answers) == 1 and page.answers[0][1]["mode"] == "line"  # small: no preview needed
+    assert cer([page.input_value("#text").strip()], [LINES[1]]) < 0.2
+    drawn, image = screen_boxes(page)
+    assert len(drawn) == 1  # the whole image is the line
+    assert abs(drawn[0]["x2"] - drawn[0]["x1"] - 360 * image["scale"]) < 2
+
+
+def test_the_sample_page_image_shows_what_the_service_read(page):
+    sample = PROJECT / "docs" / "img" / "sample-page.png"
+    drop(page, sample.read_bytes(), sample.name, "image/png")
+    page.wait_for_selector("#result[data-stage=full]", timeout=60_000)
+    answer = page.answers[-1][1]
+    assert len(answer["lines"]) == 6  # the six test lines it was composed of
+    assert page.input_value("#text") == answer["text"]
+    drawn, image = screen_boxes(page)
+    for box, line in zip(sorted(drawn, key=lambda b: b["y1"]), answer["lines"], strict=True):
+        xs, ys = [p[0] for p in line["box"]], [p[1] for p in line["box"]]
+        expected = (min(xs) * image["scale"] + image["x1"], min(ys) * image["scale"] + image["y1"],
+                    max(xs) * image["scale"] + image["x1"], max(ys) * image["scale"] + image["y1"])
+        assert iou((box["x1"], box["y1"], box["x2"], box["y2"]), expected) > 0.9
+    screenshot(page, "web-ui-sample-page.png")
+
+
+def test_a_page_over_the_size_limit_keeps_the_preview_and_says_why(page):
+    data, ink = page_image(2400, 1500)
+    drop(page, data, "big.png", "image/png")
+    page.wait_for_selector("#status[data-kind=error]", timeout=60_000)
+    assert [status for status, _ in page.answers] == [200, 413]
+    message = page.inner_text("#status")
+    assert "too large" in message and "[5001]" in message and "preview" in message, message
+    assert page.get_attribute("#status", "data-code") == "5001"
+    assert page.get_attribute("#result", "data-stage") == "preview"
+    assert cer([line.strip() for line in page.input_value("#text").split("\n")], LINES) < 0.2
+    assert_boxes_on_lines(page, ink)  # the preview's boxes, scaled back onto the full image
+    screenshot(page, "web-ui-too-large.png")
+
+
+def test_a_file_that_is_no_image_gets_a_clear_message(page):
+    drop(page, b"%PDF-1.7 not an image", "report.pdf", "application/pdf")
+    page.wait_for_selector("#status[data-kind=error]", timeout=60_000)
+    assert page.answers[0][0] == 400
+    message = page.inner_text("#status")
+    assert "could not read this file as an image" in message and "[4001]" in message, message
+    assert page.is_hidden("#result")
