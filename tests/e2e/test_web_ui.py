@@ -129,6 +129,18 @@ def assert_boxes_on_lines(tab, ink: list[tuple[int, int, int, int]]) -> None:
         assert 0.5 < box["confidence"] <= 1
 
 
+def assert_labels_on_boxes(tab) -> None:
+    """Each confidence label is drawn at a readable size just above the top-left of its box."""
+    pairs = tab.eval_on_selector_all("#overlay polygon", """ps => ps.map(p => {
+        const box = p.getBoundingClientRect(), label = p.nextElementSibling.getBoundingClientRect();
+        return {box: [box.left, box.top], label: [label.left, label.bottom, label.height]}; })""")
+    assert pairs
+    for pair in pairs:
+        (box_x, box_y), (label_x, label_bottom, label_height) = pair["box"], pair["label"]
+        assert 8 <= label_height <= 24 and abs(label_x - box_x) < 3, pair
+        assert -6 <= box_y - label_bottom <= 12 or box_y < label_height, pair
+
+
 def test_a_dropped_page_shows_its_text_and_a_box_on_every_line(page):
     data, ink = page_image(1600, 1000)
     drop(page, data, "page.png", "image/png")
@@ -145,6 +157,7 @@ def test_a_dropped_page_shows_its_text_and_a_box_on_every_line(page):
     assert page.get_attribute("#status", "data-kind") != "error"
 
     assert_boxes_on_lines(page, ink)
+    assert_labels_on_boxes(page)
     labels = page.eval_on_selector_all("#overlay text", "ts => ts.map(t => Number(t.textContent))")
     assert len(labels) == len(LINES) and all(0.5 < c <= 1 for c in labels)
     path = screenshot(page, "web-ui-page.png")
@@ -185,6 +198,7 @@ def test_the_sample_page_image_shows_what_the_service_read(page):
         expected = (min(xs) * image["scale"] + image["x1"], min(ys) * image["scale"] + image["y1"],
                     max(xs) * image["scale"] + image["x1"], max(ys) * image["scale"] + image["y1"])
         assert iou((box["x1"], box["y1"], box["x2"], box["y2"]), expected) > 0.9
+    assert_labels_on_boxes(page)
     screenshot(page, "web-ui-sample-page.png")
 
 
@@ -209,3 +223,31 @@ def test_a_file_that_is_no_image_gets_a_clear_message(page):
     message = page.inner_text("#status")
     assert "could not read this file as an image" in message and "[4001]" in message, message
     assert page.is_hidden("#result")
+
+
+def test_api_keys_and_rate_limits_are_explained_and_retried(browser, bento, tmp_path: Path):
+    # keys on, and half a request per second per client: the page asks for the key, then waits its turn
+    path = tmp_path / "line.png"
+    line_image(LINES[2], (320, 40)).save(path)
+    with serve(bento, OCROPS_API_KEYS="k-e2e", OCROPS_SERVE_RATE_LIMIT__RATE=0.5,
+               OCROPS_SERVE_RATE_LIMIT__BURST=1) as base:
+        context = browser.new_context()
+        tab = context.new_page()
+        statuses: list[int] = []
+        tab.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/ocr") else None)
+        tab.goto(base + "/")
+        tab.wait_for_selector("#key-row", state="visible")  # the page knows keys are required
+        tab.set_input_files("#file", str(path))
+        tab.wait_for_selector("#status[data-kind=error]")
+        assert "needs an API key" in tab.inner_text("#status") and "[4010]" in tab.inner_text("#status")
+
+        tab.fill("#api-key", "k-e2e")
+        tab.set_input_files("#file", str(path))
+        tab.wait_for_selector("#result[data-stage=full]", timeout=60_000)
+        tab.set_input_files("#file", str(path))  # at once: this key's bucket is empty
+        tab.wait_for_selector("#status[data-kind=warn]", timeout=30_000)
+        assert "rate-limited" in tab.inner_text("#status") and "Retrying in 2 s" in tab.inner_text("#status")
+        tab.wait_for_selector("#result[data-stage=full]", timeout=60_000)
+        assert cer([tab.input_value("#text").strip()], [LINES[2]]) < 0.2
+        context.close()
+    assert statuses == [401, 200, 429, 200]

@@ -119,6 +119,7 @@ function grade(confidence) {
 
 // draw one answer; ``scale`` maps the answer's pixels onto the original image's
 function render(result, scale, stage, shown) {
+  $("result").hidden = false; // first: the label size below depends on the image's size on screen
   const overlay = $("overlay");
   const width = shown ? $("image").naturalWidth : Math.round(result.width * scale);
   const height = shown ? $("image").naturalHeight : Math.round(result.height * scale);
@@ -161,7 +162,6 @@ function render(result, scale, stage, shown) {
     `${Math.round(result.timings?.total_ms ?? 0)} ms · ${what} · request ${result.request_id}`;
   $("model").textContent = `${model.name} v${model.version}${model.alias ? " @" + model.alias : ""}`;
   $("result").dataset.stage = stage;
-  $("result").hidden = false;
 }
 
 async function handle(file) {
