@@ -190,12 +190,19 @@ class _Settings:
                 "before_sleep": warn}
 
     @staticmethod
-    def _form(mode: Mode, postprocess: bool | None, redact_pii: bool | None) -> dict[str, str]:
+    def _upload(payload: tuple[str, bytes, str], mode: Mode, postprocess: bool | None,
+                redact_pii: bool | None) -> dict[str, Any]:
+        """``POST /ocr`` as multipart: the image as ``file``, the switches as form fields."""
         form = {"mode": mode}
         for name, value in (("postprocess", postprocess), ("redact_pii", redact_pii)):
             if value is not None:
                 form[name] = "true" if value else "false"
-        return form
+        return {"files": {"file": payload}, "data": form}
+
+    @staticmethod
+    def _failed(exc: ServiceError, image: ImageInput, retrying: tenacity.BaseRetrying) -> ServiceError:
+        exc.source, exc.attempts = source_of(image), retrying.statistics.get("attempt_number", 1)
+        return exc
 
     @staticmethod
     def _result(response: httpx.Response, source: str | None, attempts: int) -> OCRResult:
@@ -220,17 +227,15 @@ class OCRClient(_Settings):
     def ocr(self, image: ImageInput, *, mode: Mode = "auto", postprocess: bool | None = None,
             redact_pii: bool | None = None) -> OCRResult:
         """Read one image: a text line, or a page line by line (``mode="auto"`` lets the service decide)."""
-        name, data, content_type = image_payload(image)
+        upload = self._upload(image_payload(image), mode, postprocess, redact_pii)
         retrying = tenacity.Retrying(**self._retry_policy(source_of(image)))
         try:
             for attempt in retrying:
                 with attempt:
-                    response = self._post("/ocr", files={"file": (name, data, content_type)},
-                                          data=self._form(mode, postprocess, redact_pii))
+                    response = self._post("/ocr", **upload)
                     return self._result(response, source_of(image), attempt.retry_state.attempt_number)
         except ServiceError as exc:
-            exc.source, exc.attempts = source_of(image), retrying.statistics.get("attempt_number", 1)
-            raise
+            raise self._failed(exc, image, retrying)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def ocr_many(self, images: Iterable[ImageInput], *, concurrency: int = 4, progress: bool | None = False,
@@ -295,17 +300,15 @@ class AsyncOCRClient(_Settings):
 
     async def ocr(self, image: ImageInput, *, mode: Mode = "auto", postprocess: bool | None = None,
                   redact_pii: bool | None = None) -> OCRResult:
-        name, data, content_type = await asyncio.to_thread(image_payload, image)
+        upload = self._upload(await asyncio.to_thread(image_payload, image), mode, postprocess, redact_pii)
         retrying = tenacity.AsyncRetrying(**self._retry_policy(source_of(image)))
         try:
             async for attempt in retrying:
                 with attempt:
-                    response = await self._post("/ocr", files={"file": (name, data, content_type)},
-                                                data=self._form(mode, postprocess, redact_pii))
+                    response = await self._post("/ocr", **upload)
                     return self._result(response, source_of(image), attempt.retry_state.attempt_number)
         except ServiceError as exc:
-            exc.source, exc.attempts = source_of(image), retrying.statistics.get("attempt_number", 1)
-            raise
+            raise self._failed(exc, image, retrying)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def ocr_many(self, images: Iterable[ImageInput], *, concurrency: int = 4,
