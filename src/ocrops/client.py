@@ -200,9 +200,8 @@ class _Settings:
         return {"files": {"file": payload}, "data": form}
 
     @staticmethod
-    def _failed(exc: ServiceError, image: ImageInput, retrying: tenacity.BaseRetrying) -> ServiceError:
+    def _label(exc: ServiceError, image: ImageInput, retrying: tenacity.BaseRetrying) -> None:
         exc.source, exc.attempts = source_of(image), retrying.statistics.get("attempt_number", 1)
-        return exc
 
     @staticmethod
     def _result(response: httpx.Response, source: str | None, attempts: int) -> OCRResult:
@@ -235,7 +234,8 @@ class OCRClient(_Settings):
                     response = self._post("/ocr", **upload)
                     return self._result(response, source_of(image), attempt.retry_state.attempt_number)
         except ServiceError as exc:
-            raise self._failed(exc, image, retrying)
+            self._label(exc, image, retrying)
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def ocr_many(self, images: Iterable[ImageInput], *, concurrency: int = 4, progress: bool | None = False,
@@ -308,7 +308,8 @@ class AsyncOCRClient(_Settings):
                     response = await self._post("/ocr", **upload)
                     return self._result(response, source_of(image), attempt.retry_state.attempt_number)
         except ServiceError as exc:
-            raise self._failed(exc, image, retrying)
+            self._label(exc, image, retrying)
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def ocr_many(self, images: Iterable[ImageInput], *, concurrency: int = 4,
