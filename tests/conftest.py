@@ -24,6 +24,27 @@ os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@ocrops.invalid")
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+def _reliability():
+    import importlib.util
+
+    path = PROJECT / "tests" / "reliability" / "reliability_report.py"
+    spec = importlib.util.spec_from_file_location("reliability_report", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        _reliability().clear()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The reliability suite's sections -> test-artifacts/reliability.json, once all workers are done."""
+    if not hasattr(session.config, "workerinput"):
+        _reliability().merge()
+
+
 def line_image(text: str, size: tuple[int, int] = (220, 40), paper: int = 240) -> Image.Image:
     image = Image.new("RGB", size, (paper, paper, paper))
     ImageDraw.Draw(image).text((6, 8), text, fill=(10, 10, 10), font=ImageFont.load_default(size=20))

@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
-from ocrops.errors import ErrorCode, OcropsError
+from ocrops.errors import ErrorCode, OcropsError, PipelineError
 from ocrops.postprocess import Postprocessor
 
 CANDIDATE, CHAMPION = "candidate", "champion"
@@ -187,7 +187,13 @@ def register(params: Params, model_dir: Path, evaluation: dict, chain: Postproce
         metrics = {k: float(v) for k, v in metrics.items()}
         mlflow.log_metrics(metrics)
         mlflow.set_tags({"ocrops.test_set_digest": tags["test_set_digest"]})
-        info = log_pyfunc(model_dir, chain, example_image, family)
+        try:
+            info = log_pyfunc(model_dir, chain, example_image, family)
+        except (OSError, MlflowException) as exc:  # disk full, read-only artifact store: the run ends FAILED
+            reason = (f"{exc.strerror} ({exc.filename})" if isinstance(exc, OSError)
+                      else str(exc).strip().splitlines()[-1])
+            raise PipelineError(f"cannot store the model in {mlflow.get_artifact_uri()}: {reason}; "
+                                "nothing was registered") from exc
         # the same figures on the logged model, so its page in the UI shows accuracy and latency
         mlflow.log_metrics(metrics, model_id=info.model_id)
     name = params.mlflow.registered_model

@@ -34,7 +34,7 @@ def test_two_processes_train_in_lockstep(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
          "--master-port", str(_free_port()),
-         str(Path(__file__).with_name("train_worker.py")), str(data), str(tmp_path / "ckpt"), str(tmp_path / "rank")],
+         str(PROJECT / "tests" / "train_worker.py"), str(data), str(tmp_path / "ckpt"), str(tmp_path / "rank")],
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]

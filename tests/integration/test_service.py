@@ -1,6 +1,6 @@
 """The Bento over HTTP: a real `bentoml serve` of a built bento on 127.0.0.1 (pretrained PP-OCRv4, no
 training), every endpoint's happy path, every error code with its request id, API keys, rate limits,
-injected faults (timeout, out of memory, model failure, full queue), adaptive batching seen in /metrics,
+adaptive batching seen in /metrics (injected faults: tests/reliability/test_serving_faults.py),
 and the real glmocr SDK parsing a page through the layout-parsing endpoint."""
 
 from __future__ import annotations
@@ -229,38 +229,6 @@ def test_api_keys_and_rate_limit_per_key(bento):
         assert requests.get(base + "/readyz", timeout=10).status_code == 200  # probes need no key
     log = server.log_path.read_text(encoding="utf-8", errors="replace")
     assert "status=429" in log and alpha not in log and beta not in log  # keys never reach the log
-
-
-def test_a_hung_model_times_out_and_a_full_queue_sheds(bento):
-    image = {"image": b64(png(line_image("slow", (200, 40))))}
-    with serve(bento, OCROPS_INJECT_FAULT="hang:3", MODEL_TIMEOUT=1, MAX_QUEUE_SIZE=2,
-               OCROPS_SERVE_WARMUP_BATCHES=0) as base:
-        answers: list[requests.Response] = []
-        threads = [threading.Thread(target=lambda: answers.append(post(base, "/ocr", image))) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        codes = sorted(r.json()["code"] for r in answers)
-        assert 5004 in codes and 5030 in codes and set(codes) <= {5004, 5030}, codes
-        shed = next(r for r in answers if r.json()["code"] == 5030)
-        assert shed.status_code == 503 and shed.headers["Retry-After"] == "1"
-        timed_out = next(r for r in answers if r.json()["code"] == 5004)
-        assert timed_out.status_code == 504
-
-
-def test_out_of_memory_is_a_5003(bento):
-    with serve(bento, OCROPS_INJECT_FAULT="oom_above:0", OCROPS_SERVE_WARMUP_BATCHES=0) as base:
-        answer = post(base, "/ocr", {"image": b64(png(line_image("oom", (200, 40))))})
-        assert answer.status_code == 507 and answer.json()["code"] == 5003
-
-
-def test_a_failing_model_is_a_5002_and_the_server_keeps_answering(bento):
-    with serve(bento, OCROPS_INJECT_FAULT="raise", OCROPS_SERVE_WARMUP_BATCHES=0) as base:
-        for _ in range(2):
-            answer = post(base, "/ocr", {"image": b64(png(line_image("boom", (200, 40))))})
-            assert answer.status_code == 503 and answer.json()["code"] == 5002
-        assert requests.get(base + "/livez", timeout=10).status_code == 200
 
 
 def test_readyz_stays_503_until_the_recognizer_is_warm(bento):

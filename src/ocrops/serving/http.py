@@ -52,6 +52,22 @@ def foreign_message(parsed) -> str:
     return str(parsed or "request refused")[:300]
 
 
+def _multipart_header_error(content_type: str | None) -> OcropsError | None:
+    if content_type and content_type.lower().startswith("multipart/") and _multipart_parser(content_type) is None:
+        return OcropsError(ErrorCode.MALFORMED_REQUEST, "multipart request without a boundary")
+    return None
+
+
+def _multipart_parser(content_type: str | None):
+    """A streaming parser that only checks the syntax of a multipart body (None: not multipart, or no boundary)."""
+    if not content_type or not content_type.lower().startswith("multipart/"):
+        return None
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    return MultipartParser(boundary) if boundary else None
+
+
 def _header(scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -111,6 +127,8 @@ class Gatekeeper:
             await response(scope, receive, send)
 
         try:
+            if (malformed := _multipart_header_error(_header(scope, b"content-type"))) is not None:
+                return await refuse(malformed)
             length = _header(scope, b"content-length")
             if length and length.isdigit() and int(length) > self.max_body(path):
                 return await refuse(OcropsError(ErrorCode.IMAGE_TOO_LARGE,
@@ -128,7 +146,7 @@ class Gatekeeper:
             try:
                 overflow: dict = {}
                 try:
-                    await self.app(scope, self._limited(receive, path, overflow),
+                    await self.app(scope, self._limited(receive, path, overflow, _header(scope, b"content-type")),
                                    self._rewriting(send, request_id, status_seen, overflow))
                 except OcropsError as exc:  # raised while reading the body, before any answer went out
                     if status_seen.get("sent"):
@@ -147,17 +165,27 @@ class Gatekeeper:
             log.info("request_id=%s client=%s path=%s status=%s ms=%.1f", request_id, client, path, status,
                      seconds * 1000)
 
-    def _limited(self, receive, path: str, overflow: dict):
+    def _limited(self, receive, path: str, overflow: dict, content_type: str | None = None):
+        """The body as the app reads it, cut off past the size limit; a multipart body is checked as it streams
+        by (BentoML answers a broken one with a bare 500). The error is kept in ``overflow`` for the answer."""
         limit, seen = self.max_body(path), 0
+        parser = _multipart_parser(content_type)
 
         async def wrapped():
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > limit:  # chunked uploads carry no Content-Length
                     overflow["error"] = OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"request body exceeds {limit} bytes")
                     raise overflow["error"]
+                if parser is not None:
+                    try:
+                        parser.write(chunk)
+                    except Exception as exc:  # python-multipart's parse errors
+                        overflow["error"] = OcropsError(ErrorCode.MALFORMED_REQUEST, f"malformed multipart body: {exc}")
+                        raise overflow["error"] from exc
             return message
 
         return wrapped
@@ -169,8 +197,8 @@ class Gatekeeper:
         async def wrapped(message):
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if "error" in overflow:  # the body was cut off by _limited: whatever the app says, it is a 5001
-                    status = HTTP_STATUS[ErrorCode.IMAGE_TOO_LARGE]
+                if "error" in overflow:  # _limited refused the body: whatever the app says, that is the answer
+                    status = HTTP_STATUS[overflow["error"].code]
                     message = {**message, "status": status}
                 status_seen["status"] = status
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID.encode()]

@@ -14,6 +14,7 @@ from ocrops.adapter import EpochLog
 from ocrops.config import Params
 from ocrops.errors import OcropsError
 from ocrops.tracking import TrainingRun, setup
+from reliability_report import record
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +44,8 @@ def test_metrics_logged_while_the_server_is_down_arrive_when_it_is_back(tmp_path
             run.log_epoch(EpochLog(2, 0.6, 0.10, 0.3, 1e-4, 5.0))  # flushes the spool first
         client = MlflowClient(tracking_uri=server.uri)
         history = client.get_metric_history(run.run.info.run_id, "val_cer")
+        record("mlflow_outage", faults_injected=1, epochs_logged=3, epochs_logged_while_down=1,
+               epochs_arrived=len(history), lost_records=3 - len(history))
         assert sorted((m.step, m.value) for m in history) == [(1, 0.30), (2, 0.20), (3, 0.10)]
         assert not run.spool.exists()
     finally:

@@ -14,9 +14,10 @@ import pytest
 
 from conftest import PROJECT
 from ocrops.data.synth import load_recipe, synthesize
+from reliability_report import record
 
 pytestmark = pytest.mark.integration
-WORKER = Path(__file__).with_name("train_worker.py")
+WORKER = PROJECT / "tests" / "train_worker.py"
 
 
 def _start(data: Path, ckpt: Path, out: Path) -> subprocess.Popen:
@@ -47,6 +48,10 @@ def test_killed_training_resumes_and_matches_uninterrupted(tmp_path: Path):
     assert rerun.wait(timeout=600) == 0, rerun.stderr.read()
     a = json.loads((tmp_path / "a0.json").read_text())
     b = json.loads((tmp_path / "b0.json").read_text())
+    same_losses = [round(h["train_loss"], 5) for h in b["history"]] == [round(h["train_loss"], 5) for h in a["history"]]
+    record("train_kill", faults_injected=1, resumed_from_epoch=b["resumed_from_epoch"], same_losses=same_losses,
+           weight_sum_relative_difference=abs(b["weight_sum"] - a["weight_sum"]) / abs(a["weight_sum"]),
+           epochs=len(b["history"]), lost_records=0 if len(b["history"]) == len(a["history"]) else 1)
     assert b["resumed_from_epoch"] is not None and a["resumed_from_epoch"] is None
     assert [round(h["train_loss"], 5) for h in b["history"]] == [round(h["train_loss"], 5) for h in a["history"]]
     assert b["weight_sum"] == pytest.approx(a["weight_sum"], rel=1e-6)
