@@ -15,11 +15,12 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test lint install fonts browser data repro sample-data clean help
+.PHONY: run test reliability lint install fonts browser data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
+	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
 	@echo "make sample-data - regenerate data/ from recipes/hospital.yaml"
 
 run: install fonts data repro
@@ -27,8 +28,17 @@ run: install fonts data repro
 test: install fonts browser lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
+# generated files (data, metrics, lock hashes) are not scanned for secrets: their hashes look like keys
+SECRETS_EXCLUDE := ^(dvc-storage|data|reports)/|(^|/)dvc\.lock$$
+
 lint: install
-	$(BIN)/ruff check src pipelines tests
+	$(BIN)/ruff check src pipelines tests bentos
+	$(BIN)/detect-secrets-hook --baseline .secrets.baseline --exclude-files '$(SECRETS_EXCLUDE)' $$(git ls-files)
+
+# The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.
+reliability: install fonts browser
+	OCROPS_RELIABILITY=long $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
+	cp test-artifacts/reliability.json reports/reliability.json
 
 install: $(VENV)/.installed
 

@@ -118,6 +118,8 @@ class OCR:
         self.detector = TextDetector()
         self.limits = PayloadLimits(SETTINGS.max_image_bytes, SETTINGS.max_side, SETTINGS.max_pixels)
         self.model_name = self.info["mlflow"]["name"]
+        if SETTINGS.log_content:
+            log.warning("serve.log_content is on: every answer, OCR text included, goes to the log")
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -183,7 +185,10 @@ class OCR:
     async def _answer(self, ctx: bentoml.Context, work) -> Any:
         request_id = self._request_id(ctx)
         try:
-            return await work(request_id)
+            answer = await work(request_id)
+            if SETTINGS.log_content:  # an explicit debugging switch: the text may be personal data
+                log.info("content request_id=%s answer=%s", request_id, json.dumps(answer, ensure_ascii=False)[:4000])
+            return answer
         except OcropsError as exc:
             retry = SETTINGS.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None
             response = error_response(exc, request_id, retry)

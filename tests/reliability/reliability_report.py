@@ -46,6 +46,7 @@ def merge() -> dict | None:
     """All recorded sections -> one report with totals; None when nothing was recorded."""
     parts = sorted(SECTIONS.glob("*.json")) if SECTIONS.exists() else []
     if not parts:
+        REPORT.unlink(missing_ok=True)  # a report of an earlier run would pass for this one's
         return None
     sections = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in parts}
     totals = {key: sum(int(s.get(key, 0) or 0) for s in sections.values()) for key in TOTALS}
