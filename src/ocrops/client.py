@@ -32,7 +32,7 @@ from ocrops.errors import HTTP_STATUS, ErrorCode, OcropsError
 
 log = logging.getLogger("ocrops.client")
 
-API_KEY_ENV = "OCROPS_API_KEY"
+API_KEY_ENV = "OCROPS_API_KEY"  # pragma: allowlist secret (the variable's name)
 ImageInput = str | os.PathLike | bytes | Image.Image
 Mode = Literal["auto", "line", "page"]
 # what the service answers when trying again later can succeed

@@ -229,7 +229,7 @@ def test_api_keys_and_rate_limits_are_explained_and_retried(browser, bento, tmp_
     # keys on, and half a request per second per client: the page asks for the key, then waits its turn
     path = tmp_path / "line.png"
     line_image(LINES[2], (320, 40)).save(path)
-    with serve(bento, OCROPS_API_KEYS="k-e2e", OCROPS_SERVE_RATE_LIMIT__RATE=0.5,
+    with serve(bento, OCROPS_API_KEYS="k-e2e", OCROPS_SERVE_RATE_LIMIT__RATE=0.5,  # pragma: allowlist secret
                OCROPS_SERVE_RATE_LIMIT__BURST=1) as base:
         context = browser.new_context()
         tab = context.new_page()

@@ -136,10 +136,10 @@ def test_glmocr_sdk_parses_a_page_through_the_layout_parsing_endpoint(url, tmp_p
     image, _ = page()
     image.save(tmp_path / "page.png")
     script = ("import glmocr, json, sys\n"
-              f"with glmocr.GlmOcr(mode='maas', api_key='local', api_url='{url}/layout_parsing') as p:\n"
+              f"with glmocr.GlmOcr(mode='maas', api_key=sys.argv[2], api_url='{url}/layout_parsing') as p:\n"
               "    r = p.parse(sys.argv[1], save_layout_visualization=False)\n"
               "print(json.dumps({'md': r.markdown_result, 'json': r.json_result}))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "page.png")], capture_output=True,
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "page.png"), "unused"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     parsed = json.loads(result.stdout.strip().splitlines()[-1])

@@ -103,7 +103,8 @@ def base64_texts(draw) -> object:
     return encoded
 
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+json_scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                | st.text(max_size=30))
 json_values = st.recursive(json_scalars, lambda children: st.lists(children, max_size=4)
                            | st.dictionaries(st.text(max_size=8), children, max_size=4), max_leaves=20)
 content_types = st.sampled_from(["image/png", "image/jpeg", "application/octet-stream", "text/plain",
