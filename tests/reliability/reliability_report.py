@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -26,8 +27,20 @@ def pick(fast, long):
     return long if LONG else fast
 
 
+def without_paths(value):
+    """Absolute paths (this machine's temporary folders) shortened to their last part: the report is committed."""
+    if isinstance(value, str):
+        return re.sub(r"(?:/[^/\s'\"():]+)+/([^/\s'\"():]+)", r".../\1", value)
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    return value
+
+
 def record(section: str, **figures) -> dict:
     """Add ``figures`` to ``section`` (sections of a test module may be recorded by several tests)."""
+    figures = without_paths(figures)
     SECTIONS.mkdir(parents=True, exist_ok=True)
     path = SECTIONS / f"{section}.json"
     merged = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
