@@ -79,7 +79,8 @@ def test_a_full_disk_fails_register_clearly_and_corrupts_nothing(tmp_path: Path,
     failed = run_register(store, model, full_disk)
     after = registry_state(store)
     retry = run_register(store, model)
-    record("disk_full", faults_injected=1, exit_code=failed.returncode, message=failed.stderr.strip()[-300:],
+    record("disk_full", faults_injected=1, exit_code=failed.returncode,
+           message=failed.stderr.strip().splitlines()[-1],
            versions_before=before["versions"], versions_after=after["versions"],
            corrupted_records=int(after["files"] != before["files"] or after["integrity"] != "ok"),
            lost_records=int(before["versions"] != after["versions"][: len(before["versions"])]))
@@ -123,7 +124,8 @@ def test_a_read_only_artifact_folder_fails_register_clearly(tmp_path: Path, mode
     after = registry_state(store)
     retry = run_register(store, model)
     record("read_only_artifacts", faults_injected=1, exit_code=failed.returncode,
-           message=failed.stderr.strip()[-300:], versions_before=before["versions"], versions_after=after["versions"],
+           message=failed.stderr.strip().splitlines()[-1], versions_before=before["versions"],
+           versions_after=after["versions"],
            corrupted_records=int(after["files"] != before["files"] or after["integrity"] != "ok"))
     assert failed.returncode == 1, failed.stderr[-2000:]
     assert "cannot store the model in file://" in failed.stderr and "Read-only file system" in failed.stderr
