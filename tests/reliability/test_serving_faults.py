@@ -53,8 +53,9 @@ def server_processes(url: str) -> tuple[psutil.Process, dict[str, psutil.Process
     return parent, workers
 
 
-def load(url: str, seconds: float, threads: int, send) -> tuple[list[tuple[float, object]], list[threading.Thread]]:
-    """``threads`` clients sending back to back for ``seconds``; (send time, outcome) per request."""
+def kill_under_load(url: str, service: str, seconds: float, send) -> tuple[list[tuple[float, object]], float, int, int]:
+    """4 clients sending back to back for ``seconds``, the ``service``'s worker SIGKILLed 3 s in; returns
+    (send time, outcome) per request, the time of the kill, and the worker's pid before and after."""
     outcomes: list[tuple[float, object]] = []
     stop = time.monotonic() + seconds
 
@@ -63,10 +64,16 @@ def load(url: str, seconds: float, threads: int, send) -> tuple[list[tuple[float
             started = time.monotonic()
             outcomes.append((started, send()))
 
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    return outcomes, workers
+    victim = server_processes(url)[1][service].pid
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    killed_at = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    for t in threads:
+        t.join()
+    return outcomes, killed_at, victim, server_processes(url)[1][service].pid
 
 
 def test_a_killed_recognizer_worker_fails_in_flight_requests_cleanly_and_comes_back(bento):
@@ -80,15 +87,7 @@ def test_a_killed_recognizer_worker_fails_in_flight_requests_cleanly_and_comes_b
             except requests.RequestException as exc:  # a reset or a hang: a lost request
                 return type(exc).__name__
 
-        _, workers = server_processes(url)
-        victim = workers["ocrops-recognizer"]
-        outcomes, threads = load(url, pick(20, 40), 4, send)
-        time.sleep(3)
-        killed_at = time.monotonic()
-        os.kill(victim.pid, signal.SIGKILL)
-        for t in threads:
-            t.join()
-        _, after = server_processes(url)
+        outcomes, killed_at, victim, restarted = kill_under_load(url, "ocrops-recognizer", pick(20, 40), send)
         final = [send() for _ in range(10)]
     after_kill = [(t, o) for t, o in outcomes if t >= killed_at - 0.5]
     failed = [o for _, o in after_kill if o != 200]
@@ -97,7 +96,7 @@ def test_a_killed_recognizer_worker_fails_in_flight_requests_cleanly_and_comes_b
            failed_in_flight=len(failed), failed_kinds=dict(Counter(map(str, failed))),
            lost_records=sum(1 for o in failed if isinstance(o, str)),
            recovery_s=round(recovered - killed_at, 1) if recovered else None)
-    assert after["ocrops-recognizer"].pid != victim.pid  # restarted
+    assert restarted != victim
     assert all(o == (503, int(ErrorCode.MODEL_NOT_READY)) for o in failed), Counter(map(str, failed))
     assert len(failed) <= 4  # only the requests in flight at the kill
     assert recovered is not None and final == [200] * 10
@@ -114,22 +113,14 @@ def test_a_killed_api_worker_loses_nothing_through_the_retrying_client(bento):
             except ServiceError as exc:
                 return ("error", int(exc.code), exc.attempts)
 
-        _, workers = server_processes(url)
-        victim = workers["ocrops"]
-        outcomes, threads = load(url, pick(15, 30), 4, send)
-        time.sleep(3)
-        killed_at = time.monotonic()
-        os.kill(victim.pid, signal.SIGKILL)
-        for t in threads:
-            t.join()
-        _, after = server_processes(url)
+        outcomes, killed_at, victim, restarted = kill_under_load(url, "ocrops", pick(15, 30), send)
         client.close()
     lost = [o for _, o in outcomes if o[0] != "ok"]
     retried = [o for _, o in outcomes if o[0] == "ok" and o[1] > 1]
     recovered = min((t for t, o in outcomes if t > killed_at + 0.5 and o[0] == "ok" and o[1] == 1), default=None)
     record("worker_kill_api", faults_injected=1, requests=len(outcomes), retried_after_reset=len(retried),
            lost_records=len(lost), recovery_s=round(recovered - killed_at, 1) if recovered else None)
-    assert after["ocrops"].pid != victim.pid
+    assert restarted != victim
     assert not lost, lost
     assert retried, "the kill should have reset some requests in flight"
     assert cer([o[2] for _, o in outcomes], [TEXT] * len(outcomes)) < 0.1
