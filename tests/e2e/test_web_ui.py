@@ -69,6 +69,17 @@ def page(browser, url):
     context.close()
 
 
+def settled(tab, seen: list, count: int) -> list:
+    """``seen`` once it holds ``count`` entries: Playwright delivers response events when the test next talks to
+    the browser, which can be after the page has already drawn the answer."""
+    for _ in range(200):
+        if len(seen) >= count:
+            break
+        tab.wait_for_timeout(50)
+    tab.wait_for_timeout(200)  # and nothing more is on its way
+    return seen
+
+
 def page_image(width: int, height: int) -> tuple[bytes, list[tuple[int, int, int, int]]]:
     """A PNG page with LINES at known places; returns it and each line's ink box in page pixels."""
     image = Image.new("RGB", (width, height), "white")
@@ -147,7 +158,7 @@ def test_a_dropped_page_shows_its_text_and_a_box_on_every_line(page):
     page.wait_for_selector("#result[data-stage=full]", timeout=60_000)
 
     # staged upload: a downscaled JPEG first, then the full image
-    assert [status for status, _ in page.answers] == [200, 200]
+    assert [status for status, _ in settled(page, page.answers, 2)] == [200, 200]
     (_, preview), (_, full) = page.answers
     assert (preview["width"], preview["height"]) == (1024, 640) and preview["mode"] == "page"
     assert (full["width"], full["height"]) == (1600, 1000)
@@ -178,7 +189,7 @@ def test_a_line_from_the_file_picker_is_read_in_one_request(page, tmp_path: Path
     line_image(LINES[1], (360, 40)).save(path)
     page.set_input_files("#file", str(path))
     page.wait_for_selector("#result[data-stage=full]", timeout=60_000)
-    assert len(page.answers) == 1 and page.answers[0][1]["mode"] == "line"  # small: no preview needed
+    assert len(settled(page, page.answers, 1)) == 1 and page.answers[0][1]["mode"] == "line"  # no preview needed
     assert cer([page.input_value("#text").strip()], [LINES[1]]) < 0.2
     drawn, image = screen_boxes(page)
     assert len(drawn) == 1  # the whole image is the line
@@ -189,7 +200,7 @@ def test_the_sample_page_image_shows_what_the_service_read(page):
     sample = PROJECT / "docs" / "img" / "sample-page.png"
     drop(page, sample.read_bytes(), sample.name, "image/png")
     page.wait_for_selector("#result[data-stage=full]", timeout=60_000)
-    answer = page.answers[-1][1]
+    answer = settled(page, page.answers, 1)[-1][1]
     assert len(answer["lines"]) == 6  # the six test lines it was composed of
     assert page.input_value("#text") == answer["text"]
     drawn, image = screen_boxes(page)
@@ -206,7 +217,7 @@ def test_a_page_over_the_size_limit_keeps_the_preview_and_says_why(page):
     data, ink = page_image(2400, 1500)
     drop(page, data, "big.png", "image/png")
     page.wait_for_selector("#status[data-kind=error]", timeout=60_000)
-    assert [status for status, _ in page.answers] == [200, 413]
+    assert [status for status, _ in settled(page, page.answers, 2)] == [200, 413]
     message = page.inner_text("#status")
     assert "too large" in message and "[5001]" in message and "preview" in message, message
     assert page.get_attribute("#status", "data-code") == "5001"
@@ -219,7 +230,7 @@ def test_a_page_over_the_size_limit_keeps_the_preview_and_says_why(page):
 def test_a_file_that_is_no_image_gets_a_clear_message(page):
     drop(page, b"%PDF-1.7 not an image", "report.pdf", "application/pdf")
     page.wait_for_selector("#status[data-kind=error]", timeout=60_000)
-    assert page.answers[0][0] == 400
+    assert settled(page, page.answers, 1)[0][0] == 400
     message = page.inner_text("#status")
     assert "could not read this file as an image" in message and "[4001]" in message, message
     assert page.is_hidden("#result")
@@ -249,5 +260,6 @@ def test_api_keys_and_rate_limits_are_explained_and_retried(browser, bento, tmp_
         assert "rate-limited" in tab.inner_text("#status") and "Retrying in 2 s" in tab.inner_text("#status")
         tab.wait_for_selector("#result[data-stage=full]", timeout=60_000)
         assert cer([tab.input_value("#text").strip()], [LINES[2]]) < 0.2
+        settled(tab, statuses, 4)
         context.close()
     assert statuses == [401, 200, 429, 200]
