@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT
-from integration.test_dvc_validate import _dvc, _env, copy_stages, init_repo
+from integration.test_dvc_validate import _env, copy_stages, init_repo
 from ocrops.config import SplitRatios
 from ocrops.data.synth import load_recipe, synthesize
 from reliability_report import record
@@ -45,6 +45,18 @@ def clone(template: Path, name: str) -> Path:
     return root
 
 
+def dvc_env(repo: Path) -> dict[str, str]:
+    """Each repository's own MLflow store, whatever an earlier test left in this process's environment."""
+    return _env() | {"MLFLOW_TRACKING_URI": f"sqlite:///{repo}/mlruns/mlflow.db"}
+
+
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, env=dvc_env(repo),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
 def lines(path: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -52,12 +64,12 @@ def lines(path: Path) -> list[dict]:
 def test_an_interrupted_repro_reruns_to_the_same_results(template: Path):
     straight = clone(template, "straight")
     started = time.monotonic()
-    _dvc("repro", "train", cwd=straight)
+    dvc(straight, "repro", "train")
     straight_s = time.monotonic() - started
 
     crashed = clone(template, "crashed")
-    env = _env() | {"MLFLOW_TRACKING_URI": f"sqlite:///{crashed}/mlruns/mlflow.db"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", "train"], cwd=crashed, env=env,
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", "train"], cwd=crashed,
+                            env=dvc_env(crashed),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     checkpoints = crashed / "outputs" / "train" / "checkpoints"
     deadline = time.monotonic() + 600
@@ -70,8 +82,8 @@ def test_an_interrupted_repro_reruns_to_the_same_results(template: Path):
     proc.wait(timeout=60)
     assert not (crashed / "reports" / "train.json").exists()  # the stage never finished
 
-    rerun = _dvc("repro", "train", cwd=crashed)
-    status = _dvc("status", cwd=crashed)
+    rerun = dvc(crashed, "repro", "train")
+    status = dvc(crashed, "status")
     a = json.loads((straight / "reports" / "train.json").read_text())
     b = json.loads((crashed / "reports" / "train.json").read_text())
     history_a = lines(straight / "reports" / "plots" / "train_history.json")
