@@ -33,7 +33,8 @@ test: install fonts browser lint
 SECRETS_EXCLUDE := ^(dvc-storage|data|reports)/|(^|/)dvc\.lock$$
 
 lint: install
-	$(BIN)/ruff check src pipelines tests bentos
+	$(BIN)/ruff check src tests bentos
+	$(BIN)/lint-imports
 	$(BIN)/detect-secrets-hook --exclude-files '$(SECRETS_EXCLUDE)' $$(git ls-files)
 
 # The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.

@@ -7,11 +7,9 @@ concurrent requests. Settings: the ``serve`` section of params.yaml, OCROPS_SERV
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import math
-import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +19,6 @@ from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.serving.http import REQUEST_ID, Gatekeeper, error_response
-from ocrops.serving.inputs import PayloadLimits, decode_base64, open_image
 from ocrops.serving.settings import load_settings
 
 log = logging.getLogger("ocrops.service")
@@ -57,15 +54,12 @@ class Recognizer:
     model_ref = MODEL
 
     def __init__(self) -> None:
+        from ocrops.inference.runtime import PackagedModel
         from ocrops.serving.metrics import service_metrics
-        from ocrops.serving.runtime import PackagedModel
 
         _log_like_bentoml()
         self.ready = False
-        self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine,
-                                   max_new_tokens=SETTINGS.glm_ocr_max_new_tokens,
-                                   token_budget=SETTINGS.glm_ocr_token_budget,
-                                   threads=SETTINGS.engine_threads or None)
+        self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine, threads=SETTINGS.engine_threads or None)
         self.metrics = service_metrics()
         log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
         self.model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
@@ -103,100 +97,33 @@ class Recognizer:
     logging={"access": {"enabled": False}},
 )
 class OCR:
+    """The API: each endpoint maps its HTTP fields to ocrops.serving.api.OcrApi."""
+
     recognizer = bentoml.depends(Recognizer)
     model_ref = MODEL
 
     def __init__(self) -> None:
-        from ocrops.models.ppocr.detector import TextDetector
-        from ocrops.postprocess import Postprocessor
-        from ocrops.serving.runtime import PACKAGE_FILE, POSTPROCESS_FILE
+        from ocrops.serving.api import OcrApi
 
         _log_like_bentoml()
-        root = Path(self.model_ref.path)
-        self.info = json.loads((root / PACKAGE_FILE).read_text(encoding="utf-8"))
-        self.post = Postprocessor.load(root / POSTPROCESS_FILE)
-        self.detector = TextDetector()
-        self.limits = PayloadLimits(SETTINGS.max_image_bytes, SETTINGS.max_side, SETTINGS.max_pixels)
-        self.model_name = self.info["mlflow"]["name"]
-        if SETTINGS.log_content:
-            log.warning("serve.log_content is on: every answer, OCR text included, goes to the log")
+        self.api = OcrApi(self.model_ref.path, SETTINGS, self._recognize)
 
-    # -- helpers -----------------------------------------------------------------------------------
-
-    def _model(self) -> dict[str, Any]:
-        m = self.info["mlflow"]
-        return {"name": m["name"], "version": str(m["version"]), "alias": m["alias"]}
-
-    def _switches(self, postprocess: bool | None, redact_pii: bool | None) -> tuple[bool | None, bool | None]:
-        if (postprocess is not None or redact_pii is not None) and not SETTINGS.postprocess_override:
-            raise OcropsError(ErrorCode.MALFORMED_REQUEST,
-                              "per-request post-processing switches are disabled on this service")
-        return postprocess, redact_pii
-
-    async def _read(self, images: list[Image.Image], mode: str, correct, redact_pii, timings: dict) -> list[dict]:
-        """Every image's lines through the batched recognizer, within MODEL_TIMEOUT."""
-        from ocrops.serving.reading import assemble, regions
-
-        started = time.perf_counter()
-        found = [await asyncio.to_thread(regions, im, mode, self.detector, SETTINGS.crop_margin) for im in images]
-        timings["detect_ms"] = (time.perf_counter() - started) * 1000
-        # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded on the way)
-        crops = [np.asarray(r.crop) for _, rs in found for r in rs]
-        started = time.perf_counter()
-        readings: list[dict] = []
-        if crops:
-            try:
-                readings = await asyncio.wait_for(self.recognizer.to_async.recognize(crops), SETTINGS.timeout_s)
-            except TimeoutError as exc:
-                raise OcropsError(ErrorCode.TIMEOUT, f"inference took longer than {SETTINGS.timeout_s:g} s") from exc
-            except bentoml.exceptions.ServiceUnavailable as exc:
-                raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
-            except Exception as exc:  # the recognizer process failed, restarted or is unreachable
-                log.exception("request to the recognizer failed")
-                raise OcropsError(ErrorCode.MODEL_NOT_READY,
-                                  f"recognizer unavailable ({type(exc).__name__}); retry later") from exc
-        for r in readings:
-            if "error" in r:
-                raise OcropsError(ErrorCode(r["error"]["code"]), r["error"]["message"])
-        timings["recognize_ms"] = (time.perf_counter() - started) * 1000
-        results, k = [], 0
-        for kind, rs in found:
-            results.append(assemble(kind, rs, readings[k : k + len(rs)], self.post, correct, redact_pii))
-            k += len(rs)
-        return results
-
-    async def _decode(self, image: str | None, file: Path | None, ctx: bentoml.Context | None = None) -> Image.Image:
-        if file is not None:
-            # only a multipart upload makes ``file`` a server-side temporary file; in JSON it would be a path
-            # chosen by the client
-            if ctx is None or not ctx.request.headers.get("content-type", "").startswith("multipart/form-data"):
-                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "'file' must be a multipart/form-data upload")
-            data = await asyncio.to_thread(Path(file).read_bytes)
-        elif image:
-            data = decode_base64(image, self.limits)
-        else:
-            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "send an image: multipart field 'file' or base64 'image'")
-        return await asyncio.to_thread(open_image, data, self.limits)
-
-    @staticmethod
-    def _request_id(ctx: bentoml.Context) -> str:
-        return ctx.request.headers.get(REQUEST_ID, "")
-
-    async def _answer(self, ctx: bentoml.Context, work) -> Any:
-        request_id = self._request_id(ctx)
+    async def _recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
         try:
-            answer = await work(request_id)
-            if SETTINGS.log_content:  # an explicit debugging switch: the text may be personal data
-                log.info("content request_id=%s answer=%s", request_id, json.dumps(answer, ensure_ascii=False)[:4000])
-            return answer
+            return await self.recognizer.to_async.recognize(lines)
+        except bentoml.exceptions.ServiceUnavailable as exc:  # the recognizer's queue is full
+            raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
+
+    async def _answer(self, ctx: bentoml.Context, work: Awaitable[dict[str, Any]]) -> Any:
+        """The endpoint's answer, or its error as the JSON error body with the code's HTTP status."""
+        try:
+            return await work
         except OcropsError as exc:
             retry = SETTINGS.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None
-            response = error_response(exc, request_id, retry)
+            response = error_response(exc, ctx.request.headers.get(REQUEST_ID, ""), retry)
             # BentoML copies the context's status onto whatever an API with a context parameter returns
             ctx.response.status_code = response.status_code
             return response
-
-    # -- APIs --------------------------------------------------------------------------------------
 
     @bentoml.api(route="/ocr")
     # ``file: Path = None``, not ``Path | None``: BentoML reads a multipart upload only into a field typed ``Path``
@@ -204,79 +131,38 @@ class OCR:
                   mode: Literal["auto", "line", "page"] = "auto", postprocess: bool | None = None,
                   redact_pii: bool | None = None) -> dict[str, Any]:
         """One image (multipart ``file`` or base64 ``image``): a text line, or a page read line by line."""
-
-        async def work(request_id: str) -> dict[str, Any]:
-            started = time.perf_counter()
-            correct, redact = self._switches(postprocess, redact_pii)
-            picture = await self._decode(image, file, ctx)
-            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-            result = (await self._read([picture], mode, correct, redact, timings))[0]
-            timings["total_ms"] = (time.perf_counter() - started) * 1000
-            return {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
-                    "model": self._model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
-
-        return await self._answer(ctx, work)
+        return await self._answer(ctx, self.api.ocr(
+            ctx.request.headers.get(REQUEST_ID, ""), image, file, ctx.request.headers.get("content-type"), mode,
+            postprocess, redact_pii))
 
     @bentoml.api(route="/ocr_batch")
     async def ocr_batch(self, ctx: bentoml.Context, images: list[str], mode: Literal["auto", "line", "page"] = "auto",
                         postprocess: bool | None = None, redact_pii: bool | None = None) -> dict[str, Any]:
         """Several base64 images in one request; one result per image, in order."""
-
-        async def work(request_id: str) -> dict[str, Any]:
-            started = time.perf_counter()
-            if not images:
-                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "images is empty")
-            if len(images) > SETTINGS.max_images:
-                raise OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"{len(images)} images exceed {SETTINGS.max_images}")
-            correct, redact = self._switches(postprocess, redact_pii)
-            pictures = [await self._decode(text, None) for text in images]
-            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-            results = await self._read(pictures, mode, correct, redact, timings)
-            timings["total_ms"] = (time.perf_counter() - started) * 1000
-            return {"request_id": request_id, "results": results, "model": self._model(),
-                    "timings": {k: round(v, 2) for k, v in timings.items()}}
-
-        return await self._answer(ctx, work)
+        return await self._answer(ctx, self.api.ocr_batch(ctx.request.headers.get(REQUEST_ID, ""), images, mode,
+                                                          postprocess, redact_pii))
 
     @bentoml.api(route="/v1/chat/completions")
     async def chat_completions(self, ctx: bentoml.Context, messages: list[dict[str, Any]], model: str = "",
                                stream: bool = False, max_tokens: int | None = None,
                                temperature: float | None = None) -> dict[str, Any]:
         """OpenAI-compatible: the image as a data URI, the prompt ``Text Recognition:``."""
-        from ocrops.serving.protocols import chat_completion, chat_image
-
-        async def work(request_id: str) -> dict[str, Any]:
-            if stream:
-                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "stream=true is not supported")
-            picture = await self._decode(chat_image(messages), None)
-            result = (await self._read([picture], "auto", None, None, {}))[0]
-            return chat_completion(result["text"], model or self.model_name, request_id)
-
-        return await self._answer(ctx, work)
+        return await self._answer(ctx, self.api.chat_completions(ctx.request.headers.get(REQUEST_ID, ""), messages,
+                                                                 model, stream))
 
     @bentoml.api(route="/layout_parsing")
     async def layout_parsing(self, ctx: bentoml.Context, file: str, model: str = "",
                              return_crop_images: bool = False, need_layout_visualization: bool = False,
                              request_id: str | None = None) -> dict[str, Any]:
         """The glmocr SDK's layout-parsing protocol (set its ``maas.api_url`` to this endpoint)."""
-        from ocrops.serving.protocols import layout_parsing
-
-        async def work(rid: str) -> dict[str, Any]:
-            if file.startswith(("http://", "https://")):
-                raise OcropsError(ErrorCode.MALFORMED_REQUEST, "send the file as a data: URI; URLs are not fetched")
-            if file.startswith("data:application/pdf"):
-                raise OcropsError(ErrorCode.UNREADABLE_IMAGE, "PDF is not supported; send PNG or JPEG pages")
-            picture = await self._decode(file, None)
-            result = (await self._read([picture], "page", None, None, {}))[0]
-            return layout_parsing(result, picture.width, picture.height, model or self.model_name, rid)
-
-        return await self._answer(ctx, work)
+        return await self._answer(ctx, self.api.layout_parsing(ctx.request.headers.get(REQUEST_ID, ""), file, model))
 
     @bentoml.api(route="/model")
     async def model_card(self) -> dict[str, Any]:
         """The served model: MLflow name, version, alias, engine, and its evaluated figures."""
         described = await self.recognizer.to_async.describe()
-        return {**self.info, "engine": described.get("engine"), "skipped_engines": described.get("skipped_engines")}
+        return {**self.api.info, "engine": described.get("engine"),
+                "skipped_engines": described.get("skipped_engines")}
 
 
 OCR.add_asgi_middleware(Gatekeeper, settings=SETTINGS)

@@ -45,6 +45,26 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         _reliability().merge()
 
 
+def params_at(root: Path, **sections):
+    """Params (defaults plus ``sections``) whose every stage file lies under ``root``, as params.yaml lays them
+    out under the project."""
+    from ocrops.config import Params, Paths
+
+    layout = Paths().model_dump(by_alias=True, mode="json")
+    paths = {stage: {key: str(root / value) for key, value in files.items()} for stage, files in layout.items()}
+    return Params.model_validate({**sections, "paths": paths})
+
+
+def with_paths(params, **stages):
+    """``params`` with some stage files elsewhere: ``with_paths(p, train={"model": dir}, evaluate={...})``."""
+    from ocrops.config import Paths
+
+    layout = params.paths.model_dump(by_alias=True)
+    for stage, files in stages.items():
+        layout[stage].update(files)
+    return params.model_copy(update={"paths": Paths.model_validate(layout)})
+
+
 def line_image(text: str, size: tuple[int, int] = (220, 40), paper: int = 240) -> Image.Image:
     image = Image.new("RGB", size, (paper, paper, paper))
     ImageDraw.Draw(image).text((6, 8), text, fill=(10, 10, 10), font=ImageFont.load_default(size=20))
@@ -105,7 +125,7 @@ def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
 
 def serve(bento: tuple[str, dict[str, str]], **env):
     """``with serve(bento, OCROPS_SERVE_X=...) as url:`` a real ``bentoml serve`` on 127.0.0.1."""
-    from ocrops.serving.server import bento_server
+    from ocrops.harness.server import bento_server
 
     tag, base = bento
     return bento_server(tag, env=base | {k: str(v) for k, v in env.items()}, timeout_s=240)

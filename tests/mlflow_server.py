@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ocrops.serving.server import ServerProcess, free_port
+from ocrops.harness.server import ServerProcess, free_port
 
 
 class MlflowServer(ServerProcess):

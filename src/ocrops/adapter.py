@@ -21,14 +21,14 @@ import torch
 from tqdm import tqdm
 
 from ocrops.augment import augment_image, train_augmentations
+from ocrops.config import TrainParams
 from ocrops.data.contract import unrepresentable
 from ocrops.data.lines import LineDataset
 from ocrops.distributed import Distributed, distributed
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.metrics import Scores, score
-from ocrops.models.base import OCRModel, load_model, pretrained
-
-PRESETS = {"ppocr-v4": "ppocr"}
+from ocrops.models import load_model
+from ocrops.models.base import OCRModel
 
 
 @dataclass
@@ -59,58 +59,33 @@ def evaluate_model(model: OCRModel, images: list, texts: list[str], lexicon=()) 
     return score([p.text for p in model.predict(images)], texts, lexicon)
 
 
-def resolve_base(base: str | OCRModel, **family_settings) -> OCRModel:
-    """A preset (``ppocr-v4``, ``glm-ocr:PATH_OR_CACHED_HUB_ID``), ``models:/NAME@alias`` from the
-    MLflow registry, a saved model directory, or an OCRModel.
-
-    ``family_settings`` go to the family's loader (e.g. ``settings=GlmOcrSettings(...)`` for glm-ocr).
-    """
-    if isinstance(base, OCRModel):
-        return base
-    if base in PRESETS:
-        return pretrained(PRESETS[base])
-    if base.startswith("models:/"):  # continue from a registered version, e.g. models:/ocrops@champion
-        from ocrops.tracking import download_registered
-
-        return load_model(download_registered(base))
-    if base.startswith("glm-ocr:"):  # glm-ocr:PATH_OR_CACHED_HUB_ID
-        return pretrained("glm-ocr", path=base.removeprefix("glm-ocr:"), **family_settings)
-    path = Path(base)
-    if path.is_dir():
-        return load_model(path)
-    raise OcropsError(
-        ErrorCode.MODEL_NOT_READY,
-        f"base model {base!r} is neither a preset ({', '.join(PRESETS)}, glm-ocr:PATH), a models:/ URI, "
-        "nor a saved model directory",
-    )
-
-
 class DomainAdapter:
+    """Fine-tunes ``model`` (a base model already loaded, e.g. by ocrops.models.load_base) in place."""
+
     def __init__(
         self,
-        base_model: str | OCRModel,
+        model: OCRModel,
         train_data: LineDataset,
         val_data: LineDataset,
         *,
         general_data: LineDataset | None = None,
-        base_settings: dict | None = None,
         preprocess: str | None = None,
         checkpoint_dir: str | Path | None = None,
         on_epoch: Callable[[EpochLog], None] | None = None,
         progress: bool = True,
     ) -> None:
         if len(train_data) == 0:
-            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the training split has no rows: add data or fix the split")
+            raise OcropsError(ErrorCode.INVALID_INPUT, "the training split has no rows: add data or fix the split")
         if len(val_data) == 0:
-            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "the validation split has no rows: early stopping needs it")
+            raise OcropsError(ErrorCode.INVALID_INPUT, "the validation split has no rows: early stopping needs it")
         for data in (train_data, val_data):
             for line in data:
                 if bad := unrepresentable(line.text):
                     codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
-                    raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+                    raise OcropsError(ErrorCode.INVALID_INPUT,
                                       f"label of {line.path} holds characters no model can emit ({codes}); "
                                       "fix the label or run the validate stage, which quarantines such rows")
-        self.model = resolve_base(base_model, **(base_settings or {}))
+        self.model = model
         if preprocess is not None:  # e.g. "enhance_scan": trained with it, so it travels with the model
             self.model.preprocess = preprocess
         self.train_data, self.val_data = train_data, val_data
@@ -122,29 +97,20 @@ class DomainAdapter:
 
     # -- training -----------------------------------------------------------------
 
-    def train(
-        self,
-        lr: float = 5e-4,
-        batch_size: int = 16,
-        epochs: int = 3,
-        augment: bool | float = True,
-        warmup: float = 0.1,
-        weight_decay: float = 1e-4,
-        patience: int = 2,
-        general_ratio: float = 0.0,
-        seed: int = 0,
-        grad_accum: int = 1,
-    ) -> TrainResult:
-        strength = float(augment) if not isinstance(augment, bool) else (0.5 if augment else 0.0)
+    def train(self, settings: TrainParams = TrainParams()) -> TrainResult:
+        """Train for ``settings.epochs`` (early stopping on validation CER), resuming from the last checkpoint."""
+        s = settings
+        lr, batch_size, epochs, strength, seed = s.lr, s.batch_size, s.epochs, s.augment, s.seed
+        general_ratio, grad_accum = s.general_ratio, s.grad_accum
         result = TrainResult(added_characters=self._prepare_vocabulary())
         _seed_everything(seed)
         self.dist = distributed()
         world = self.dist.world if self.dist else 1
         params = [p for p in self.model.module.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=s.weight_decay)
         batches_per_process = math.ceil(self._epoch_size(general_ratio) / batch_size) // world or 1
         steps_per_epoch = math.ceil(batches_per_process / grad_accum)
-        scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, warmup)
+        scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, s.warmup)
         if self.dist:  # every process holds the same weights; DDP averages the gradients
             self.model.train_wrapper, optimizer = self.dist.accelerator.prepare(self.model.module, optimizer)
         start, bad_epochs = 0, 0
@@ -155,7 +121,7 @@ class DomainAdapter:
             result.best_epoch, result.best_val_cer = state["best_epoch"], state["best_val_cer"]
             result.resumed_from_epoch = state["epoch"]
         for epoch in range(start, epochs):
-            if bad_epochs >= patience:
+            if bad_epochs >= s.patience:
                 result.stopped_early = True
                 break
             log = self._run_epoch(epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed, grad_accum)

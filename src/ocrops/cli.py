@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ocrops.config import load_params
+from ocrops.config import Params, load_params
 from ocrops.errors import OcropsError, PipelineError
 
 app = typer.Typer(no_args_is_help=True, help="ocrops: an MLOps workflow for GLM-OCR.", pretty_exceptions_enable=False)
@@ -88,10 +88,11 @@ def data_stats(
 ) -> None:
     """Counts per split, label-length histogram and character set."""
     from ocrops.data.stats import dataset_stats
-    from ocrops.models import family_vocabulary
+    from ocrops.stages.common import base_family
 
-    family = load_params(params).model.family if params.exists() else "ppocr"
-    stats = dataset_stats(dataset, family_vocabulary(family))
+    found = base_family(load_params(params) if params.exists() else Params())
+    family = found.name
+    stats = dataset_stats(dataset, found.code().vocabulary())
     if as_json:
         console.print_json(json.dumps(stats.to_json(), ensure_ascii=False))
         return
@@ -116,19 +117,14 @@ def data_stats(
 @data_app.command("validate")
 def data_validate(
     dataset: Annotated[Path | None, typer.Argument(help="dataset directory (default: data.path)")] = None,
-    reports: Annotated[Path, typer.Option(help="folder for validation.json/html and quarantine.jsonl")] = Path(
-        "reports"
-    ),
-    accepted: Annotated[Path, typer.Option(help="accepted rows for later stages")] = Path(
-        "outputs/validate/accepted.jsonl"
-    ),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Run the validation suite (the `validate` stage of dvc.yaml)."""
-    from ocrops.stages.validate import run_validate
+    """Run the validation suite (the `validate` stage of dvc.yaml); reports go where params.yaml's
+    paths.validate says."""
+    from ocrops.stages import validate
 
     try:
-        run_validate(load_params(params), dataset, reports, accepted, console)
+        validate.run(load_params(params), dataset, console)
     except (OcropsError, PipelineError) as exc:
         raise _fail(str(exc), 1) from exc
 
@@ -174,7 +170,7 @@ def promote_cmd(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Set alias `champion` on VERSION if it is no worse than the current champion (the gate in params.promote)."""
-    from ocrops.registry import promote
+    from ocrops.registry.promotion import promote
 
     settings = load_params(params)
     try:
@@ -233,22 +229,37 @@ def main() -> None:  # pragma: no cover
     app()
 
 
+@app.command("stage")
+def stage(
+    name: Annotated[str, typer.Argument(help="validate, general, train, evaluate, register, export, benchmark, "
+                                             "package or loadtest")],
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Run one pipeline stage, as dvc.yaml does (`dvc repro` runs them in order and skips what is current)."""
+    from ocrops.stages import main as run_stage
+
+    code = run_stage(name, params)
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 3000,
     bento: Annotated[str | None, typer.Option(help="bento tag; default: the package stage's")] = None,
+    params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Serve the Bento the package stage built (`bentoml serve` with the project's BentoML home)."""
     import os
     import subprocess
 
-    from ocrops.serving.server import BIN
+    from ocrops.harness.server import BIN
     from ocrops.stages.package import bentoml_home
 
     bentoml_home(Path.cwd())
     if bento is None:
-        manifest = Path("outputs/package/bento.json")
+        manifest = load_params(params).paths.package.bento
         if not manifest.exists():
             raise _fail("no bento built yet: run `dvc repro package` (or pass --bento TAG)")
         bento = json.loads(manifest.read_text(encoding="utf-8"))["bento"]

@@ -2,7 +2,7 @@
 
 Both send images to ``POST /ocr`` as multipart uploads, retry what the service asks to be retried (429 and
 503: rate limit, full queue, model restarting, service unreachable) after the ``Retry-After`` it sends, and
-raise ``ServiceError`` with the service's code (DESIGN.md, "Error codes") otherwise::
+raise ``ServiceError`` with the service's code (docs/architecture.md, "Errors") otherwise::
 
     with OCRClient("http://127.0.0.1:3000") as client:
         print(client.ocr("scan.png").text)
@@ -36,7 +36,7 @@ API_KEY_ENV = "OCROPS_API_KEY"  # pragma: allowlist secret (the variable's name)
 ImageInput = str | os.PathLike | bytes | Image.Image
 Mode = Literal["auto", "line", "page"]
 # what the service answers when trying again later can succeed
-RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.QUEUE_FULL, ErrorCode.MODEL_NOT_READY})
+RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.QUEUE_FULL, ErrorCode.UNAVAILABLE})
 # without a Retry-After (the service unreachable): 0.5 s, 1 s, 2 s, ... plus up to 1 s of jitter
 BACKOFF = tenacity.wait_exponential_jitter(multiplier=0.5, max=60)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
@@ -110,8 +110,8 @@ def error_from_response(response: httpx.Response) -> ServiceError:
                             body.get("request_id"), retry_after)
     by_status = {status: code for code, status in HTTP_STATUS.items()}
     by_status[503] = ErrorCode.QUEUE_FULL
-    code = by_status.get(response.status_code, ErrorCode.MODEL_NOT_READY if response.status_code >= 500
-                         else ErrorCode.MALFORMED_REQUEST)
+    code = by_status.get(response.status_code, ErrorCode.UNAVAILABLE if response.status_code >= 500
+                         else ErrorCode.INVALID_INPUT)
     return ServiceError(code, f"HTTP {response.status_code}: {response.text[:200]}", response.status_code,
                         response.headers.get("x-request-id"), retry_after)
 
@@ -120,7 +120,7 @@ def error_from_transport(exc: httpx.TransportError, url: str, timeout: float) ->
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         # the request may be running still: retrying would add load, so it is the caller's call
         return ServiceError(ErrorCode.TIMEOUT, f"no answer from {url} within {timeout:g} s")
-    return ServiceError(ErrorCode.MODEL_NOT_READY, f"service unreachable at {url} ({type(exc).__name__}: {exc})")
+    return ServiceError(ErrorCode.UNAVAILABLE, f"service unreachable at {url} ({type(exc).__name__}: {exc})")
 
 
 def image_payload(image: ImageInput) -> tuple[str, bytes, str]:

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.family import DEFAULT_BASE, Family
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -37,10 +38,6 @@ class DataParams(_Section):
     split: SplitRatios = SplitRatios()
 
 
-class ModelParams(_Section):
-    family: Literal["ppocr", "glm-ocr"] = "ppocr"
-
-
 class ValidateParams(_Section):
     max_input_side: int = Field(5000, gt=0, description="longest image side, pixels")
     max_pixels: int = Field(25_000_000, gt=0, description="width x height; guards against decompression bombs")
@@ -57,7 +54,8 @@ class ValidateParams(_Section):
 
 
 class TrainParams(_Section):
-    base: str = Field("ppocr-v4", description="preset name or a saved model directory")
+    base: str = Field(DEFAULT_BASE, description="a family's preset or PREFIX:PATH, a models:/ URI, or a saved "
+                                                "model directory; it decides the model family")
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(16, ge=1)
     lr: float = Field(5e-4, gt=0)
@@ -69,19 +67,6 @@ class TrainParams(_Section):
     general_ratio: float = Field(0.1, ge=0, lt=1, description="share of general (non-domain) lines per epoch")
     grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
     seed: int = 42
-
-
-class GlmOcrParams(_Section):
-    """Fine-tuning settings of the glm-ocr family (defaults: the official GLM-OCR LoRA recipe)."""
-
-    lora: bool = True
-    lora_rank: int = Field(8, ge=1)
-    lora_alpha: int = Field(16, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: str | list[str] = "all-linear"
-    freeze_vision: bool = Field(True, description="for a full fine-tune (lora: false)")
-    max_new_tokens: int = Field(128, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 class RedactParams(_Section):
@@ -136,8 +121,6 @@ class ExportParams(_Section):
     batch_size: int = Field(16, ge=1, description="batch size of the parity check")
     min_identical: float = Field(0.995, ge=0, le=1, description="fp32: share of lines read identically")
     max_cer_diff_points: float = Field(0.1, ge=0, description="fp32: CER difference allowed, in points")
-    glm_ocr_size: tuple[int, int] = Field((448, 56), description="glm-ocr: lines resized to this (width, height); "
-                                          "the vision graph is traced for its grid")
     tensorrt: TensorRTParams = TensorRTParams()
 
 
@@ -202,8 +185,6 @@ class ServeParams(_Section):
     web_ui: bool = Field(True, description="serve the web page at / (off: APIs and probes only)")
     web_preview_side: int = Field(1024, ge=64, description="web page: a larger image is first sent downscaled "
                                                           "to this side for a fast first answer")
-    glm_ocr_token_budget: int = Field(8192, ge=256, description="glm-ocr: image + new tokens per batch")
-    glm_ocr_max_new_tokens: int = Field(128, ge=1, description="glm-ocr: hard cap per line")
 
 
 class PackageParams(_Section):
@@ -221,12 +202,82 @@ class LoadTestParams(_Section):
     client_timeout_s: float = Field(60, gt=0, description="a request without answer by then counts as a hang")
 
 
+class ValidatePaths(_Section):
+    accepted: Path = Path("outputs/validate/accepted.jsonl")  # rows that passed, with their split
+    quarantine: Path = Path("reports/quarantine.jsonl")
+    report: Path = Path("reports/validation.html")
+    metrics: Path = Path("reports/validation.json")
+
+
+class GeneralPaths(_Section):
+    lines: Path = Path("outputs/general")  # general (non-domain) lines rendered from recipes/general.yaml
+
+
+class TrainPaths(_Section):
+    model: Path = Path("outputs/train/model")
+    checkpoints: Path = Path("outputs/train/checkpoints")
+    preview: Path = Path("reports/augment_preview.png")
+    history: Path = Path("reports/plots/train_history.json")
+    metrics: Path = Path("reports/train.json")
+
+
+class EvaluatePaths(_Section):
+    metrics: Path = Path("reports/evaluate.json")
+    gallery: Path = Path("reports/error_gallery.html")
+    buckets: Path = Path("reports/plots/cer_by_bucket.json")
+    confusions: Path = Path("reports/plots/confusions.json")
+
+
+class RegisterPaths(_Section):
+    version: Path = Path("outputs/register/version.json")  # the registered version (not in git)
+    metrics: Path = Path("reports/register.json")
+
+
+class ExportPaths(_Section):
+    engines: Path = Path("outputs/export")  # exported graphs + export.json
+    metrics: Path = Path("reports/export.json")
+
+
+class BenchmarkPaths(_Section):
+    metrics: Path = Path("reports/benchmark.json")
+    plots: Path = Path("reports/plots/benchmark")
+
+
+class PackagePaths(_Section):
+    folder: Path = Path("outputs/package")  # the wheel the Bento installs, the serve check's log
+    bento: Path = Path("outputs/package/bento.json")
+    metrics: Path = Path("reports/package.json")
+
+
+class LoadTestPaths(_Section):
+    metrics: Path = Path("reports/loadtest.json")
+    plots: Path = Path("reports/plots/loadtest")
+    logs: Path = Path("outputs/loadtest")
+
+
+class Paths(_Section):
+    """Every stage's inputs and outputs, declared once; dvc.yaml reads the same values as ``${paths.*}``."""
+
+    validate_: ValidatePaths = Field(ValidatePaths(), alias="validate")
+    general: GeneralPaths = GeneralPaths()
+    train: TrainPaths = TrainPaths()
+    evaluate: EvaluatePaths = EvaluatePaths()
+    register_: RegisterPaths = Field(RegisterPaths(), alias="register")
+    export: ExportPaths = ExportPaths()
+    benchmark: BenchmarkPaths = BenchmarkPaths()
+    package: PackagePaths = PackagePaths()
+    loadtest: LoadTestPaths = LoadTestPaths()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class Params(_Section):
+    """params.yaml. Besides these sections, a model family may own one: its record (ocrops.family) names the
+    section and its settings model; any other key is an error."""
+
     data: DataParams = DataParams()
-    model: ModelParams = ModelParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
     train: TrainParams = TrainParams()
-    glm_ocr: GlmOcrParams = GlmOcrParams()
     postprocess: PostprocessParams = PostprocessParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
@@ -236,8 +287,33 @@ class Params(_Section):
     serve: ServeParams = ServeParams()
     package: PackageParams = PackageParams()
     loadtest: LoadTestParams = LoadTestParams()
+    paths: Paths = Paths()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _family_sections(self) -> Params:
+        from ocrops.family import sections
+
+        owners = sections()
+        extra = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        for key, value in list(extra.items()):
+            owner = owners.get(key)
+            if owner is None:
+                raise ValueError(f"unknown section {key!r} (family sections: {', '.join(owners) or 'none'})")
+            try:
+                extra[key] = owner.settings_model().model_validate(value or {})
+            except ValidationError as exc:
+                raise ValueError(f"{key}: " + "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+        return self
+
+    def family_settings(self, family: Family) -> BaseModel | None:
+        """The family's settings section as validated (its defaults when params.yaml has none)."""
+        if family.section is None:
+            return None
+        found = (self.__pydantic_extra__ or {}).get(family.section)
+        return found if found is not None else family.default_settings()
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:
@@ -258,13 +334,13 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"params file not found: {path}") from exc
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"params file not found: {path}") from exc
     except yaml.YAMLError as exc:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"{path} is not valid YAML: {exc}") from exc
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"{path} is not valid YAML: {exc}") from exc
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"{path}: {problems}") from exc
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"{path}: {problems}") from exc

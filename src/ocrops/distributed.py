@@ -1,7 +1,7 @@
 """Multi-process training through accelerate (or torchrun): who am I, and the Accelerator when there are several.
 
-Launch with ``accelerate launch --num_processes N pipelines/train.py`` (or
-``torchrun --nproc-per-node N pipelines/train.py``); a plain ``python`` run is one process
+Launch with ``accelerate launch --num_processes N -m ocrops.stages train`` (or
+``torchrun --nproc-per-node N -m ocrops.stages train``); a plain ``ocrops stage train`` is one process
 and never touches accelerate.
 """
 

@@ -1,4 +1,8 @@
-"""Error codes shared by the CLI and the service (DESIGN.md, "Error codes")."""
+"""Error codes shared by the pipeline, the CLI and the service (docs/architecture.md, "Errors").
+
+Names say what went wrong, wherever it happens; the numeric codes and HTTP statuses are the service's
+contract and never change.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ from enum import IntEnum
 
 
 class ErrorCode(IntEnum):
-    UNREADABLE_IMAGE = 4001
-    MALFORMED_REQUEST = 4002
+    UNREADABLE_IMAGE = 4001  # not an image, or a format ocrops does not read
+    INVALID_INPUT = 4002  # a request, params file, label or split that does not fit its contract
     UNAUTHORIZED = 4010  # API keys are on and the request has no valid one
     RATE_LIMITED = 4029
-    IMAGE_TOO_LARGE = 5001
-    MODEL_NOT_READY = 5002
+    TOO_LARGE = 5001  # an image (bytes, pixels, side) or a request (images) over its limit
+    UNAVAILABLE = 5002  # a model, engine, checkpoint or tracking store that cannot be loaded or reached
     OUT_OF_MEMORY = 5003
     TIMEOUT = 5004
     QUEUE_FULL = 5030
@@ -19,11 +23,11 @@ class ErrorCode(IntEnum):
 
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNREADABLE_IMAGE: 400,
-    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.INVALID_INPUT: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.IMAGE_TOO_LARGE: 413,
-    ErrorCode.MODEL_NOT_READY: 503,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.OUT_OF_MEMORY: 507,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.QUEUE_FULL: 503,
@@ -31,7 +35,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 
 
 class OcropsError(Exception):
-    """An error a user can act on; carries a DESIGN.md code."""
+    """An error a user can act on; carries one of the codes above."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)

@@ -130,14 +130,14 @@ def load_rule(spec: str) -> Callable[[str], str]:
     """``package.module:ClassName`` -> an instance; the class is called with the text and returns the text."""
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r}: expected 'module:ClassName'")
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"post-processing rule {spec!r}: expected 'module:ClassName'")
     try:
         rule = getattr(importlib.import_module(module_name), class_name)()
     except (ImportError, AttributeError) as exc:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+        raise OcropsError(ErrorCode.INVALID_INPUT,
                           f"post-processing rule {spec!r} cannot be loaded: {exc}") from exc
     if not callable(rule):
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"post-processing rule {spec!r} is not callable")
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"post-processing rule {spec!r} is not callable")
     return rule
 
 

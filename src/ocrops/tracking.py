@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from ocrops.adapter import EpochLog
 from ocrops.config import Params, flatten
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.family import FAMILY_FILE
 
 
 def tracking_uri(params: Params) -> str:
@@ -37,7 +38,7 @@ def check_reachable(uri: str, timeout_s: float) -> None:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as answer:
             answer.read()
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+        raise OcropsError(ErrorCode.UNAVAILABLE,
                           f"MLflow tracking server {uri} is unreachable ({exc}); start it, or point "
                           "MLFLOW_TRACKING_URI / params mlflow.tracking_uri at a reachable store") from exc
 
@@ -56,25 +57,37 @@ def setup(params: Params) -> str:
         root = Path(params.mlflow.artifact_root).resolve() / params.mlflow.experiment
         return mlflow.create_experiment(params.mlflow.experiment, artifact_location=root.as_uri())
     except Exception as exc:  # any failure to reach or open the store: say which store, stop early
-        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"MLflow tracking store {uri} is not usable: {exc}") from exc
+        raise OcropsError(ErrorCode.UNAVAILABLE, f"MLflow tracking store {uri} is not usable: {exc}") from exc
 
 
 def download_registered(uri: str, dst: str | Path | None = None) -> Path:
     """Fetch ``models:/NAME@alias`` (or ``models:/NAME/VERSION``); returns the ocrops model folder inside it."""
     import tempfile
 
-    from ocrops.models.base import FAMILY_FILE
-
     target = Path(dst or tempfile.mkdtemp(prefix="ocrops-registered-"))
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
     except Exception as exc:  # unknown name/alias, unreachable store
-        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+        raise OcropsError(ErrorCode.UNAVAILABLE,
                           f"cannot fetch {uri} from the MLflow registry at {mlflow.get_tracking_uri()}: {exc}") from exc
     marker = next(iter(sorted(local.rglob(FAMILY_FILE))), None)
     if marker is None:
-        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"{uri} holds no ocrops model (no {FAMILY_FILE} in its artifacts)")
+        raise OcropsError(ErrorCode.UNAVAILABLE, f"{uri} holds no ocrops model (no {FAMILY_FILE} in its artifacts)")
     return marker.parent
+
+
+def registered_version(uri: str):
+    """The MLflow ModelVersion a ``models:/NAME@alias`` or ``models:/NAME/VERSION`` URI names."""
+    name, _, rest = uri.removeprefix("models:/").partition("/")
+    client = MlflowClient()
+    try:
+        if "@" in name:
+            name, alias = name.split("@", 1)
+            return client.get_model_version_by_alias(name, alias)
+        return client.get_model_version(name, rest)
+    except Exception as exc:  # unknown name/alias/version, unreachable store
+        raise OcropsError(ErrorCode.UNAVAILABLE,
+                          f"cannot find {uri} in the MLflow registry at {mlflow.get_tracking_uri()}: {exc}") from exc
 
 
 def git_commit() -> str | None:
@@ -133,7 +146,7 @@ class TrainingRun:
         except Exception as end_exc:  # the store went away; a rerun resumes and finishes the run
             print(f"warning: MLflow run not closed ({end_exc}); rerun the stage once the store is back")
             if exc_type is None:
-                raise OcropsError(ErrorCode.MODEL_NOT_READY,
+                raise OcropsError(ErrorCode.UNAVAILABLE,
                                   f"MLflow store {mlflow.get_tracking_uri()} went away: {end_exc}") from end_exc
 
     def flush(self) -> int:
@@ -148,12 +161,12 @@ class TrainingRun:
         self.spool.unlink()
         return 0
 
-    def log_setup(self, accepted: Path, data_dir: str) -> None:
+    def log_setup(self, accepted: Path, data_dir: str, family: str) -> None:
         if mlflow.get_run(self.run.info.run_id).data.params:
             return  # resumed: params and inputs are already there
-        mlflow.log_params(flatten(self.params.model_dump(by_alias=True, mode="json")))
+        mlflow.log_params(flatten(self.params.model_dump(by_alias=True, mode="json", exclude={"paths"})))
         commit = git_commit()
-        tags = {"ocrops.stage": "train", "ocrops.family": self.params.model.family}
+        tags = {"ocrops.stage": "train", "ocrops.family": family}
         if commit:
             tags["mlflow.source.git.commit"] = commit
         digest = dvc_digest(f"{data_dir}.dvc")

@@ -23,15 +23,15 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT
+from conftest import PROJECT, with_paths
 from integration.test_dvc_validate import _dvc, _env, _run, copy_stages, init_repo
 from mlflow_server import MlflowServer, free_port
 from ocrops.config import SplitRatios, load_params
 from ocrops.data.lines import LineDataset
 from ocrops.data.synth import load_recipe, synthesize
 from ocrops.metrics import cer
-from ocrops.models.base import load_model
-from ocrops.registry import image_b64
+from ocrops.models import load_model
+from ocrops.registry.pyfunc import image_b64
 
 pytestmark = pytest.mark.integration
 
@@ -234,21 +234,21 @@ def _ocrops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_path: Path):
-    from ocrops.stages.evaluate import run_evaluate
-    from ocrops.stages.register import run_register
+    from ocrops.stages import evaluate, register
 
     first = _ocrops("promote", "1", cwd=in_repo)
     assert first.returncode == 0, first.stderr
     assert "version 1 is now 'champion'" in first.stdout
 
-    params = load_params("params.yaml")
     worse = _worse_model(in_repo, tmp_path / "worse")
-    accepted = Path("outputs/validate/accepted.jsonl")
-    evaluation = run_evaluate(params, accepted, Path("outputs/general"), worse, tmp_path / "reports")
+    elsewhere = {"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
+                 "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json"}
+    params = with_paths(load_params("params.yaml"), train={"model": worse}, evaluate=elsewhere,
+                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+    evaluation = evaluate.run(params)
     good = json.loads(Path("reports/evaluate.json").read_text(encoding="utf-8"))
     assert evaluation["test"]["adapted"]["cer"] > good["test"]["adapted"]["cer"] + 0.01
-    registered = run_register(params, worse, accepted, tmp_path / "reports" / "evaluate.json",
-                              Path("reports/train.json"), tmp_path / "version.json", tmp_path / "register.json")
+    registered = register.run(params)
     assert registered["version"] == 2
 
     refused = _ocrops("promote", "2", cwd=in_repo)
@@ -269,7 +269,7 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_p
 
 def test_an_alias_moved_in_the_ui_is_what_gets_served(in_repo: Path, monkeypatch):
     """The MLflow UI sets aliases through this REST call; the package stage resolves the alias it set."""
-    from ocrops.registry import serving_version
+    from ocrops.registry.versions import serving_version
     from ocrops.tracking import download_registered
 
     with MlflowServer(in_repo / "mlruns") as server:
@@ -291,17 +291,16 @@ def test_an_alias_moved_in_the_ui_is_what_gets_served(in_repo: Path, monkeypatch
 def test_the_bento_is_built_from_the_alias_set_in_the_ui(in_repo: Path, tmp_path: Path):
     """A new version promoted in the UI: `dvc repro --force --single-item package` builds a bento of it, and
     `bentoml serve` of that bento reads the test split as the version was evaluated."""
-    from ocrops.stages.register import run_register
+    from ocrops.stages import register
 
     first = json.loads((in_repo / "reports" / "package.json").read_text(encoding="utf-8"))
     assert first["serve_check"]["matches"] and first["serve_check"]["same_test_set"]
     bento = json.loads((in_repo / "outputs" / "package" / "bento.json").read_text(encoding="utf-8"))
     assert (in_repo / ".bentoml" / "bentos" / bento["bento"].replace(":", "/") / bento["dockerfile"]).exists()
 
-    params = load_params("params.yaml")
-    new = run_register(params, Path("outputs/train/model"), Path("outputs/validate/accepted.jsonl"),
-                       Path("reports/evaluate.json"), Path("reports/train.json"), tmp_path / "version.json",
-                       tmp_path / "register.json")["version"]
+    params = with_paths(load_params("params.yaml"),
+                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+    new = register.run(params)["version"]
     with MlflowServer(in_repo / "mlruns") as server:
         request = urllib.request.Request(
             f"{server.uri}/ajax-api/2.0/mlflow/registered-models/alias", method="POST",

@@ -40,8 +40,8 @@ def copy_stages(root: Path, names: list[str], params_update: dict | None = None)
     for name in names:
         for dep in stages[name]["deps"]:
             source = PROJECT / dep
-            # the data and other stages' outputs are made in the test repository, never copied
-            if dep == "data" or dep.startswith(("data/", "outputs/", "reports/")) or (root / dep).exists():
+            # the data and other stages' outputs (${paths.*}) are made in the test repository, never copied
+            if dep == "data" or dep.startswith(("data/", "${")) or (root / dep).exists():
                 continue
             if source.is_dir():
                 shutil.copytree(source, root / dep, ignore=shutil.ignore_patterns("__pycache__"))

@@ -236,7 +236,7 @@ def test_readyz_stays_503_until_the_recognizer_is_warm(bento):
     /readyz says so until the recognizer has warmed up."""
     import time
 
-    from ocrops.serving.server import ServerProcess, free_port
+    from ocrops.harness.server import ServerProcess, free_port
 
     tag, base = bento
     port = free_port()

@@ -10,7 +10,7 @@ from pathlib import Path
 from ocrops.config import Params
 from ocrops.errors import OcropsError, PipelineError
 from ocrops.postprocess import Postprocessor
-from ocrops.registry import register
+from ocrops.registry.versions import register
 
 EVALUATION = {
     "test": {"adapted": {"cer": 0.1, "exact_match": 0.5, "term_recall": 0.9, "lines": 2,

@@ -28,10 +28,10 @@ WORKER = PROJECT / "tests" / "reliability" / "register_worker.py"
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> tuple[Path, Path]:
-    from ocrops.models.base import pretrained
+    from ocrops.models import pretrained
 
     root = tmp_path_factory.mktemp("model")
-    pretrained("ppocr").save(root / "model")
+    pretrained("ppocr-v4").save(root / "model")
     line_image("Glucose 5.4 mmol/L", (320, 40)).save(root / "line.png")
     return root / "model", root / "line.png"
 

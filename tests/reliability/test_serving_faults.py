@@ -19,7 +19,7 @@ import requests
 from PIL import Image
 
 from conftest import line_image, serve
-from ocrops.bench import open_loop
+from ocrops.harness.bench import open_loop
 from ocrops.client import OCRClient, ServiceError
 from ocrops.errors import ErrorCode
 from ocrops.metrics import cer
@@ -97,7 +97,7 @@ def test_a_killed_recognizer_worker_fails_in_flight_requests_cleanly_and_comes_b
            lost_records=sum(1 for o in failed if isinstance(o, str)),
            recovery_s=round(recovered - killed_at, 1) if recovered else None)
     assert restarted != victim
-    assert all(o == (503, int(ErrorCode.MODEL_NOT_READY)) for o in failed), Counter(map(str, failed))
+    assert all(o == (503, int(ErrorCode.UNAVAILABLE)) for o in failed), Counter(map(str, failed))
     assert len(failed) <= 4  # only the requests in flight at the kill
     assert recovered is not None and final == [200] * 10
 

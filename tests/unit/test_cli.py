@@ -9,8 +9,9 @@ from ocrops.cli import app
 runner = CliRunner()
 
 
-def test_import_pairs_then_validate_passes(tmp_path: Path):
+def test_import_pairs_then_validate_passes(tmp_path: Path, monkeypatch):
     """A new user's folder of .png + .gt.txt pairs becomes a dataset that passes validation."""
+    monkeypatch.chdir(tmp_path)  # the reports go where params.yaml's paths say, relative to the project
     src = tmp_path / "scans"
     src.mkdir()
     for i in range(40):
@@ -21,10 +22,9 @@ def test_import_pairs_then_validate_passes(tmp_path: Path):
     result = runner.invoke(app, ["data", "import", str(src), "--out", str(out), "--params", params])
     assert result.exit_code == 0, result.output
     assert "imported 40 rows" in result.output
-    result = runner.invoke(app, ["data", "validate", str(out), "--reports", str(tmp_path / "r"),
-                                 "--accepted", str(tmp_path / "a.jsonl"), "--params", str(PROJECT / "params.yaml")])
+    result = runner.invoke(app, ["data", "validate", str(out), "--params", str(PROJECT / "params.yaml")])
     assert result.exit_code == 0, result.output
-    figures = json.loads((tmp_path / "r" / "validation.json").read_text(encoding="utf-8"))
+    figures = json.loads((tmp_path / "reports" / "validation.json").read_text(encoding="utf-8"))
     assert figures["accepted"] == 40 and figures["passed"]
 
 
@@ -47,11 +47,11 @@ def test_import_into_non_empty_folder_is_refused(small_dataset: Path, tmp_path: 
     assert result.exit_code == 2 and "--overwrite" in result.output
 
 
-def test_validate_failure_exits_1_with_reason(tmp_path: Path, small_dataset: Path):
+def test_validate_failure_exits_1_with_reason(tmp_path: Path, small_dataset: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     (small_dataset / "images" / "000.png").write_bytes(b"")
     (tmp_path / "params.yaml").write_text("validate: {max_rejected_share: 0.01}\n")
-    result = runner.invoke(app, ["data", "validate", str(small_dataset), "--params", str(tmp_path / "params.yaml"),
-                                 "--reports", str(tmp_path / "r"), "--accepted", str(tmp_path / "a.jsonl")])
+    result = runner.invoke(app, ["data", "validate", str(small_dataset), "--params", str(tmp_path / "params.yaml")])
     assert result.exit_code == 1
     assert "rows rejected" in result.output
 
@@ -63,3 +63,13 @@ def test_synth_cli_writes_recipe_with_overrides(tmp_path: Path):
     recipe = (tmp_path / "s" / "recipe.yaml").read_text(encoding="utf-8")
     assert "count: 5" in recipe and "seed: 7" in recipe
     assert len(list((tmp_path / "s" / "images").iterdir())) == 5
+
+
+def test_stage_runs_one_stage_and_refuses_unknown_names(tmp_path: Path, small_dataset: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(f"data: {{path: {small_dataset}}}\n")
+    result = runner.invoke(app, ["stage", "validate", "--params", str(tmp_path / "params.yaml")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "reports" / "validation.json").read_text())["accepted"] == 12
+    unknown = runner.invoke(app, ["stage", "deploy", "--params", str(tmp_path / "params.yaml")])
+    assert unknown.exit_code == 2

@@ -41,9 +41,9 @@ def test_an_error_body_becomes_a_service_error_with_its_code():
 
 
 @pytest.mark.parametrize(("status", "code", "retryable"), [(503, ErrorCode.QUEUE_FULL, True),
-                                                           (413, ErrorCode.IMAGE_TOO_LARGE, False),
-                                                           (502, ErrorCode.MODEL_NOT_READY, True),
-                                                           (404, ErrorCode.MALFORMED_REQUEST, False)])
+                                                           (413, ErrorCode.TOO_LARGE, False),
+                                                           (502, ErrorCode.UNAVAILABLE, True),
+                                                           (404, ErrorCode.INVALID_INPUT, False)])
 def test_a_body_without_a_code_is_judged_by_its_status(status, code, retryable):
     error = error_from_response(httpx.Response(status, text="<html>proxy error</html>"))
     assert error.code == code and error.retryable is retryable and "proxy error" in error.message
@@ -51,7 +51,7 @@ def test_a_body_without_a_code_is_judged_by_its_status(status, code, retryable):
 
 def test_transport_failures_are_unreachable_but_a_read_timeout_is_not_retried():
     refused = error_from_transport(httpx.ConnectError("refused"), "http://x", 5)
-    assert refused.code == ErrorCode.MODEL_NOT_READY and refused.retryable
+    assert refused.code == ErrorCode.UNAVAILABLE and refused.retryable
     late = error_from_transport(httpx.ReadTimeout("slow"), "http://x", 5)
     assert late.code == ErrorCode.TIMEOUT and not late.retryable and "5 s" in late.message
 

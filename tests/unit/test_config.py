@@ -1,15 +1,17 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import PROJECT
-from ocrops.config import load_params
+from ocrops.config import Params, Paths, load_params
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.family import for_base
 
 
 def test_project_params_are_valid():
     params = load_params(PROJECT / "params.yaml")
-    assert params.model.family == "ppocr"
+    assert for_base(params.train.base).name == "ppocr"  # the family comes from the base, named nowhere else
     assert params.validate_.max_input_side == 5000
     assert params.data.split.train + params.data.split.val + params.data.split.test == pytest.approx(1)
 
@@ -19,7 +21,8 @@ def test_project_params_are_valid():
     [
         ("data: {split: {train: 0.9, val: 0.2, test: 0.1}}", "add up to 1"),
         ("validate: {max_input_sid: 10}", "max_input_sid"),
-        ("model: {family: tesseract}", "model.family"),
+        ("model: {family: tesseract}", "unknown section 'model'"),
+        ("glm_ocr: {lora_rank: 0}", "glm_ocr: lora_rank"),  # a family's section, checked by its own model
         ("validate: {min_brightness: 200, max_brightness: 100}", "min_brightness"),
         ("data: [unclosed", "not valid YAML"),
     ],
@@ -29,10 +32,43 @@ def test_bad_params_name_the_problem(tmp_path: Path, text, needle):
     path.write_text(text)
     with pytest.raises(OcropsError) as info:
         load_params(path)
-    assert info.value.code == ErrorCode.MALFORMED_REQUEST
+    assert info.value.code == ErrorCode.INVALID_INPUT
     assert needle in str(info.value)
+
+
+def test_a_family_section_reaches_the_family_with_defaults_when_absent():
+    glm = for_base("glm-ocr:/somewhere")
+    assert Params().family_settings(glm).lora_rank == 8
+    assert Params.model_validate({"glm_ocr": {"lora_rank": 4}}).family_settings(glm).lora_rank == 4
+    assert Params().family_settings(for_base("ppocr-v4")) is None  # a family without settings
 
 
 def test_missing_params_file(tmp_path: Path):
     with pytest.raises(OcropsError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def _leaves(tree: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for key, value in tree.items():
+        out |= _leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": str(value)}
+    return out
+
+
+def test_stage_files_are_declared_once_and_dvc_reads_them_from_params():
+    """params.yaml's paths equal the schema's defaults, and dvc.yaml names no stage file literally: every
+    outputs/ or reports/ path it mentions is a ${paths.*} reference to params.yaml."""
+    declared = _leaves(yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))["paths"])
+    assert declared == _leaves(Paths().model_dump(by_alias=True, mode="json"))
+    dvc = (PROJECT / "dvc.yaml").read_text(encoding="utf-8")
+    literal = [line.strip() for line in dvc.splitlines()
+               if ("outputs/" in line or "reports/" in line) and not line.strip().startswith("#")]
+    assert literal == []
+    used = {ref for ref in __import__("re").findall(r"\$\{paths\.([\w.]+)\}", dvc)}
+    assert used <= set(declared) and {"validate.accepted", "train.model", "export.engines"} <= used
+
+
+def test_the_bento_installs_the_wheel_where_the_package_stage_builds_it():
+    bentofile = yaml.safe_load((PROJECT / "bentos" / "bentofile.yaml").read_text(encoding="utf-8"))
+    folder = Params().paths.package.folder
+    assert all(Path(w).parent == folder / "wheels" for w in bentofile["python"]["wheels"])

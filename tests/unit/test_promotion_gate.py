@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ocrops.config import Params
-from ocrops.registry import gate
+from ocrops.registry.promotion import gate
 
 PARAMS = Params.model_validate({"promote": {"cer_tolerance": 0.001, "term_recall_tolerance": 0.005,
                                             "max_latency_ms": 50}})

@@ -35,10 +35,10 @@ def test_run_records_params_dataset_epochs_and_resumes(params: Params, tmp_path:
     (tmp_path / "data.dvc").write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n  path: data\n")
     id_file = tmp_path / "ckpt" / "mlflow_run_id"
     with TrainingRun(params, id_file) as run:
-        run.log_setup(_accepted(tmp_path), "data")
+        run.log_setup(_accepted(tmp_path), "data", "ppocr")
         run.log_epoch(EpochLog(0, 1.5, 0.2, 0.5, 1e-4, 7.0))
     with TrainingRun(params, id_file) as resumed:  # same run continues after a crash
-        resumed.log_setup(_accepted(tmp_path), "data")
+        resumed.log_setup(_accepted(tmp_path), "data", "ppocr")
         resumed.log_epoch(EpochLog(1, 0.5, 0.1, 0.7, 5e-5, 7.5))
     assert resumed.run.info.run_id == run.run.info.run_id
     client = MlflowClient(tracking_uri=params.mlflow.tracking_uri)
@@ -69,12 +69,12 @@ def test_training_can_continue_from_a_registered_alias(params: Params, tmp_path:
     from PIL import Image
 
     from conftest import line_image
-    from ocrops.adapter import resolve_base
-    from ocrops.models.base import pretrained
+    from ocrops.models import pretrained
+    from ocrops.stages.common import base_family, base_model
     from ocrops.tracking import setup
 
     setup(params)
-    model = pretrained("ppocr")
+    model = pretrained("ppocr-v4")
     model.extend_vocabulary(["⁹"])
     model.save(tmp_path / "saved")
     client = MlflowClient()
@@ -84,10 +84,15 @@ def test_training_can_continue_from_a_registered_alias(params: Params, tmp_path:
     client.create_registered_model("ocrops-test")
     version = client.create_model_version("ocrops-test", source=source, run_id=run.info.run_id)
     client.set_registered_model_alias("ocrops-test", "candidate", version.version)
+    client.set_model_version_tag("ocrops-test", version.version, "family", "ppocr")
 
-    loaded = resolve_base("models:/ocrops-test@candidate")
+    def based_on(uri: str) -> Params:
+        return params.model_copy(update={"train": params.train.model_copy(update={"base": uri})})
+
+    assert base_family(based_on("models:/ocrops-test@candidate")).name == "ppocr"  # from the version's tag
+    loaded = base_model(based_on("models:/ocrops-test@candidate"))
     assert loaded.charset[-1] == "⁹"
     images: list[Image.Image] = [line_image("肌酐 88 μmol/L")]
     assert loaded.predict(images) == model.predict(images)
     with pytest.raises(OcropsError, match="models:/ocrops-test@champion"):
-        resolve_base("models:/ocrops-test@champion")
+        base_model(based_on("models:/ocrops-test@champion"))

@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import line_image, png_with_declared_size, truncated_png, write_dataset
+from conftest import line_image, params_at, png_with_declared_size, truncated_png, write_dataset
 from ocrops.config import Params
 from ocrops.data.report import write_report
-from ocrops.data.validation import validate_dataset
+from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
-from ocrops.stages.validate import run_validate
+from ocrops.family import DEFAULT_BASE, for_base
+from ocrops.stages import validate
 
 LENIENT = Params.model_validate({"validate": {"max_rejected_share": 0.9}})
+DEFAULT_VOCABULARY = Vocabulary(for_base(DEFAULT_BASE).name, for_base(DEFAULT_BASE).code().vocabulary())
 
 
 def _append(root: Path, records: list[dict | bytes]) -> None:
@@ -68,7 +70,7 @@ EXPECTED = {
 
 
 def test_exactly_the_broken_rows_are_quarantined_with_reasons(broken_dataset: Path):
-    report = validate_dataset(broken_dataset, LENIENT, progress=False)
+    report = validate_dataset(broken_dataset, LENIENT, DEFAULT_VOCABULARY, progress=False)
     assert {q["line"]: q["reason"] for q in report.quarantine} == EXPECTED
     assert len(report.accepted) == 12  # nothing valid is lost
     codes = {q["line"]: q["code"] for q in report.quarantine}
@@ -82,63 +84,64 @@ def test_exactly_the_broken_rows_are_quarantined_with_reasons(broken_dataset: Pa
 
 
 def test_outputs_are_written_and_list_every_rejected_row(broken_dataset: Path, tmp_path: Path):
-    report = validate_dataset(broken_dataset, LENIENT, progress=False)
-    figures = write_report(report, tmp_path / "reports", tmp_path / "accepted.jsonl")
-    on_disk = json.loads((tmp_path / "reports" / "validation.json").read_text(encoding="utf-8"))
+    report = validate_dataset(broken_dataset, LENIENT, DEFAULT_VOCABULARY, progress=False)
+    paths = params_at(tmp_path).paths.validate_
+    figures = write_report(report, paths)
+    on_disk = json.loads(paths.metrics.read_text(encoding="utf-8"))
     assert on_disk == figures
     assert figures["rows"] == 27 and figures["rejected"] == 15 and figures["accepted"] == 12
-    quarantined = [json.loads(x) for x in (tmp_path / "reports" / "quarantine.jsonl").read_text().splitlines()]
+    quarantined = [json.loads(x) for x in paths.quarantine.read_text().splitlines()]
     assert sorted(q["line"] for q in quarantined) == sorted(EXPECTED)
-    accepted = [json.loads(x) for x in (tmp_path / "accepted.jsonl").read_text().splitlines()]
+    accepted = [json.loads(x) for x in paths.accepted.read_text().splitlines()]
     assert [a["line"] for a in accepted] == list(range(1, 13))
     assert all(Path(a["path"]).is_file() for a in accepted)
-    html = (tmp_path / "reports" / "validation.html").read_text(encoding="utf-8")
+    html = paths.report.read_text(encoding="utf-8")
     assert all(reason in html for reason in set(EXPECTED.values()))
     assert "PASSED" in html and "expect_column_values_to_be_in_set" in html
 
 
 def test_too_many_rejects_fail_the_stage_naming_rows(broken_dataset: Path, tmp_path: Path):
-    strict = Params.model_validate({"validate": {"max_rejected_share": 0.05}})
+    strict = params_at(tmp_path, validate={"max_rejected_share": 0.05})
     with pytest.raises(PipelineError) as info:
-        run_validate(strict, broken_dataset, tmp_path / "r", tmp_path / "a.jsonl")
+        validate.run(strict, broken_dataset)
     message = str(info.value)
     assert "15 of 27 rows rejected" in message and "line 13 (image_unreadable" in message
-    assert (tmp_path / "r" / "quarantine.jsonl").exists()  # the reports are there to read
+    assert strict.paths.validate_.quarantine.exists()  # the reports are there to read
 
 
 def test_leakage_between_splits_fails_even_when_few_rows(small_dataset: Path):
     shutil.copy(small_dataset / "images" / "000.png", small_dataset / "images" / "leak.png")
     _append(small_dataset, [{"image": "images/leak.png", "text": "leak", "split": "test"}])
-    report = validate_dataset(small_dataset, LENIENT, progress=False)
+    report = validate_dataset(small_dataset, LENIENT, DEFAULT_VOCABULARY, progress=False)
     assert not report.passed
     assert any("split_leakage" in f and "line 1 " in f and "line 13 " in f for f in report.failures)
 
 
 def test_missing_split_is_assigned_by_hash_deterministically(tmp_path: Path):
     root = write_dataset(tmp_path / "d", [(f"{i}.png", f"row {i}", None) for i in range(30)])
-    first = validate_dataset(root, LENIENT, progress=False)
-    second = validate_dataset(root, LENIENT, progress=False)
+    first = validate_dataset(root, LENIENT, DEFAULT_VOCABULARY, progress=False)
+    second = validate_dataset(root, LENIENT, DEFAULT_VOCABULARY, progress=False)
     assert [r.split for r in first.accepted] == [r.split for r in second.accepted]
     assert all(r.split_source == "hash" for r in first.records)
     assert set(first.split_sizes) == {"train", "val", "test"}
 
 
 def test_out_of_vocabulary_is_reported_not_rejected(small_dataset: Path):
-    report = validate_dataset(small_dataset, LENIENT, progress=False)
+    report = validate_dataset(small_dataset, LENIENT, DEFAULT_VOCABULARY, progress=False)
     assert len(report.accepted) == 12 and report.passed
     assert report.oov == {"⁹": 12}  # ⁹ is not in the PP-OCRv4 dictionary
     oov_check = next(c for c in report.checks if c.rule == "out_of_vocabulary")
     assert not oov_check.success and oov_check.severity == "report"
 
 
-def test_glm_family_has_no_closed_vocabulary(small_dataset: Path):
-    params = Params.model_validate({"model": {"family": "glm-ocr"}})
-    report = validate_dataset(small_dataset, params, progress=False)
-    assert not report.oov and report.passed
+def test_the_family_comes_from_the_base_and_glm_ocr_has_no_closed_vocabulary(small_dataset: Path, tmp_path: Path):
+    params = params_at(tmp_path, train={"base": "glm-ocr:/checkpoints/GLM-OCR"})  # never loaded: names the family
+    figures = validate.run(params, small_dataset)
+    assert figures["oov"] == {"family": "glm-ocr", "rows": 0, "distinct_chars": 0, "chars": ""}
 
 
 def test_empty_split_is_reported(tmp_path: Path):
     root = write_dataset(tmp_path / "d", [(f"{i}.png", f"row {i}", "train") for i in range(5)])
-    report = validate_dataset(root, LENIENT, progress=False)
+    report = validate_dataset(root, LENIENT, DEFAULT_VOCABULARY, progress=False)
     sizes = next(c for c in report.checks if c.rule == "split_sizes")
     assert not sizes.success and sizes.unexpected == 2

@@ -83,7 +83,7 @@ def _parse_line(number: int, raw: bytes) -> tuple[LabelRow | None, BadLine | Non
     shown = raw.decode("utf-8", errors="backslashreplace")[:300]
 
     def reject(reason: str, detail: str) -> tuple[None, BadLine]:
-        return None, BadLine(number, reason, int(ErrorCode.MALFORMED_REQUEST), detail, shown)
+        return None, BadLine(number, reason, int(ErrorCode.INVALID_INPUT), detail, shown)
 
     try:
         text = raw.decode("utf-8-sig" if number == 1 else "utf-8")

@@ -52,7 +52,7 @@ def read_header(data: bytes) -> tuple[Image.Image, str, int, int]:
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
-            raise OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"decompression bomb refused: {exc}") from exc
+            raise OcropsError(ErrorCode.TOO_LARGE, f"decompression bomb refused: {exc}") from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise _unreadable(f"not a recognised image ({exc.__class__.__name__})") from exc
     fmt = image.format or "unknown"
@@ -67,9 +67,9 @@ def read_header(data: bytes) -> tuple[Image.Image, str, int, int]:
 def check_size(width: int, height: int, limits: ImageLimits) -> None:
     """Raise 5001 when dimensions exceed the limits."""
     if max(width, height) > limits.max_side:
-        raise OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"{width}x{height} exceeds max side {limits.max_side}")
+        raise OcropsError(ErrorCode.TOO_LARGE, f"{width}x{height} exceeds max side {limits.max_side}")
     if width * height > limits.max_pixels:
-        raise OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"{width}x{height} exceeds {limits.max_pixels} pixels")
+        raise OcropsError(ErrorCode.TOO_LARGE, f"{width}x{height} exceeds {limits.max_pixels} pixels")
 
 
 def decode_rgb(image: Image.Image) -> tuple[Image.Image, float]:
@@ -90,7 +90,7 @@ def open_rgb(source: bytes | str | Path, limits: ImageLimits = ImageLimits()) ->
     """
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     if limits.max_bytes is not None and len(data) > limits.max_bytes:
-        raise OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"image is {len(data)} bytes, limit {limits.max_bytes}")
+        raise OcropsError(ErrorCode.TOO_LARGE, f"image is {len(data)} bytes, limit {limits.max_bytes}")
     image, fmt, width, height = read_header(data)
     check_size(width, height, limits)
     mode = image.mode

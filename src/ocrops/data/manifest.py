@@ -66,7 +66,7 @@ def build_manifest(
     """Measure every line of a dataset's labels.jsonl."""
     dataset = Path(dataset)
     if not (dataset / "labels.jsonl").exists():
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"{dataset}/labels.jsonl not found: not a dataset directory")
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"{dataset}/labels.jsonl not found: not a dataset directory")
     rows, bad = read_labels(dataset)
     items: list[LabelRow | BadLine] = sorted([*rows, *bad], key=lambda item: item.line)
     records = [

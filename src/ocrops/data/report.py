@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ocrops.config import ValidatePaths
 from ocrops.data.contract import write_jsonl
 from ocrops.data.validation import ValidationReport
 
@@ -66,15 +67,13 @@ def render_html(report: ValidationReport, figures: dict) -> str:
     )
 
 
-def write_report(report: ValidationReport, reports_dir: str | Path, accepted_path: str | Path) -> dict:
-    """Write validation.json, validation.html, quarantine.jsonl and the accepted manifest."""
-    reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
+def write_report(report: ValidationReport, paths: ValidatePaths) -> dict:
+    """Write the metrics (validation.json), the HTML page, the quarantine and the accepted rows."""
+    for path in (paths.metrics, paths.report, paths.quarantine, paths.accepted):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     figures = summary(report)
-    (reports_dir / "validation.json").write_text(
-        json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    (reports_dir / "validation.html").write_text(render_html(report, figures), encoding="utf-8")
-    write_jsonl(reports_dir / "quarantine.jsonl", report.quarantine)
-    write_jsonl(accepted_path, accepted_rows(report))
+    Path(paths.metrics).write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    Path(paths.report).write_text(render_html(report, figures), encoding="utf-8")
+    write_jsonl(paths.quarantine, report.quarantine)
+    write_jsonl(paths.accepted, accepted_rows(report))
     return figures

@@ -22,7 +22,6 @@ from ocrops.config import SPLITS, Params
 from ocrops.data.images import ImageLimits
 from ocrops.data.manifest import ManifestRecord, build_manifest, oov_counter, to_frame
 from ocrops.errors import ErrorCode
-from ocrops.models import family_vocabulary
 
 Severity = Literal["quarantine", "fatal", "report"]
 
@@ -48,6 +47,14 @@ class CheckResult:
     lines: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the model family can emit (``chars`` None: any text), and the family's name for the reports."""
+
+    family: str
+    chars: frozenset[str] | None = None
+
+
 @dataclass
 class ValidationReport:
     dataset: str
@@ -69,15 +76,15 @@ class ValidationReport:
         return len(self.quarantine) / len(self.records) if self.records else 0.0
 
 
-def build_rules(params: Params) -> list[Rule]:
+def build_rules(params: Params, vocabulary: Vocabulary) -> list[Rule]:
     v = params.validate_
     return [
         Rule("label_unreadable", "quarantine", "labels.jsonl line is UTF-8 JSON with image and text",
              gxe.ExpectColumnValuesToBeInSet(column="label_ok", value_set=[True]),
-             ErrorCode.MALFORMED_REQUEST, lambda r: f"{r['label_error']}: {r['label_detail']}"),
+             ErrorCode.INVALID_INPUT, lambda r: f"{r['label_error']}: {r['label_detail']}"),
         Rule("image_outside_dataset", "quarantine", "image path stays inside the dataset directory",
              gxe.ExpectColumnValuesToBeInSet(column="path_inside", value_set=[True]),
-             ErrorCode.MALFORMED_REQUEST, lambda r: f"path {r['image']!r} escapes the dataset"),
+             ErrorCode.INVALID_INPUT, lambda r: f"path {r['image']!r} escapes the dataset"),
         Rule("image_missing", "quarantine", "image file exists",
              gxe.ExpectColumnValuesToBeInSet(column="image_found", value_set=[True]),
              ErrorCode.UNREADABLE_IMAGE, lambda r: f"no file at {r['image']}"),
@@ -86,14 +93,14 @@ def build_rules(params: Params) -> list[Rule]:
              ErrorCode.UNREADABLE_IMAGE, lambda r: str(r["decode_detail"])),
         Rule("image_decompression_bomb", "quarantine", "header declares a pixel count Pillow accepts",
              gxe.ExpectColumnValuesToBeInSet(column="bomb", value_set=[False]),
-             ErrorCode.IMAGE_TOO_LARGE, lambda r: str(r["decode_detail"])),
+             ErrorCode.TOO_LARGE, lambda r: str(r["decode_detail"])),
         Rule("image_too_large", "quarantine", f"longest side <= {v.max_input_side}",
              gxe.ExpectColumnValuesToBeBetween(column="longest_side", min_value=1, max_value=v.max_input_side),
-             ErrorCode.IMAGE_TOO_LARGE,
+             ErrorCode.TOO_LARGE,
              lambda r: f"{r['width']:.0f}x{r['height']:.0f} exceeds max side {v.max_input_side}"),
         Rule("image_too_many_pixels", "quarantine", f"pixel count <= {v.max_pixels}",
              gxe.ExpectColumnValuesToBeBetween(column="pixels", min_value=1, max_value=v.max_pixels),
-             ErrorCode.IMAGE_TOO_LARGE, lambda r: f"{r['width']:.0f}x{r['height']:.0f} exceeds {v.max_pixels} pixels"),
+             ErrorCode.TOO_LARGE, lambda r: f"{r['width']:.0f}x{r['height']:.0f} exceeds {v.max_pixels} pixels"),
         Rule("brightness_out_of_range", "quarantine",
              f"mean brightness in [{v.min_brightness:g}, {v.max_brightness:g}]",
              gxe.ExpectColumnValuesToBeBetween(column="brightness", min_value=v.min_brightness,
@@ -101,21 +108,21 @@ def build_rules(params: Params) -> list[Rule]:
              ErrorCode.UNREADABLE_IMAGE, lambda r: f"mean brightness {r['brightness']:.1f} (blank or black page)"),
         Rule("label_empty", "quarantine", "label has visible text",
              gxe.ExpectColumnValuesToBeBetween(column="text_len", min_value=1),
-             ErrorCode.MALFORMED_REQUEST, lambda r: "empty or whitespace-only text"),
+             ErrorCode.INVALID_INPUT, lambda r: "empty or whitespace-only text"),
         Rule("label_unrepresentable", "quarantine", "label holds no control or unassigned characters",
              gxe.ExpectColumnValuesToBeBetween(column="bad_char_count", min_value=0, max_value=0),
-             ErrorCode.MALFORMED_REQUEST,
+             ErrorCode.INVALID_INPUT,
              lambda r: "characters no model can emit: " + ", ".join(f"U+{ord(c):04X}" for c in r["bad_chars"])),
         Rule("split_invalid", "quarantine", f"split is one of {', '.join(SPLITS)}",
              gxe.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS)),
-             ErrorCode.MALFORMED_REQUEST, lambda r: f"split {r['split']!r}"),
+             ErrorCode.INVALID_INPUT, lambda r: f"split {r['split']!r}"),
         Rule("duplicate_image", "quarantine", "each image appears once (content hash)",
              gxe.ExpectColumnValuesToBeBetween(column="dup_rank", min_value=0, max_value=0),
              None, lambda r: f"same bytes as line {int(r['dup_of_line'])}"),
         Rule("split_leakage", "fatal", "an image belongs to one split only",
              gxe.ExpectColumnValuesToBeBetween(column="hash_splits", min_value=1, max_value=1)),
         Rule("out_of_vocabulary", "report",
-             f"label characters are in the {params.model.family} vocabulary (extend it otherwise)",
+             f"label characters are in the {vocabulary.family} vocabulary (extend it otherwise)",
              gxe.ExpectColumnValuesToBeBetween(column="oov_count", min_value=0, max_value=0)),
     ]
 
@@ -151,15 +158,15 @@ def _run_suite(frame: pd.DataFrame, rules: list[Rule]) -> list[tuple[Rule, bool,
     return outcome
 
 
-def validate_dataset(dataset: str | Path, params: Params, progress: bool = True) -> ValidationReport:
+def validate_dataset(dataset: str | Path, params: Params, vocabulary: Vocabulary,
+                     progress: bool = True) -> ValidationReport:
     """Measure a dataset, run the suite, and decide which rows are accepted."""
     v = params.validate_
     limits = ImageLimits(max_side=v.max_input_side, max_pixels=v.max_pixels)
-    vocabulary = family_vocabulary(params.model.family)
-    records = build_manifest(dataset, limits, vocabulary, params.data.split, progress=progress)
+    records = build_manifest(dataset, limits, vocabulary.chars, params.data.split, progress=progress)
     frame = to_frame(records)
     rows = frame.to_dict("records")
-    rules = build_rules(params)
+    rules = build_rules(params, vocabulary)
 
     checks: list[CheckResult] = []
     reasons: dict[int, list[tuple[Rule, str]]] = {}
@@ -194,7 +201,7 @@ def validate_dataset(dataset: str | Path, params: Params, progress: bool = True)
             f"{v.max_rejected_share:.1%}); first: {first}"
         )
     return ValidationReport(
-        dataset=str(dataset), family=params.model.family, records=records, checks=checks,
+        dataset=str(dataset), family=vocabulary.family, records=records, checks=checks,
         quarantine=quarantine, accepted=accepted, oov=oov_counter(accepted),
         split_sizes=split_sizes, failures=failures,
     )

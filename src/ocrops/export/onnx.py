@@ -1,32 +1,8 @@
-"""ONNX export of a trained model, offline ONNX Runtime graph optimisation and int8 dynamic quantisation."""
+"""ONNX graph tools for family exporters: offline ONNX Runtime graph optimisation, int8 dynamic quantisation."""
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
-
-from ocrops.errors import ErrorCode, OcropsError
-from ocrops.models.base import OCRModel
-
-# Files a served engine needs besides the graph (the family's vocabulary and preprocessing).
-SIDECARS = ("family.txt", "charset.txt", "config.json", "preprocess.json")
-
-
-def export_onnx(model: OCRModel, model_dir: Path, out_dir: Path, opset: int = 17) -> Path:
-    """``out_dir/model.onnx`` plus the model's sidecar files; a family that cannot export says so."""
-    if type(model).export_onnx is OCRModel.export_onnx:
-        hint = (" (its decoder step with KV cache and its vision encoder export with ocrops.export.glm_ocr;"
-                " the export stage does not run them yet)" if model.family == "glm-ocr" else "")
-        raise OcropsError(ErrorCode.MODEL_NOT_READY,
-                          f"family {model.family} has no whole-model ONNX export{hint}; run the pipeline up to "
-                          "`dvc repro register` and serve it with torch")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = model.export_onnx(out_dir / "model.onnx", opset=opset)
-    for name in SIDECARS:
-        if (model_dir / name).exists():
-            shutil.copy2(model_dir / name, out_dir / name)
-    return path
 
 
 def optimize(src: Path, dst: Path, level: str = "extended") -> Path:
@@ -61,11 +37,3 @@ def quantize_int8(src: Path, dst: Path, op_types: list[str] | None = None, per_c
     finally:
         prepared.unlink(missing_ok=True)
     return dst
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -23,8 +23,8 @@ OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/schema.jso
 # endpoint label values (anything else is "other": a label per random path would grow without bound)
 API_PATHS = frozenset({"/ocr", "/ocr_batch", "/v1/chat/completions", "/layout_parsing", "/model"})
 # what BentoML or the server answers on its own, mapped to our codes
-FOREIGN_STATUS = {400: ErrorCode.MALFORMED_REQUEST, 413: ErrorCode.IMAGE_TOO_LARGE, 422: ErrorCode.MALFORMED_REQUEST,
-                  503: ErrorCode.QUEUE_FULL, 504: ErrorCode.TIMEOUT, 415: ErrorCode.MALFORMED_REQUEST}
+FOREIGN_STATUS = {400: ErrorCode.INVALID_INPUT, 413: ErrorCode.TOO_LARGE, 422: ErrorCode.INVALID_INPUT,
+                  503: ErrorCode.QUEUE_FULL, 504: ErrorCode.TIMEOUT, 415: ErrorCode.INVALID_INPUT}
 
 
 def error_body(error: OcropsError, request_id: str | None) -> bytes:
@@ -54,7 +54,7 @@ def foreign_message(parsed) -> str:
 
 def _multipart_header_error(content_type: str | None) -> OcropsError | None:
     if content_type and content_type.lower().startswith("multipart/") and _multipart_parser(content_type) is None:
-        return OcropsError(ErrorCode.MALFORMED_REQUEST, "multipart request without a boundary")
+        return OcropsError(ErrorCode.INVALID_INPUT, "multipart request without a boundary")
     return None
 
 
@@ -131,7 +131,7 @@ class Gatekeeper:
                 return await refuse(malformed)
             length = _header(scope, b"content-length")
             if length and length.isdigit() and int(length) > self.max_body(path):
-                return await refuse(OcropsError(ErrorCode.IMAGE_TOO_LARGE,
+                return await refuse(OcropsError(ErrorCode.TOO_LARGE,
                                                 f"request body of {length} bytes exceeds {self.max_body(path)}"))
             if self.limiter is not None and (wait := self.limiter.check(client)):
                 return await refuse(OcropsError(ErrorCode.RATE_LIMITED, "rate limit exceeded"), retry_after=wait)
@@ -178,13 +178,13 @@ class Gatekeeper:
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > limit:  # chunked uploads carry no Content-Length
-                    overflow["error"] = OcropsError(ErrorCode.IMAGE_TOO_LARGE, f"request body exceeds {limit} bytes")
+                    overflow["error"] = OcropsError(ErrorCode.TOO_LARGE, f"request body exceeds {limit} bytes")
                     raise overflow["error"]
                 if parser is not None:
                     try:
                         parser.write(chunk)
                     except Exception as exc:  # python-multipart's parse errors
-                        overflow["error"] = OcropsError(ErrorCode.MALFORMED_REQUEST, f"malformed multipart body: {exc}")
+                        overflow["error"] = OcropsError(ErrorCode.INVALID_INPUT, f"malformed multipart body: {exc}")
                         raise overflow["error"] from exc
             return message
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.serving.reading import bbox
+from ocrops.inference.pages import bbox
 
 PROMPT = "Text Recognition:"  # GLM-OCR's task prompt; the only task this service performs
 
@@ -15,13 +15,13 @@ def chat_image(messages: list[dict[str, Any]]) -> str:
     """The data URI of the (single) image in the last user message; 4002 for anything else."""
     users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     if not users:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, "messages need a user message with an image")
+        raise OcropsError(ErrorCode.INVALID_INPUT, "messages need a user message with an image")
     content = users[-1].get("content")
     parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
     images, texts = [], []
     for part in parts:
         if not isinstance(part, dict):
-            raise OcropsError(ErrorCode.MALFORMED_REQUEST, "message content parts must be objects")
+            raise OcropsError(ErrorCode.INVALID_INPUT, "message content parts must be objects")
         if part.get("type") == "image_url":
             url = part.get("image_url")
             url = url.get("url") if isinstance(url, dict) else url
@@ -29,13 +29,13 @@ def chat_image(messages: list[dict[str, Any]]) -> str:
         elif part.get("type") == "text":
             texts.append(str(part.get("text") or "").strip())
     if len(images) != 1 or not isinstance(images[0], str):
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, "send exactly one image_url part (a data: URI)")
+        raise OcropsError(ErrorCode.INVALID_INPUT, "send exactly one image_url part (a data: URI)")
     if not images[0].startswith("data:"):
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST,
+        raise OcropsError(ErrorCode.INVALID_INPUT,
                           "image_url must be a data: URI; this service does not fetch remote URLs")
     prompt = " ".join(t for t in texts if t)
     if prompt and prompt != PROMPT:
-        raise OcropsError(ErrorCode.MALFORMED_REQUEST, f"unsupported prompt {prompt[:40]!r}; use {PROMPT!r}")
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"unsupported prompt {prompt[:40]!r}; use {PROMPT!r}")
     return images[0]
 
 

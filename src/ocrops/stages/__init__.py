@@ -1,1 +1,31 @@
-"""What each dvc stage does, as library code; pipelines/*.py only call these."""
+"""The dvc stages as library code: each module has ``run(params) -> report`` (reads and writes the files
+``params.paths`` names) and ``summary(report) -> lines``. ``ocrops stage NAME`` (what dvc.yaml calls) and
+``python -m ocrops.stages NAME`` (for accelerate / torchrun) run one through :func:`main`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+# in pipeline order (dvc.yaml); docs/architecture.md says where a new one goes
+STAGES = ("validate", "general", "train", "evaluate", "register", "export", "benchmark", "package", "loadtest")
+
+
+def main(name: str, params_path: str | Path = "params.yaml") -> int:
+    """Run one stage; a refusal (a bad input, a failed check) prints one line with its code and returns 1."""
+    from ocrops.config import load_params
+    from ocrops.errors import OcropsError, PipelineError
+
+    if name not in STAGES:
+        print(f"unknown stage {name!r}; stages: {', '.join(STAGES)}", file=sys.stderr)
+        return 2
+    stage = importlib.import_module(f"ocrops.stages.{name}")
+    try:
+        report = stage.run(load_params(params_path))
+    except (OcropsError, PipelineError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    for line in stage.summary(report) if report is not None else ():
+        print(f"{name}: {line}", flush=True)
+    return 0

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-from ocrops.adapter import resolve_base
-from ocrops.bench import latency_summary
-from ocrops.config import Params
+from ocrops.config import EvaluatePaths, Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import LineDataset
 from ocrops.gallery import GalleryLine, render_gallery, worst_lines
+from ocrops.harness.bench import latency_summary
+from ocrops.inference.types import Prediction
 from ocrops.metrics import EMPTY, cer_by_bucket, confusions, score, top_confusions
-from ocrops.models.base import OCRModel, Prediction, load_model
+from ocrops.models import load_model
+from ocrops.models.base import OCRModel
 from ocrops.postprocess import Postprocessor
-from ocrops.stages.train import family_settings, general_lines
+from ocrops.stages.common import base_model, general_lines
+from ocrops.tracking import log_to_active_run
 
 
 def read_lines(model: OCRModel, data: LineDataset, batch_size: int = 16) -> tuple[list[Prediction], float]:
@@ -52,13 +53,15 @@ def measure(model: OCRModel, data: LineDataset, lexicon: list[str], chain: Postp
     return raw, post.to_dict(), predictions
 
 
-def run_evaluate(params: Params, accepted: Path, general_dir: Path, model_dir: Path, reports: Path) -> dict:
-    """Write ``reports/evaluate.json``, ``reports/error_gallery.html`` and the plots; returns the report."""
-    e = params.evaluate
+def run(params: Params) -> dict:
+    """Write the evaluation metrics, the error gallery and the plots; returns the report."""
+    e, paths = params.evaluate, params.paths
+    model_dir, out = paths.train.model, paths.evaluate
     lexicon = read_lexicon(params.data.path)
     chain = Postprocessor(params.postprocess, lexicon)
-    test, general = LineDataset.from_accepted(accepted, "test"), general_lines(general_dir, "test")
-    base = resolve_base(params.train.base, **family_settings(params))
+    test = LineDataset.from_accepted(paths.validate_.accepted, "test")
+    general = general_lines(paths.general.lines, "test")
+    base = base_model(params)
     adapted = load_model(model_dir)
     refs = test.texts()
 
@@ -83,9 +86,9 @@ def run_evaluate(params: Params, accepted: Path, general_dir: Path, model_dir: P
                          for bucket, figures in by_bucket["adapted"].items()}
     report["confusions"] = top_confusions(texts["adapted"], refs, e.confusions)
 
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "evaluate.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _write_plots(reports / "plots", by_bucket, texts["adapted"], refs)
+    out.metrics.parent.mkdir(parents=True, exist_ok=True)
+    out.metrics.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_plots(out, by_bucket, texts["adapted"], refs)
     gallery = [GalleryLine(line.path, line.text, p.text, p.confidence, baseline=q.text)
                for line, p, q in zip(test, readings["adapted"], readings["base"], strict=True)]
     summary = {"model": str(model_dir), "test lines": len(test),
@@ -93,18 +96,27 @@ def run_evaluate(params: Params, accepted: Path, general_dir: Path, model_dir: P
                "exact match adapted": f"{100 * report['test']['adapted']['exact_match']:.1f}%",
                "lines read wrongly": sum(g.prediction != g.reference for g in gallery)}
     render_gallery(worst_lines(gallery, e.gallery_size), report["confusions"], summary,
-                   reports / "error_gallery.html", title="Error gallery: adapted model on the test split")
+                   out.gallery, title="Error gallery: adapted model on the test split")
+    log_to_active_run(report, prefix="evaluate")  # under `mlflow run -e evaluate` only
     return report
 
 
-def _write_plots(plots: Path, by_bucket: dict[str, dict], predictions: list[str], references: list[str]) -> None:
-    """``cer_by_bucket.json`` (bar chart) and ``confusions.json`` (DVC confusion matrix of character edits)."""
-    plots.mkdir(parents=True, exist_ok=True)
+def summary(report: dict) -> list[str]:
+    test, general = report["test"], report["general"]
+    return [f"test CER {test['base']['cer']:.4f} -> {test['adapted']['cer']:.4f} "
+            f"({test['cer_relative_reduction']:.0%} lower; post-processed {test['adapted_postprocessed']['cer']:.4f}); "
+            f"general CER change {general['cer_change_points']:+.2f} points"]
+
+
+def _write_plots(paths: EvaluatePaths, by_bucket: dict[str, dict], predictions: list[str],
+                 references: list[str]) -> None:
+    """CER by bucket (bar chart) and character confusions (DVC confusion matrix of character edits)."""
+    for path in (paths.buckets, paths.confusions):
+        path.parent.mkdir(parents=True, exist_ok=True)
     bars = [{"bucket": f"{bucket} · {name}", "cer": figures["cer"], "lines": figures["lines"]}
             for bucket in by_bucket["adapted"] for name, rows in by_bucket.items() for figures in [rows[bucket]]]
-    (plots / "cer_by_bucket.json").write_text(json.dumps(bars, ensure_ascii=False, indent=1) + "\n",
-                                              encoding="utf-8")
+    paths.buckets.write_text(json.dumps(bars, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     edits = [{"reference": r, "predicted": p} for r, p in confusions(predictions, references)]
     if not edits:  # keep the plot renderable when every line is read exactly
         edits = [{"reference": EMPTY, "predicted": EMPTY}]
-    (plots / "confusions.json").write_text(json.dumps(edits, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    paths.confusions.write_text(json.dumps(edits, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

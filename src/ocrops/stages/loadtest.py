@@ -8,12 +8,14 @@ import re
 import urllib.request
 from pathlib import Path
 
-from ocrops.bench import batch_sweep, closed_loop, machine_info, open_loop
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
-from ocrops.registry import image_b64
-from ocrops.serving.client_http import post_ocr
-from ocrops.serving.server import bento_server, peer_server
+from ocrops.harness.bench import batch_sweep, closed_loop, machine_info, open_loop
+from ocrops.harness.load import post_ocr
+from ocrops.harness.server import bento_server, peer_server
+from ocrops.inference.lines import LineReader
+from ocrops.inference.runtime import PackagedModel
+from ocrops.registry.pyfunc import image_b64
 
 # the load generator is one client; its own rate limit would only measure itself
 SERVICE_ENV = {"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
@@ -22,11 +24,14 @@ MAX_ERROR_RATE = 0.01
 
 def offline_throughput(model_root: Path, images, batch_size: int, lines: int) -> dict:
     """The serving engine alone at the service's max batch size: the ceiling the service is held to."""
-    from ocrops.serving.runtime import PackagedModel
-
     model = PackagedModel(model_root)
-    prepared = [array for _, array in model.reader.batches(images, batch_size)]
-    point = batch_sweep(model.reader.engine.infer, lambda _: prepared, [batch_size], lines_per_point=lines)
+    reader = model.reader
+    if isinstance(reader, LineReader):  # the engine alone on prepared batches, as the benchmark stage measures
+        prepared, infer = [array for _, array in reader.batches(images, batch_size)], reader.engine.infer
+    else:  # whole readings
+        prepared = [images[s : s + batch_size] for s in range(0, len(images), batch_size)]
+        infer = lambda batch: reader.predict(batch, batch_size=len(batch))  # noqa: E731
+    point = batch_sweep(infer, lambda _: prepared, [batch_size], lines_per_point=lines)
     return {"engine": model.engine_name, "batch_size": batch_size, **point[batch_size]}
 
 
@@ -47,14 +52,17 @@ def sweep(url: str, payloads: list[str], concurrency: list[int], requests_per_po
     return [closed_loop(call, c, max(2, requests_per_point // c), warmup=2) for c in concurrency]
 
 
-def run_loadtest(params: Params, bento_manifest: Path, accepted: Path, report_path: Path, plots_dir: Path,
-                 logs: Path) -> dict:
+def run(params: Params) -> dict:
     import bentoml
 
-    lt, serve = params.loadtest, params.serve
-    manifest = json.loads(bento_manifest.read_text(encoding="utf-8"))
+    from ocrops.stages.package import bentoml_home
+
+    bentoml_home(Path.cwd())
+    lt, serve, paths = params.loadtest, params.serve, params.paths
+    logs = paths.loadtest.logs
+    manifest = json.loads(paths.package.bento.read_text(encoding="utf-8"))
     model_root = Path(bentoml.models.get(manifest["model"]).path)
-    test = LineDataset.from_accepted(accepted, "test")
+    test = LineDataset.from_accepted(paths.validate_.accepted, "test")
     payloads = [image_b64(line.path) for line in test]
     images = [test.image(i) for i in range(len(test))]
     logs.mkdir(parents=True, exist_ok=True)
@@ -82,10 +90,21 @@ def run_loadtest(params: Params, bento_manifest: Path, accepted: Path, report_pa
         report["peer"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point, lt.client_timeout_s)
 
     report["summary"] = summarize(report, serve.max_latency_ms)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    write_plots(report, plots_dir)
+    paths.loadtest.metrics.parent.mkdir(parents=True, exist_ok=True)
+    paths.loadtest.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_plots(report, paths.loadtest.plots)
     return report
+
+
+def summary(report: dict) -> list[str]:
+    s = report["summary"]
+    return [f"saturation {s['saturation_requests_per_s']:.1f} req/s at {s['saturation_concurrency']} clients = "
+            f"{s['service_vs_offline']:.2f}x the engine offline ({s['offline_lines_per_s']:.1f} lines/s), "
+            f"{s['service_vs_peer']:.2f}x the FastAPI peer, batching on/off {s['batching_on_vs_off']:.2f}x",
+            f"overload {s['overload_offered_per_s']:.0f} req/s offered: {s['overload_accepted']} answered, "
+            f"{s['overload_shed_503']} shed with 503, {s['overload_500s']} other 5xx, "
+            f"{s['overload_client_errors']} unanswered; half-load p99 {s['half_load_p99_ms']:.0f} ms "
+            f"(budget {s['half_load_p99_budget_ms']:.0f} ms)"]
 
 
 def best_point(points: list[dict]) -> dict:

@@ -9,14 +9,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.registry import serving_version
-from ocrops.serving.runtime import ENGINES_DIR, MODEL_DIR, PACKAGE_FILE, POSTPROCESS_FILE
+from ocrops.family import saved_family
+from ocrops.inference.runtime import ENGINES_DIR, EXPORT_MANIFEST, MODEL_DIR, PACKAGE_FILE, POSTPROCESS_FILE
+from ocrops.registry.versions import serving_version
 from ocrops.tracking import download_registered, setup
 
 BENTOFILE = Path("bentos/bentofile.yaml")
@@ -29,20 +31,19 @@ def bentoml_home(project: Path) -> Path:
     return home
 
 
-def engines_for(params: Params, version: str, model_dir: Path, export_dir: Path, accepted: Path,
-                out: Path) -> dict:
+def engines_for(params: Params, version: str, model_dir: Path, out: Path) -> dict:
     """The export stage's engines when it exported this very version; otherwise export (and parity-check)
     the served version now: the alias may point at an older or newer version than the pipeline's."""
-    manifest = export_dir / "export.json"
+    export_dir = params.paths.export.engines
+    manifest = export_dir / EXPORT_MANIFEST
     if manifest.exists() and str(json.loads(manifest.read_text(encoding="utf-8")).get("version")) == version:
         shutil.copytree(export_dir, out)
         return {"source": "export stage", "reexported": False}
-    from ocrops.stages.export import run_export
+    from ocrops.stages.export import export_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        registered = Path(tmp) / "version.json"
-        registered.write_text(json.dumps({"name": params.mlflow.registered_model, "version": int(version)}))
-        report = run_export(params, model_dir, accepted, registered, out, Path(tmp) / "export.json")
+        report = export_model(params, model_dir, out, Path(tmp) / "export.json",
+                              {"name": params.mlflow.registered_model, "version": int(version)})
     return {"source": "exported at packaging", "reexported": True,
             "parity": {k: v["identical_share"] for k, v in report["parity"].items()}}
 
@@ -56,7 +57,7 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
     info = {
         "mlflow": {"name": name, "version": version, "alias": alias, "model_uri": f"models:/{name}/{version}",
                    "run_id": tags.get("train_run_id", "")},
-        "family": tags.get("family", "ppocr"),
+        "family": saved_family(mlflow_model).name,
         "evaluation": {k: tags[k] for k in ("test_cer", "test_cer_postprocessed", "test_term_recall",
                                             "latency_p50_ms", "test_set_digest") if k in tags},
         "engines": engine_facts,
@@ -78,7 +79,7 @@ def source_root() -> Path:
 
     root = Path(ocrops.__file__).resolve().parents[2]
     if not (root / "pyproject.toml").exists():
-        raise OcropsError(ErrorCode.MODEL_NOT_READY, "packaging needs ocrops installed from its source checkout "
+        raise OcropsError(ErrorCode.UNAVAILABLE, "packaging needs ocrops installed from its source checkout "
                                                      "(pip install -e .)")
     return root
 
@@ -104,8 +105,8 @@ def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path
     it with the CER the served version was evaluated with (same test set)."""
     from ocrops.client import OCRClient, ServiceError
     from ocrops.data.lines import LineDataset
+    from ocrops.harness.server import bento_server
     from ocrops.metrics import cer
-    from ocrops.serving.server import bento_server
 
     test = LineDataset.from_accepted(accepted, "test")
     with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}, cwd_log=log_path) as url, \
@@ -113,7 +114,7 @@ def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path
         answers = list(client.ocr_many([line.path for line in test], concurrency=8, mode="line", postprocess=False))
     failed = [a for a in answers if isinstance(a, ServiceError)]
     if failed:
-        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"{len(failed)} of {len(test)} test lines failed through "
+        raise OcropsError(ErrorCode.UNAVAILABLE, f"{len(failed)} of {len(test)} test lines failed through "
                                                      f"/ocr, first: {failed[0].source}: {failed[0]}")
     texts = [a.text for a in answers]
     served = cer(texts, test.texts())
@@ -121,42 +122,58 @@ def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path
     registered = float(tags["test_cer"]) if "test_cer" in tags else None
     matches = registered is not None and abs(served - registered) <= tolerance
     if same_test_set and registered is not None and not matches:
-        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+        raise OcropsError(ErrorCode.UNAVAILABLE,
                           f"the served bento reads the test split with CER {served:.5f}, the registered version "
                           f"was evaluated at {registered:.5f}")
     return {"lines": len(test), "served_cer": served, "registered_cer": registered,
             "same_test_set": same_test_set, "matches": matches}
 
 
-def run_package(params: Params, project: Path, export_dir: Path, accepted: Path, out: Path,
-                report_path: Path) -> dict:
+def run(params: Params) -> dict:
     import bentoml
 
+    paths = params.paths
+    project = Path.cwd()
     bentoml_home(project)
     setup(params)
     client = MlflowClient()
     name = params.mlflow.registered_model
-    alias, version = serving_version(client, name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        alias, version = serving_version(client, name)
+    for w in caught:  # no champion yet: the candidate is served
+        print(f"package: warning: {w.message}", file=sys.stderr)
     tags = dict(client.get_model_version(name, version).tags)
+    out = paths.package.folder
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = download_registered(f"models:/{name}/{version}", Path(tmp) / "mlflow")
         engines = Path(tmp) / ENGINES_DIR
-        facts = engines_for(params, version, model_dir, export_dir, accepted, engines)
+        facts = engines_for(params, version, model_dir, engines)
         model, info = import_model(params, alias, version, model_dir, engines, facts, tags)
     build_wheel(out / "wheels")
     bento = bentoml.bentos.build_bentofile(str(project / BENTOFILE), build_ctx=str(project),
                                            version=f"v{version}-{model.tag.version}")
     dockerfile = Path(bento.path) / "env" / "docker" / "Dockerfile"
     if not dockerfile.exists():
-        raise OcropsError(ErrorCode.MODEL_NOT_READY, f"bento {bento.tag} has no generated Dockerfile")
-    check = serve_check(str(bento.tag), accepted, tags, out / "serve_check.log", params.package.cer_tolerance)
+        raise OcropsError(ErrorCode.UNAVAILABLE, f"bento {bento.tag} has no generated Dockerfile")
+    check = serve_check(str(bento.tag), paths.validate_.accepted, tags, out / "serve_check.log",
+                        params.package.cer_tolerance)
     manifest = {
         "bento": str(bento.tag), "model": str(model.tag), "mlflow": info["mlflow"], "engines": facts,
         "evaluation": info["evaluation"], "dockerfile": str(dockerfile.relative_to(bento.path)),
     }
-    (out / "bento.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    paths.package.bento.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     report = {"bento": manifest["bento"], "mlflow_version": int(version), "alias": alias, "serve_check": check}
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    paths.package.metrics.parent.mkdir(parents=True, exist_ok=True)
+    paths.package.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return manifest | {"serve_check": check}
+
+
+def summary(manifest: dict) -> list[str]:
+    m, c = manifest["mlflow"], manifest["serve_check"]
+    return [f"built bento {manifest['bento']} from {m['name']} version {m['version']} (@{m['alias']}); "
+            f"engines: {manifest['engines']['source']}",
+            f"`bentoml serve` read {c['lines']} test lines through POST /ocr: CER {c['served_cer']:.4f} "
+            f"(registered {c['registered_cer']})",
+            f"serve it with `bentoml serve {manifest['bento']}`, or `bentoml containerize {manifest['bento']}`"]

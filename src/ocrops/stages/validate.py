@@ -8,21 +8,20 @@ from rich.console import Console
 
 from ocrops.config import Params
 from ocrops.data.report import write_report
-from ocrops.data.validation import validate_dataset
+from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
+from ocrops.stages.common import base_family
 
 
-def run_validate(
-    params: Params,
-    dataset: str | Path | None = None,
-    reports_dir: str | Path = "reports",
-    accepted_path: str | Path = "outputs/validate/accepted.jsonl",
-    console: Console | None = None,
-) -> dict:
-    """Validate ``dataset`` (default ``params.data.path``); returns the figures written to validation.json."""
+def run(params: Params, dataset: str | Path | None = None, console: Console | None = None) -> dict:
+    """Validate ``dataset`` (default ``data.path``) against the vocabulary of the family ``train.base`` names;
+    returns the figures written to the validation metrics."""
     console = console or Console(stderr=True, soft_wrap=True)
-    report = validate_dataset(dataset or params.data.path, params)
-    figures = write_report(report, reports_dir, accepted_path)
+    family = base_family(params)
+    vocabulary = Vocabulary(family.name, family.code().vocabulary())
+    report = validate_dataset(dataset or params.data.path, params, vocabulary)
+    paths = params.paths.validate_
+    figures = write_report(report, paths)
     console.print(
         f"validated {figures['rows']} rows: {figures['accepted']} accepted, {figures['rejected']} quarantined "
         f"({figures['rejected_share']:.2%}); splits {figures['splits']}"
@@ -34,7 +33,11 @@ def run_validate(
             f"{figures['oov']['rows']} rows use {figures['oov']['distinct_chars']} characters outside the "
             f"{report.family} vocabulary: {figures['oov']['chars']}"
         )
-    console.print(f"reports: {Path(reports_dir) / 'validation.html'}, {Path(reports_dir) / 'quarantine.jsonl'}")
+    console.print(f"reports: {paths.report}, {paths.quarantine}")
     if not report.passed:
         raise PipelineError("validation failed: " + " | ".join(report.failures))
     return figures
+
+
+def summary(figures: dict) -> list[str]:
+    return []  # run() has printed the figures already (also when it refuses)

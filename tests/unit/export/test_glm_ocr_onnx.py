@@ -10,8 +10,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import line_image
-from ocrops.export.glm_ocr import CacheShape, OnnxGreedyDecoder, export_decoder, export_vision, prompt_inputs
+from conftest import line_image, params_at
+from ocrops.models.glm_ocr.export import CacheShape, OnnxGreedyDecoder, export_decoder, export_vision, prompt_inputs
 from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
 from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr
 
@@ -84,31 +84,26 @@ def test_onnx_vision_then_onnx_decoder_read_as_generate(tiny, decoder, tmp_path)
 def test_export_stage_exports_glm_ocr_and_checks_parity(tiny, tmp_path):
     import json
 
-    from ocrops.config import Params
-    from ocrops.stages.export import run_export
+    from ocrops.stages import benchmark, export
 
-    model_dir = tiny.save(tmp_path / "model")
+    params = params_at(tmp_path, glm_ocr={"export_size": [224, 56]}, benchmark={
+        "lines_per_point": 2, "warmup": 0, "rounds": 1, "concurrency": [1], "requests_per_client": 2})
+    model_dir = tiny.save(params.paths.train.model)
     rows = []
     for i, text in enumerate(TEXTS):
         path = tmp_path / f"{i}.png"
         line_image(text, size=(200 + 20 * i, 40)).save(path)
         rows.append({"path": str(path), "text": text, "split": "test"})
-    accepted = tmp_path / "accepted.jsonl"
+    accepted = params.paths.validate_.accepted
+    accepted.parent.mkdir(parents=True)
     accepted.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    params = Params.model_validate({"export": {"glm_ocr_size": [224, 56]}})
-    report = run_export(params, model_dir, accepted, tmp_path / "none.json", tmp_path / "out",
-                        tmp_path / "export.json")
-    assert report["family"] == "glm-ocr"
+    report = export.run(params)
+    assert report["family"] == "glm-ocr" and model_dir == params.paths.train.model
     assert report["parity"]["ort_fp32"]["identical_share"] == 1.0 and report["parity"]["ort_fp32"]["lines"] == 4
     assert report["tensorrt"]["status"] == "skipped"
-    manifest = json.loads((tmp_path / "out" / "export.json").read_text())
+    manifest = json.loads((params.paths.export.engines / "export.json").read_text())
     assert manifest["files"]["ort_decoder"] == "decoder.onnx" and manifest["image_size"] == [224, 56]
-    from ocrops.stages.benchmark import run_benchmark
-
-    params = params.model_copy(update={"benchmark": params.benchmark.model_copy(update={
-        "lines_per_point": 2, "warmup": 0, "rounds": 1, "concurrency": [1], "requests_per_client": 2})})
-    bench = run_benchmark(params, model_dir, tmp_path / "out", accepted, tmp_path / "export.json",
-                          tmp_path / "none.json", tmp_path / "benchmark.json", tmp_path / "plots")
+    bench = benchmark.run(params)
     assert set(bench["engines"]) == {"torch", "ort_fp32"}
     assert all(e["batch"][1]["lines_per_s"] > 0 and e["concurrency"][1]["errors"] == 0
                for e in bench["engines"].values())

@@ -6,7 +6,7 @@ import pytest
 
 from ocrops.errors import PipelineError
 from ocrops.export.parity import check, compare
-from ocrops.models.base import Prediction
+from ocrops.inference.types import Prediction
 
 
 def preds(*texts: str) -> list[Prediction]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrops.export.tensorrt import BuildFacts, Profile, availability, cached_engine
+from ocrops.inference.tensorrt import BuildFacts, Profile, availability, cached_engine
 
 FACTS = BuildFacts(onnx_sha256="ab" * 32, gpu="NVIDIA H100 80GB HBM3", tensorrt="10.13.0", fp16=True,
                    profile=Profile())
@@ -52,14 +52,15 @@ def test_builder_builds_and_reuses_an_engine(tmp_path: Path):
     ok, reason = availability()
     if not ok:
         pytest.skip(f"TensorRT builder needs tensorrt and a CUDA GPU: {reason}")
-    from ocrops.export.onnx import export_onnx
-    from ocrops.export.tensorrt import TensorRTEngine, build_engine
-    from ocrops.models.base import pretrained
-    from ocrops.serving.engines import LineReader, OrtEngine
+    from ocrops.inference.engines import OrtEngine
+    from ocrops.inference.lines import LineReader
+    from ocrops.inference.tensorrt import TensorRTEngine, build_engine
+    from ocrops.models import pretrained
+    from ocrops.models.ppocr.codec import CTCCodec
+    from ocrops.models.ppocr.export import export_onnx
 
-    model = pretrained("ppocr")
-    model_dir = model.save(tmp_path / "model")
-    onnx = export_onnx(model, model_dir, tmp_path / "export")
+    model = pretrained("ppocr-v4")
+    onnx = export_onnx(model, tmp_path / "export" / "model.onnx")
     profile = Profile(max_batch=4, opt_batch=2, max_width=640)
     engine, built = build_engine(onnx, tmp_path / "cache", profile=profile)
     assert built and engine.exists()
@@ -68,6 +69,6 @@ def test_builder_builds_and_reuses_an_engine(tmp_path: Path):
     from conftest import line_image
 
     images = [line_image("Glucose 5.4 mmol/L"), line_image("WBC 6.5")]
-    trt = LineReader.from_model_dir(TensorRTEngine(engine), tmp_path / "export").predict(images)
-    ort = LineReader.from_model_dir(OrtEngine(onnx), tmp_path / "export").predict(images)
+    trt = LineReader(TensorRTEngine(engine), CTCCodec(model.charset)).predict(images)
+    ort = LineReader(OrtEngine(onnx), CTCCodec(model.charset)).predict(images)
     assert [p.text for p in trt] == [p.text for p in ort]

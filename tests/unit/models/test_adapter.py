@@ -8,14 +8,15 @@ import pytest
 import torch
 
 from conftest import PROJECT
-from ocrops.adapter import DomainAdapter, resolve_base
+from ocrops.adapter import DomainAdapter
+from ocrops.config import TrainParams
 from ocrops.data.contract import read_labels
 from ocrops.data.lines import Line, LineDataset
 from ocrops.data.synth import load_recipe, synthesize
 from ocrops.errors import OcropsError
-from ocrops.models.base import load_model
+from ocrops.models import load_base, load_model, pretrained
 
-FAST = {"lr": 5e-4, "batch_size": 8, "augment": False, "warmup": 0.1}
+FAST = {"lr": 5e-4, "batch_size": 8, "augment": 0.0, "warmup": 0.1}
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,9 @@ def _weights(adapter: DomainAdapter) -> dict[str, torch.Tensor]:
 
 def test_training_lowers_loss_and_extends_vocabulary(lines):
     train, val = lines
-    adapter = DomainAdapter("ppocr-v4", train, train, progress=False)  # fit the training lines themselves
+    adapter = DomainAdapter(pretrained("ppocr-v4"), train, train, progress=False)  # fit the training lines themselves
     before = adapter.evaluate(train).cer
-    result = adapter.train(epochs=3, lr=2e-4, batch_size=4, augment=False)
+    result = adapter.train(TrainParams(epochs=3, lr=2e-4, batch_size=4, augment=0.0))
     assert result.history[-1].train_loss < result.history[0].train_loss
     assert result.history[-1].val_cer < before
     assert all(ch in adapter.model.charset for ch in result.added_characters)
@@ -48,19 +49,19 @@ def test_training_lowers_loss_and_extends_vocabulary(lines):
 
 def test_resume_after_interruption_equals_uninterrupted_run(lines, tmp_path: Path):
     train, val = lines
-    straight = DomainAdapter("ppocr-v4", train, val, checkpoint_dir=tmp_path / "a", progress=False)
-    full = straight.train(epochs=2, patience=5, **FAST)
+    straight = DomainAdapter(pretrained("ppocr-v4"), train, val, checkpoint_dir=tmp_path / "a", progress=False)
+    full = straight.train(TrainParams(epochs=2, patience=5, **FAST))
 
     def stop_after_first(log):
         if log.epoch == 0:
             raise Interrupted
 
-    broken = DomainAdapter("ppocr-v4", train, val, checkpoint_dir=tmp_path / "b", on_epoch=stop_after_first,
+    broken = DomainAdapter(pretrained("ppocr-v4"), train, val, checkpoint_dir=tmp_path / "b", on_epoch=stop_after_first,
                            progress=False)
     with pytest.raises(Interrupted):
-        broken.train(epochs=2, patience=5, **FAST)
-    resumed = DomainAdapter("ppocr-v4", train, val, checkpoint_dir=tmp_path / "b", progress=False)
-    result = resumed.train(epochs=2, patience=5, **FAST)
+        broken.train(TrainParams(epochs=2, patience=5, **FAST))
+    resumed = DomainAdapter(pretrained("ppocr-v4"), train, val, checkpoint_dir=tmp_path / "b", progress=False)
+    result = resumed.train(TrainParams(epochs=2, patience=5, **FAST))
 
     assert result.resumed_from_epoch == 0
     assert [h.epoch for h in result.history] == [0, 1]
@@ -71,8 +72,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(lines, tmp_path: Pat
 
 def test_saved_model_predicts_the_same(lines, tmp_path: Path):
     train, val = lines
-    adapter = DomainAdapter("ppocr-v4", train, val, progress=False)
-    adapter.train(epochs=1, **FAST)
+    adapter = DomainAdapter(pretrained("ppocr-v4"), train, val, progress=False)
+    adapter.train(TrainParams(epochs=1, **FAST))
     adapter.save(tmp_path / "m")
     images = [val.image(i) for i in range(len(val))]
     assert load_model(tmp_path / "m").predict(images) == adapter.model.predict(images)
@@ -81,22 +82,21 @@ def test_saved_model_predicts_the_same(lines, tmp_path: Path):
 def test_bad_input_is_refused_before_training(lines):
     train, val = lines
     with pytest.raises(OcropsError, match="no rows"):
-        DomainAdapter("ppocr-v4", LineDataset([]), val)
+        DomainAdapter(pretrained("ppocr-v4"), LineDataset([]), val)
     with pytest.raises(OcropsError, match="U\\+0000"):
-        DomainAdapter("ppocr-v4", LineDataset([Line("x.png", "nul\x00")]), val)
+        DomainAdapter(pretrained("ppocr-v4"), LineDataset([Line("x.png", "nul\x00")]), val)
     with pytest.raises(OcropsError, match="neither a preset"):
-        resolve_base("/nonexistent/checkpoint")
+        load_base("/nonexistent/checkpoint")
 
 
 def test_preprocessing_travels_with_the_model(lines, tmp_path: Path):
     from ocrops.augment import enhance_scan
-    from ocrops.models.base import pretrained
 
     train, val = lines
-    adapter = DomainAdapter("ppocr-v4", train, val, preprocess="enhance_scan", progress=False)
+    adapter = DomainAdapter(pretrained("ppocr-v4"), train, val, preprocess="enhance_scan", progress=False)
     adapter.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert loaded.preprocess == "enhance_scan"
     images = [val.image(i) for i in range(3)]
-    plain = pretrained("ppocr")
+    plain = pretrained("ppocr-v4")
     assert loaded.predict(images) == plain.predict([enhance_scan(im) for im in images])

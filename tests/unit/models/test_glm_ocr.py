@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 
 from conftest import PROJECT, line_image
-from ocrops.adapter import resolve_base
+from ocrops.config import Params, TrainParams
 from ocrops.errors import OcropsError
-from ocrops.models.base import load_model
+from ocrops.models import load_base, load_model
 from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
 from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr
 
@@ -106,7 +106,7 @@ def test_bad_checkpoints_and_devices_are_refused_with_one_sentence(checkpoint, t
     with pytest.raises(OcropsError, match="not a GLM-OCR checkpoint"):
         GlmOcrModel.from_checkpoint(tmp_path, _settings())
     with pytest.raises(OcropsError, match="local Hugging Face cache"):
-        resolve_base("glm-ocr:zai-org/GLM-OCR-not-cached")
+        load_base("glm-ocr:zai-org/GLM-OCR-not-cached")
     if not torch.cuda.is_available():
         with pytest.raises(OcropsError, match="no usable CUDA GPU"):
             GlmOcrModel.from_checkpoint(checkpoint, GlmOcrSettings(device="cuda"))
@@ -121,8 +121,10 @@ def test_domain_adapter_fine_tunes_glm_ocr_with_lora(checkpoint, images, tmp_pat
         image.save(tmp_path / f"{i}.png")
         paths.append(Line(str(tmp_path / f"{i}.png"), TEXTS[i]))
     data = LineDataset(paths)
-    adapter = DomainAdapter(f"glm-ocr:{checkpoint}", data, data, checkpoint_dir=tmp_path / "ckpt", progress=False)
-    adapter.model.settings.max_new_tokens = 4
-    result = adapter.train(epochs=3, lr=5e-3, batch_size=2, grad_accum=2, warmup=0.0, augment=False, patience=5)
+    base = load_base(f"glm-ocr:{checkpoint}", Params.model_validate({"glm_ocr": {"max_new_tokens": 4}}))
+    assert base.settings.max_new_tokens == 4  # the family's params section reaches its loader
+    adapter = DomainAdapter(base, data, data, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    result = adapter.train(TrainParams(epochs=3, lr=5e-3, batch_size=2, grad_accum=2, warmup=0.0, augment=0.0,
+                                       patience=5))
     assert len(result.history) == 3 and result.history[-1].train_loss < result.history[0].train_loss
     assert (tmp_path / "ckpt" / "last" / "model" / "adapter").is_dir()

@@ -12,7 +12,8 @@ from rapidfuzz.distance import Levenshtein
 from conftest import PROJECT
 from ocrops.data.contract import read_labels
 from ocrops.data.synth import load_recipe, synthesize
-from ocrops.models.ppocr.charset import REC_MODEL, load_charset, wheel_model
+from ocrops.inference.rapidocr import REC_MODEL, wheel_model
+from ocrops.models.ppocr.charset import load_charset
 from ocrops.models.ppocr.ctc import greedy_decode
 from ocrops.models.ppocr.preprocess import batch_arrays
 from ocrops.models.ppocr.weights import pretrained_recognizer
@@ -77,11 +78,12 @@ def test_output_classes_match_dictionary(model):
 
 
 def test_exported_onnx_matches_torch_at_any_batch_and_width(tmp_path):
+    from ocrops.models.ppocr.export import export_onnx
     from ocrops.models.ppocr.model import pretrained_ppocr
 
     model = pretrained_ppocr()
     model.extend_vocabulary(["⁹"])  # an extended head exports too
-    path = model.export_onnx(tmp_path / "rec.onnx")
+    path = export_onnx(model, tmp_path / "rec.onnx")
     assert not model.network.training  # exporting leaves the model in eval mode
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch, width in [(1, 64), (3, 320), (2, 808)]:

@@ -11,7 +11,7 @@ from PIL import Image
 from conftest import png_with_declared_size, truncated_png
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.serving.auth import ApiKeys, key_id, presented_key
-from ocrops.serving.inputs import PayloadLimits, decode_base64, image_from_base64
+from ocrops.inference.inputs import PayloadLimits, decode_base64, image_from_base64
 from ocrops.serving.ratelimit import RateLimiter, TokenBucket
 from ocrops.serving.settings import load_settings
 
@@ -73,13 +73,13 @@ def _png(size=(40, 20)) -> str:
 
 
 @pytest.mark.parametrize(("payload", "code"), [
-    ("", ErrorCode.MALFORMED_REQUEST),
-    ("***", ErrorCode.MALFORMED_REQUEST),
-    ("data:image/png,abc", ErrorCode.MALFORMED_REQUEST),  # not base64
+    ("", ErrorCode.INVALID_INPUT),
+    ("***", ErrorCode.INVALID_INPUT),
+    ("data:image/png,abc", ErrorCode.INVALID_INPUT),  # not base64
     (base64.b64encode(b"hello").decode(), ErrorCode.UNREADABLE_IMAGE),
     (base64.b64encode(truncated_png()).decode(), ErrorCode.UNREADABLE_IMAGE),
-    (base64.b64encode(png_with_declared_size(50_000, 50_000)).decode(), ErrorCode.IMAGE_TOO_LARGE),
-    (_png((5001, 10)), ErrorCode.IMAGE_TOO_LARGE),
+    (base64.b64encode(png_with_declared_size(50_000, 50_000)).decode(), ErrorCode.TOO_LARGE),
+    (_png((5001, 10)), ErrorCode.TOO_LARGE),
 ])
 def test_bad_payloads_get_their_code(payload, code):
     with pytest.raises(OcropsError) as caught:
@@ -95,7 +95,7 @@ def test_payloads_decode_plain_and_as_data_uri():
 def test_oversized_base64_is_refused_before_decoding():
     with pytest.raises(OcropsError) as caught:
         decode_base64("A" * 4000, PayloadLimits(max_bytes=1000))
-    assert caught.value.code == ErrorCode.IMAGE_TOO_LARGE
+    assert caught.value.code == ErrorCode.TOO_LARGE
 
 
 def test_settings_come_from_params_and_env_overrides(tmp_path, monkeypatch):

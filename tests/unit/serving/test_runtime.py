@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.serving.faults import FaultyEngine, wrap_engine
-from ocrops.serving.glm_ocr import RepetitionGuard, budget_batches
-from ocrops.serving.runtime import choose_engine, is_out_of_memory, split_on_oom
+from ocrops.inference.faults import FaultyReader, wrap_reader
+from ocrops.inference.runtime import choose_reader, is_out_of_memory, split_on_oom
+from ocrops.models.glm_ocr.serving import RepetitionGuard, budget_batches
 
 
 class FakeEngine:
@@ -64,7 +64,14 @@ def _engines_dir(root, files: dict[str, str]):
     return engines
 
 
-def test_engine_choice_falls_back_to_onnx_runtime_cpu_and_says_why(tmp_path):
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from ocrops.models import pretrained
+
+    return pretrained("ppocr-v4").save(tmp_path_factory.mktemp("model") / "model")
+
+
+def test_engine_choice_falls_back_to_onnx_runtime_cpu_and_says_why(tmp_path, model_dir):
     """On this CPU machine: TensorRT and ORT CUDA are skipped with their reasons, ORT CPU is chosen."""
     import onnx
     from onnx import TensorProto, helper
@@ -74,31 +81,42 @@ def test_engine_choice_falls_back_to_onnx_runtime_cpu_and_says_why(tmp_path):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
                               [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 3])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), engines / "model.onnx")
-    choice = choose_engine(tmp_path)
+    choice = choose_reader("ppocr", model_dir, engines)
     assert choice.name == "ort_cpu"
     assert "tensorrt" in choice.skipped and "ort_cuda" in choice.skipped
     assert "CUDAExecutionProvider" in choice.skipped["ort_cuda"]
     x = np.ones((2, 3), np.float32)
-    assert np.array_equal(choice.engine.infer(x), x)
+    assert np.array_equal(choice.reader.engine.infer(x), x)
 
 
-def test_asking_for_an_engine_that_is_missing_is_a_5002(tmp_path):
-    _engines_dir(tmp_path, {})
+def test_asking_for_an_engine_that_is_missing_is_a_5002(tmp_path, model_dir):
+    engines = _engines_dir(tmp_path, {})
     with pytest.raises(OcropsError) as caught:
-        choose_engine(tmp_path, "ort_cpu")
-    assert caught.value.code == ErrorCode.MODEL_NOT_READY and "ort_cpu" in str(caught.value)
+        choose_reader("ppocr", model_dir, engines, "ort_cpu")
+    assert caught.value.code == ErrorCode.UNAVAILABLE and "ort_cpu" in str(caught.value)
+
+
+def test_without_exported_engines_the_torch_model_serves(tmp_path, model_dir):
+    choice = choose_reader("ppocr", model_dir, _engines_dir(tmp_path, {}))
+    assert choice.name == "torch" and set(choice.skipped) == {"tensorrt", "ort_cuda", "ort_cpu"}
+
+
+class _Reader:
+    def predict(self, images, batch_size=16):
+        return [f"read {im}" for im in images]
 
 
 def test_fault_injection_only_when_asked(monkeypatch):
-    engine = object()
+    reader = _Reader()
     monkeypatch.delenv("OCROPS_INJECT_FAULT", raising=False)
-    assert wrap_engine(engine) is engine
+    assert wrap_reader(reader) is reader
     monkeypatch.setenv("OCROPS_INJECT_FAULT", "oom_above:1")
-    faulty = wrap_engine(engine)
+    faulty = wrap_reader(reader)
+    assert faulty.predict(["a"]) == ["read a"]
     with pytest.raises(MemoryError):
-        faulty.infer(np.zeros((2, 3)))
+        faulty.predict(["a", "b"])
     with pytest.raises(ValueError):
-        FaultyEngine(engine, "explode")
+        FaultyReader(reader, "explode")
 
 
 def test_budget_batches_respect_the_token_budget():
@@ -124,8 +142,8 @@ def test_glm_ocr_serving_reader_runs_the_tiny_model_within_its_caps(tmp_path):
     most max_new_tokens new tokens, batches split by the token budget."""
     from conftest import PROJECT, line_image
     from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
+    from ocrops.models.glm_ocr.serving import GlmOcrServingReader, image_tokens
     from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr
-    from ocrops.serving.glm_ocr import GlmOcrServingReader, image_tokens
 
     corpus = (PROJECT / "recipes" / "general_corpus.txt").read_text(encoding="utf-8").splitlines()[:200]
     model = GlmOcrModel.from_checkpoint(build_tiny_glm_ocr(tmp_path / "tiny", corpus),

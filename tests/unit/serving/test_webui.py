@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from ocrops.serving.reading import LINE_MAX_HEIGHT
+from ocrops.inference.pages import LINE_MAX_HEIGHT
 from ocrops.serving.settings import ServeSettings
 from ocrops.serving.webui import web_app
 

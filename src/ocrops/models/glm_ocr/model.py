@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -15,31 +14,19 @@ from safetensors.torch import load_file
 from transformers import GlmOcrForConditionalGeneration
 
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.models.base import FAMILY_FILE, OCRModel, Prediction, register_family
+from ocrops.inference.types import Prediction
+from ocrops.models.base import OCRModel
 from ocrops.models.glm_ocr.processor import load_processor, prompt_text, save_processor
+from ocrops.models.glm_ocr.settings import GlmOcrSettings
 
 SETTINGS_FILE = "ocrops_glm.json"
 ADAPTER_DIR = "adapter"
 
 
-@dataclass
-class GlmOcrSettings:
-    """Fine-tuning settings; defaults follow the official GLM-OCR recipe (LoRA rank 8, all linear layers)."""
-
-    lora: bool = True
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    target_modules: str | list[str] = "all-linear"
-    freeze_vision: bool = True
-    max_new_tokens: int = 128
-    device: str = "auto"  # auto | cpu | cuda
-
-
 def resolve_device(device: str) -> tuple[torch.device, torch.dtype]:
     """The device and dtype to run on: bf16 on a GPU that supports it, fp32 elsewhere."""
     if device == "cuda" and not torch.cuda.is_available():
-        raise OcropsError(ErrorCode.MODEL_NOT_READY,
+        raise OcropsError(ErrorCode.UNAVAILABLE,
                           "CUDA was requested but this machine has no usable CUDA GPU; set the device to cpu or auto")
     if device in ("cuda", "auto") and torch.cuda.is_available():
         return torch.device("cuda"), torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -51,7 +38,7 @@ def _checkpoint_dir(source: str | Path) -> Path:
     path = Path(source)
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise OcropsError(ErrorCode.MODEL_NOT_READY, f"{path} has no config.json: not a GLM-OCR checkpoint")
+            raise OcropsError(ErrorCode.UNAVAILABLE, f"{path} has no config.json: not a GLM-OCR checkpoint")
         return path
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -60,7 +47,7 @@ def _checkpoint_dir(source: str | Path) -> Path:
         return Path(snapshot_download(str(source), local_files_only=True))
     except (LocalEntryNotFoundError, ValueError, OSError) as exc:
         raise OcropsError(
-            ErrorCode.MODEL_NOT_READY,
+            ErrorCode.UNAVAILABLE,
             f"GLM-OCR checkpoint {source!r} is neither a local folder nor in the local Hugging Face cache; "
             "download it where there is internet (huggingface-cli download zai-org/GLM-OCR) and pass its path",
         ) from exc
@@ -83,7 +70,7 @@ class GlmOcrModel(OCRModel):
             model = GlmOcrForConditionalGeneration.from_pretrained(str(path), dtype=dtype, local_files_only=True)
             processor = load_processor(path)
         except (OSError, ValueError) as exc:
-            raise OcropsError(ErrorCode.MODEL_NOT_READY, f"cannot load GLM-OCR from {path}: {exc}") from exc
+            raise OcropsError(ErrorCode.UNAVAILABLE, f"cannot load GLM-OCR from {path}: {exc}") from exc
         model.to(device)
         if trainable and settings.lora:
             model = get_peft_model(model, LoraConfig(
@@ -148,9 +135,9 @@ class GlmOcrModel(OCRModel):
         save_processor(self.processor, path)
         if isinstance(self.model, PeftModel):
             self.model.save_pretrained(str(path / ADAPTER_DIR))
-        (path / SETTINGS_FILE).write_text(json.dumps(asdict(self.settings), indent=1), encoding="utf-8")
+        (path / SETTINGS_FILE).write_text(self.settings.model_dump_json(indent=1), encoding="utf-8")
         self.save_preprocess(path)
-        (path / FAMILY_FILE).write_text(self.family + "\n", encoding="utf-8")
+        self.mark_family(path)
         return path
 
     def restore(self, path: str | Path) -> None:
@@ -163,7 +150,7 @@ class GlmOcrModel(OCRModel):
     @classmethod
     def load(cls, path: str | Path) -> GlmOcrModel:
         path = Path(path)
-        settings = GlmOcrSettings(**json.loads((path / SETTINGS_FILE).read_text(encoding="utf-8")))
+        settings = GlmOcrSettings.model_validate(json.loads((path / SETTINGS_FILE).read_text(encoding="utf-8")))
         model = cls.from_checkpoint(path, settings, trainable=False)
         model.load_preprocess(path)
         return model
@@ -171,8 +158,6 @@ class GlmOcrModel(OCRModel):
 
 def pretrained_glm_ocr(path: str | Path | None = None, settings: GlmOcrSettings | None = None) -> GlmOcrModel:
     if path is None:
-        raise OcropsError(ErrorCode.MODEL_NOT_READY, "the glm-ocr family needs a checkpoint path (glm-ocr:PATH)")
+        raise OcropsError(ErrorCode.UNAVAILABLE, "the glm-ocr family needs a checkpoint path (glm-ocr:PATH)")
     return GlmOcrModel.from_checkpoint(path, settings)
 
-
-register_family("glm-ocr", pretrained_glm_ocr, GlmOcrModel.load)

@@ -1,23 +1,17 @@
-"""The PP-OCRv4 recognizer's character dictionary, read from its ONNX metadata."""
+"""The PP-OCRv4 recognizer's character dictionary: read from the released ONNX's metadata, saved with every
+trained model as ``charset.txt``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import onnx
 
-REC_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
-DET_MODEL = "ch_PP-OCRv4_det_infer.onnx"
+from ocrops.inference.rapidocr import REC_MODEL, wheel_model
 
-
-def wheel_model(name: str) -> Path:
-    """Path of an ONNX model shipped in the rapidocr-onnxruntime wheel."""
-    path = Path(str(resources.files("rapidocr_onnxruntime") / "models" / name))
-    if not path.exists():
-        raise FileNotFoundError(f"{name} not found in rapidocr-onnxruntime (is rapidocr-onnxruntime==1.4.4 installed?)")
-    return path
+CHARSET_FILE = "charset.txt"
 
 
 @lru_cache(maxsize=1)
@@ -32,3 +26,12 @@ def load_charset() -> tuple[str, ...]:
     if " " not in chars:
         chars.append(" ")
     return tuple(chars)
+
+
+def save_charset(folder: Path, charset: Sequence[str]) -> None:
+    (folder / CHARSET_FILE).write_text("\n".join(charset) + "\n", encoding="utf-8")
+
+
+def read_charset(folder: str | Path) -> list[str]:
+    # the dictionary holds a space class, so split on newlines only, keeping the " " line
+    return (Path(folder) / CHARSET_FILE).read_text(encoding="utf-8").split("\n")[:-1]

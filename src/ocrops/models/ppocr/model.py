@@ -1,4 +1,4 @@
-"""The ``ppocr`` family: PP-OCRv4 recognizer fine-tuned with CTC."""
+"""The ppocr model: the PP-OCRv4 recognizer (a PyTorch port) fine-tuned with CTC."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from ocrops.models.base import FAMILY_FILE, OCRModel, Prediction, register_family
-from ocrops.models.ppocr.charset import load_charset
-from ocrops.models.ppocr.ctc import greedy_decode
+from ocrops.inference.engines import TorchEngine
+from ocrops.inference.lines import LineReader
+from ocrops.inference.types import Prediction
+from ocrops.models.base import OCRModel
+from ocrops.models.ppocr.charset import load_charset, read_charset, save_charset
+from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.network import RecognizerConfig, TextRecognizer
 from ocrops.models.ppocr.preprocess import batch_arrays
 from ocrops.models.ppocr.weights import pretrained_recognizer
@@ -44,19 +47,10 @@ class PPOCRModel(OCRModel):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.eval()
 
-    @torch.no_grad()
     def predict(self, images: Sequence[Image.Image], batch_size: int = 16) -> list[Prediction]:
-        self.network.eval()
-        images = self.prepare(images)
-        order = sorted(range(len(images)), key=lambda i: images[i].width / max(images[i].height, 1))
-        results: dict[int, Prediction] = {}
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            x = torch.from_numpy(batch_arrays([images[i] for i in chunk]))
-            probs = self.network(x).softmax(-1).numpy()
-            for i, (text, conf) in zip(chunk, greedy_decode(probs, self.charset), strict=True):
-                results[i] = Prediction(text, conf)
-        return [results[i] for i in range(len(images))]
+        """The torch engine through the same reader every exported engine uses."""
+        return LineReader(TorchEngine(self.network), CTCCodec(self.charset), self.preprocess).predict(
+            images, batch_size)
 
     def encode(self, text: str) -> list[int]:
         return [self._index[ch] for ch in text if ch in self._index]
@@ -104,27 +98,12 @@ class PPOCRModel(OCRModel):
         self._index = {ch: i + 1 for i, ch in enumerate(self.charset)}
         return added
 
-    def export_onnx(self, path: str | Path, opset: int = 17) -> Path:
-        """The whole recognizer, images (N, 3, 48, W) -> class probabilities, dynamic batch and width."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # The exporter restores the wrapper's train/eval flag on every submodule afterwards: keep it eval.
-        wrapper = _WithSoftmax(self.network).eval()
-        example = torch.zeros(1, 3, self.network.config.image_height, 320)
-        with torch.no_grad():
-            torch.onnx.export(
-                wrapper, (example,), str(path), input_names=["x"], output_names=["probs"],
-                dynamic_axes={"x": {0: "batch", 3: "width"}, "probs": {0: "batch", 1: "steps"}},
-                opset_version=opset, dynamo=False,
-            )
-        return path
-
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / FAMILY_FILE).write_text(self.family + "\n", encoding="utf-8")
+        self.mark_family(path)
         (path / "config.json").write_text(json.dumps(self.network.config.to_dict(), indent=1), encoding="utf-8")
-        (path / "charset.txt").write_text("\n".join(self.charset) + "\n", encoding="utf-8")
+        save_charset(path, self.charset)
         save_file({k: v.contiguous() for k, v in self.network.state_dict().items()}, str(path / "model.safetensors"))
         self.save_preprocess(path)
         return path
@@ -135,27 +114,12 @@ class PPOCRModel(OCRModel):
         config = RecognizerConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
         network = TextRecognizer(config)
         network.load_state_dict(load_file(str(path / "model.safetensors")))
-        # the dictionary holds a space class, so split on newlines only, keeping the " " line
-        charset = (path / "charset.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        model = cls(network.eval(), charset)
+        model = cls(network.eval(), read_charset(path))
         model.load_preprocess(path)
         return model
-
-
-class _WithSoftmax(torch.nn.Module):
-    """Export wrapper: probabilities, as the released ONNX model outputs them."""
-
-    def __init__(self, network: TextRecognizer) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x).softmax(-1)
 
 
 def pretrained_ppocr() -> PPOCRModel:
     """PP-OCRv4 as released (weights from the rapidocr-onnxruntime wheel)."""
     return PPOCRModel(pretrained_recognizer(), load_charset())
 
-
-register_family("ppocr", lambda **_: pretrained_ppocr(), PPOCRModel.load)

@@ -17,7 +17,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from ocrops.models.ppocr.charset import REC_MODEL, wheel_model
+from ocrops.inference.rapidocr import REC_MODEL, wheel_model
 from ocrops.models.ppocr.modules import LearnableAffine
 from ocrops.models.ppocr.network import RecognizerConfig, TextRecognizer
 

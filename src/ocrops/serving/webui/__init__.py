@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ocrops.serving.reading import LINE_MAX_HEIGHT, LINE_MIN_ASPECT
+from ocrops.inference.pages import LINE_MAX_HEIGHT, LINE_MIN_ASPECT
 
 STATIC = Path(__file__).parent / "static"
 # the page's files are small and change with the wheel; a stale cached script would talk to a newer API

@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 
-// what each service error code means to a person (DESIGN.md, "Error codes")
+// what each service error code means to a person (docs/architecture.md, "Errors")
 const MESSAGES = {
   4001: "The service could not read this file as an image (PNG, JPEG, TIFF, WebP or BMP).",
   4002: "The service did not understand the request.",

@@ -1,0 +1,133 @@
+"""Reading what a request sends: a line image as it is, a page through detection -> crops -> the recognizer
+in batches -> lines with boxes, post-processed per the request's switches.
+
+One reader for every caller: the service (``read_async``, recognition in another process), evaluation, the
+pyfunc and batch jobs (``read``, recognition in-process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from ocrops.inference.types import Prediction
+from ocrops.postprocess import Postprocessor
+
+Mode = Literal["auto", "line", "page"]
+# mode "auto": an image this short and this elongated is one text line (what the recognizer was trained on)
+LINE_MAX_HEIGHT = 160
+LINE_MIN_ASPECT = 2
+
+
+def is_line(image: Image.Image) -> bool:
+    return image.height <= LINE_MAX_HEIGHT and image.width >= LINE_MIN_ASPECT * image.height
+
+
+@dataclass
+class Region:
+    box: list[list[float]]  # four corners in image pixels, clockwise from top-left
+    crop: Image.Image
+
+
+@dataclass
+class Found:
+    kind: str  # "line" | "page"
+    regions: list[Region]
+
+
+def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """The quad grown by ``margin`` x its line height on every side (within the image)."""
+    line_height = max(float(np.ptp(quad[:, 1])), 1.0)
+    grown = quad + np.sign(quad - quad.mean(axis=0)) * margin * line_height
+    grown[:, 0] = grown[:, 0].clip(0, width - 1)
+    grown[:, 1] = grown[:, 1].clip(0, height - 1)
+    return grown.astype(np.float32)
+
+
+def bbox(box: list[list[float]]) -> list[int]:
+    """Four corners -> [x1, y1, x2, y2] (the glmocr layout protocol's ``bbox_2d``)."""
+    xs, ys = [p[0] for p in box], [p[1] for p in box]
+    return [int(min(xs)), int(min(ys)), int(round(max(xs))), int(round(max(ys)))]
+
+
+class PageReader:
+    """Detect -> crop -> recognise -> assemble. ``detector`` finds line quads on a page (default: PP-OCRv4's
+    DBNet); crops keep ``margin`` x the line height of paper around the text, as the recognizer learnt from
+    line images with some paper around them."""
+
+    def __init__(self, detector=None, margin: float = 0.3, min_confidence: float = 0.0) -> None:
+        self._detector, self.margin, self.min_confidence = detector, margin, min_confidence
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from ocrops.inference.detection import TextDetector
+
+            self._detector = TextDetector()
+        return self._detector
+
+    def regions(self, image: Image.Image, mode: Mode = "auto") -> Found:
+        """What to recognise in one image: the whole of it (a line) or each detected line (a page)."""
+        w, h = image.size
+        if mode == "line" or (mode == "auto" and is_line(image)):
+            return Found("line", [Region([[0, 0], [w, 0], [w, h], [0, h]], image)])
+        from ocrops.inference.detection import crop_quad
+
+        quads: list[np.ndarray] = self.detector.detect(image)
+        return Found("page", [Region(np.round(q, 1).tolist(), crop_quad(image, widen(q, self.margin, w, h)))
+                              for q in quads])
+
+    def assemble(self, found: Found, readings: Sequence[Prediction], post: Postprocessor | None = None,
+                 correct: bool | None = None, redact_pii: bool | None = None) -> dict:
+        """{"mode", "text", "lines": [{"text", "raw_text", "confidence", "box"}]} for one image; a page drops
+        empty and low-confidence lines."""
+        lines = []
+        for region, reading in zip(found.regions, readings, strict=True):
+            raw, conf = reading.text, float(reading.confidence)
+            if found.kind == "page" and (not raw or conf < self.min_confidence):
+                continue
+            text = post(raw, conf, correct=correct, redact_pii=redact_pii) if post is not None else raw
+            lines.append({"text": text, "raw_text": raw, "confidence": round(conf, 5), "box": region.box})
+        return {"mode": found.kind, "text": "\n".join(line["text"] for line in lines), "lines": lines}
+
+    def _assemble_all(self, found: list[Found], readings: list[Prediction], post, correct, redact_pii) -> list:
+        results, k = [], 0
+        for item in found:
+            results.append(self.assemble(item, readings[k : k + len(item.regions)], post, correct, redact_pii))
+            k += len(item.regions)
+        return results
+
+    def read(self, images: Sequence[Image.Image], recognize: Callable[[list[Image.Image]], list[Prediction]],
+             mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
+             redact_pii: bool | None = None, timings: dict | None = None) -> list[dict]:
+        """Every image's lines, all crops recognised together by ``recognize`` (e.g. a reader's predict)."""
+        timings = {} if timings is None else timings
+        started = time.perf_counter()
+        found = [self.regions(im, mode) for im in images]
+        timings["detect_ms"] = (time.perf_counter() - started) * 1000
+        crops = [r.crop for item in found for r in item.regions]
+        started = time.perf_counter()
+        readings = recognize(crops) if crops else []
+        timings["recognize_ms"] = (time.perf_counter() - started) * 1000
+        return self._assemble_all(found, readings, post, correct, redact_pii)
+
+    async def read_async(self, images: Sequence[Image.Image],
+                         recognize: Callable[[list[Image.Image]], Awaitable[list[Prediction]]],
+                         mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
+                         redact_pii: bool | None = None, timings: dict | None = None) -> list[dict]:
+        """As :meth:`read`, for an event loop: detection in worker threads, ``recognize`` awaited."""
+        timings = {} if timings is None else timings
+        started = time.perf_counter()
+        found = [await asyncio.to_thread(self.regions, im, mode) for im in images]
+        timings["detect_ms"] = (time.perf_counter() - started) * 1000
+        crops = [r.crop for item in found for r in item.regions]
+        started = time.perf_counter()
+        readings = await recognize(crops) if crops else []
+        timings["recognize_ms"] = (time.perf_counter() - started) * 1000
+        return self._assemble_all(found, readings, post, correct, redact_pii)

@@ -1,0 +1,119 @@
+"""What a model family's code provides (docs/architecture.md, "Adding a model family").
+
+Subclass :class:`ModelFamily` in the family's folder and name the subclass in its ocrops.family.Family
+record. Only ``pretrained``, ``load`` and the model class are required: a family without an exporter is
+skipped by the export stage with the reason, and is served and benchmarked with its torch model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from ocrops.inference.types import EngineUnavailable, Prediction, Reader
+from ocrops.models.base import OCRModel
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ocrops.config import ExportParams
+    from ocrops.family import Family
+
+
+class NotExportable(Exception):
+    """The family (or this model) has no exported engine; the message says why (the export stage records it)."""
+
+
+@dataclass
+class Exported:
+    """What a family's exporter wrote into the export folder, and readers over it for the parity check."""
+
+    files: dict[str, str]  # what -> file name in the export folder (``ort_fp32`` -> model.opt.onnx, ...)
+    readers: dict[str, Reader]  # engine name -> a reader over the exported engine
+    reference: list[Prediction] | None = None  # the trained model's readings to compare with (default: predict)
+    manifest: dict[str, Any] = field(default_factory=dict)  # extra fields for export.json (shapes, image size)
+    skipped: dict[str, str] = field(default_factory=dict)  # engine -> why it was not built here
+
+
+@dataclass
+class BenchTarget:
+    """One engine under the benchmark harness: ``infer`` one prepared batch."""
+
+    infer: Callable[[Any], object]
+    batches: Callable[[int], list]  # prepared batches of a given size
+    singles: list  # one-line inputs for the closed-loop runs
+
+
+@dataclass
+class Bench:
+    targets: dict[str, BenchTarget]
+    batch_sizes: list[int]
+    headline: int  # the batch size the ratios and registry tags quote
+
+
+class ModelFamily(ABC):
+    """A family's code: models, export, inference readers. One instance per registered family."""
+
+    #: serving engines in order of preference (``serve.engine: auto`` takes the first that loads)
+    engines: tuple[str, ...] = ("torch",)
+
+    def __init__(self, record: Family) -> None:
+        self.record = record
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    # -- models --------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def pretrained(self, base: str, settings: BaseModel | None = None) -> OCRModel:
+        """The released model a preset or PREFIX:LOCATION base names (never downloaded at run time)."""
+
+    @abstractmethod
+    def load(self, path: Path) -> OCRModel:
+        """A model saved by its ``save``."""
+
+    def vocabulary(self) -> frozenset[str] | None:
+        """Characters the released model can emit; None where any text is representable."""
+        return None
+
+    # -- export ---------------------------------------------------------------------------------------
+
+    def export(self, model: OCRModel, model_dir: Path, out: Path, images: Sequence[Image.Image],
+               params: ExportParams, settings: BaseModel | None = None) -> Exported:
+        """Write the family's inference graphs into ``out``; ``images`` are test lines (example inputs)."""
+        raise NotExportable(f"the {self.name} family has no ONNX export; it is served with its torch model")
+
+    # -- inference ------------------------------------------------------------------------------------
+
+    def reader(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None) -> Reader:
+        """A reader of the saved model (``model_dir``) on ``engine``, using the export stage's files in
+        ``engines_dir``; raises EngineUnavailable with the reason when this machine cannot run it."""
+        if engine != "torch":
+            raise EngineUnavailable(f"the {self.name} family serves with torch only")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        return self.load(model_dir)
+
+    def bench(self, model_dir: Path, engines_dir: Path, images: Sequence[Image.Image], batch_sizes: list[int],
+              singles: int, threads: int | None = None) -> Bench:
+        """Engines for the benchmark stage; by default whole readings (image in, text out) per engine."""
+        targets: dict[str, BenchTarget] = {}
+        for engine in self.engines:
+            try:
+                reader = self.reader(model_dir, engines_dir, engine, threads)
+            except EngineUnavailable:
+                continue
+            targets[engine] = BenchTarget(
+                infer=lambda batch, r=reader: r.predict(batch, batch_size=len(batch)),
+                batches=lambda size: [list(images[s : s + size]) for s in range(0, len(images), size)],
+                singles=[[im] for im in images[:singles]])
+        return Bench(targets, batch_sizes, headline=8 if 8 in batch_sizes else batch_sizes[0])

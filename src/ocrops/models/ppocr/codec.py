@@ -1,0 +1,22 @@
+"""The ppocr line codec: images -> (N, 3, 48, W) batches; class probabilities -> text by greedy CTC."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from ocrops.models.ppocr.ctc import greedy_decode
+from ocrops.models.ppocr.preprocess import batch_arrays
+
+
+class CTCCodec:
+    def __init__(self, charset: Sequence[str]) -> None:
+        self.charset = list(charset)
+
+    def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return batch_arrays(images)
+
+    def decode(self, outputs: np.ndarray) -> list[tuple[str, float]]:
+        return greedy_decode(outputs, self.charset)

@@ -1,0 +1,107 @@
+"""The ppocr family's code: PP-OCRv4 from the rapidocr wheel, its ONNX / TensorRT engines and line reader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from ocrops.inference.engines import OrtEngine, TorchEngine, cuda_provider_available
+from ocrops.inference.lines import LineReader
+from ocrops.inference.runtime import EXPORT_MANIFEST
+from ocrops.inference.types import EngineUnavailable, Reader
+from ocrops.models.family import Bench, BenchTarget, ModelFamily
+from ocrops.models.ppocr.charset import load_charset, read_charset
+from ocrops.models.ppocr.codec import CTCCodec
+
+
+def _exported(engines_dir: Path, key: str) -> Path:
+    manifest = engines_dir / EXPORT_MANIFEST
+    files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {}) if manifest.exists() else {}
+    name = files.get(key)
+    if not name or not (engines_dir / name).exists():
+        raise EngineUnavailable(f"no {key} engine was exported (run the export stage)")
+    return engines_dir / name
+
+
+class PPOCRFamily(ModelFamily):
+    engines = ("tensorrt", "ort_cuda", "ort_cpu", "torch")
+
+    def pretrained(self, base, settings=None):
+        from ocrops.models.ppocr.model import pretrained_ppocr
+
+        return pretrained_ppocr()
+
+    def load(self, path):
+        from ocrops.models.ppocr.model import PPOCRModel
+
+        return PPOCRModel.load(path)
+
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(load_charset())
+
+    def export(self, model, model_dir, out, images, params, settings=None):
+        from ocrops.models.ppocr.export import export
+
+        return export(model, out, images, params)
+
+    def exported_engine(self, engines_dir: Path, key: str, threads: int | None = None):
+        """An engine the export stage wrote, by its name there (``ort_fp32``, ``ort_int8``, ``tensorrt_fp16``)."""
+        if key == "tensorrt_fp16":
+            from ocrops.inference.tensorrt import TensorRTEngine, availability
+
+            ok, detail = availability()
+            if not ok:
+                raise EngineUnavailable(detail)
+            return TensorRTEngine(_exported(engines_dir, key))
+        return OrtEngine(_exported(engines_dir, key), name=key, threads=threads)
+
+    def serving_engine(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None,
+                       tensorrt_cache: Path | None = None):
+        """An engine by its serving name (``serve.engine``: tensorrt, ort_cuda, ort_cpu, ort_int8, torch)."""
+        if engine == "tensorrt":
+            from ocrops.inference.tensorrt import TensorRTEngine, availability, build_engine
+
+            ok, detail = availability()
+            if not ok:
+                raise EngineUnavailable(detail)
+            # an engine only runs on the GPU and TensorRT version it was built for: build it (or reuse the cached
+            # build keyed by ONNX digest + GPU + TensorRT version) on the serving machine
+            plan, _ = build_engine(_exported(engines_dir, "onnx_fp32"), tensorrt_cache or Path(".cache/tensorrt"))
+            return TensorRTEngine(plan)
+        if engine == "ort_cuda" and not cuda_provider_available():
+            raise EngineUnavailable("onnxruntime has no CUDAExecutionProvider here (pip install '.[gpu]')")
+        if engine in ("ort_cuda", "ort_cpu", "ort_int8"):
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if engine == "ort_cuda" else \
+                ["CPUExecutionProvider"]
+            # a service shares the CPU with its API workers: threads waiting for the next batch must not spin
+            return OrtEngine(_exported(engines_dir, "ort_int8" if engine == "ort_int8" else "ort_fp32"), name=engine,
+                             threads=threads, providers=providers, spinning=False)
+        if engine == "torch":
+            return TorchEngine(self.load(model_dir).network, threads=threads)
+        raise EngineUnavailable(f"the ppocr family has no engine {engine!r}")
+
+    def reader(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None) -> Reader:
+        from ocrops.inference import preprocess
+
+        engine_ = self.serving_engine(model_dir, engines_dir, engine, threads)
+        return LineReader(engine_, CTCCodec(read_charset(model_dir)), preprocess.load(model_dir))
+
+    def bench(self, model_dir: Path, engines_dir: Path, images: Sequence[Image.Image], batch_sizes: list[int],
+              singles: int, threads: int | None = None) -> Bench:
+        """The engines alone on prepared batches (preprocessing and decoding are the same for all)."""
+        from ocrops.inference import preprocess
+
+        engines = {"torch": self.serving_engine(model_dir, engines_dir, "torch", threads)}
+        for name in ("ort_fp32", "ort_int8", "tensorrt_fp16"):
+            try:
+                engines[name] = self.exported_engine(engines_dir, name, threads)
+            except EngineUnavailable:
+                continue
+        prep = LineReader(engines["torch"], CTCCodec(read_charset(model_dir)), preprocess.load(model_dir))
+        prepared = {size: [array for _, array in prep.batches(images, size)] for size in batch_sizes}
+        ones = [array for _, array in prep.batches(images[:singles], 1)]
+        targets = {name: BenchTarget(engine.infer, prepared.__getitem__, ones) for name, engine in engines.items()}
+        return Bench(targets, batch_sizes, headline=8)

@@ -1,0 +1,92 @@
+"""The promotion gate: ``champion`` moves to a version only if it is no worse than the current champion on
+the same test set (params ``promote``), or anyway with ``--force`` (the override is tagged on the version)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ocrops.config import Params
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.registry.versions import CHAMPION
+from ocrops.tracking import setup
+
+OVERRIDE_TAG = "promotion.override"
+
+
+@dataclass
+class Decision:
+    version: str
+    allowed: bool
+    reasons: list[str]
+    champion: str | None = None
+    forced: bool = False
+
+
+def _figure(tags: dict[str, str], key: str) -> float | None:
+    try:
+        return float(tags[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Params) -> list[str]:
+    """Why ``candidate`` may not replace ``champion`` (tags of both versions); empty when it may."""
+    p, reasons = params.promote, []
+    needed = ("test_cer_postprocessed", "test_set_digest", "latency_p50_ms")
+    missing = [k for k in needed if k not in candidate]
+    if missing:
+        return [f"the version carries no {', '.join(missing)} tag: register it with the register stage "
+                "(dvc repro register), which evaluates it first"]
+    latency = _figure(candidate, "latency_p50_ms")
+    if latency is not None and latency > p.max_latency_ms:
+        reasons.append(f"latency p50 {latency:.1f} ms exceeds the budget of {p.max_latency_ms:g} ms "
+                       "(promote.max_latency_ms)")
+    if champion is None:
+        return reasons
+    if champion.get("test_set_digest") != candidate["test_set_digest"]:
+        return reasons + [
+            f"evaluated on a different test set than the champion (test set {candidate['test_set_digest'][:12]} "
+            f"vs {str(champion.get('test_set_digest'))[:12]}); re-evaluate both on one test set"]
+    cer, best = _figure(candidate, "test_cer_postprocessed"), _figure(champion, "test_cer_postprocessed")
+    if cer is not None and best is not None and cer > best + p.cer_tolerance:
+        reasons.append(f"test CER {100 * cer:.2f}% is worse than the champion's {100 * best:.2f}% "
+                       f"(tolerance {100 * p.cer_tolerance:.2f} points)")
+    recall = _figure(candidate, "test_term_recall_postprocessed")
+    best_recall = _figure(champion, "test_term_recall_postprocessed")
+    if recall is not None and best_recall is not None and recall < best_recall - p.term_recall_tolerance:
+        reasons.append(f"term recall {100 * recall:.2f}% is below the champion's {100 * best_recall:.2f}% "
+                       f"(tolerance {100 * p.term_recall_tolerance:.2f} points)")
+    return reasons
+
+
+def promote(params: Params, version: str, force: bool = False, alias: str = CHAMPION) -> Decision:
+    """Set ``alias`` (champion) on ``version`` if the gate allows it, or anyway with ``force`` (tagged)."""
+    setup(params)
+    client, name = MlflowClient(), params.mlflow.registered_model
+    try:
+        candidate = client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise OcropsError(ErrorCode.INVALID_INPUT,
+                          f"registered model {name!r} has no version {version!r} at {mlflow.get_tracking_uri()}"
+                          ) from exc
+    try:
+        current = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        current = None
+    if current is not None and str(current.version) == str(candidate.version):
+        return Decision(str(version), True, [f"version {version} already holds '{alias}'"], str(current.version))
+    reasons = gate(candidate.tags, current.tags if current else None, params)
+    decision = Decision(str(version), not reasons, reasons, str(current.version) if current else None)
+    if reasons and not force:
+        return decision
+    client.set_registered_model_alias(name, alias, str(version))
+    if reasons:
+        decision.allowed, decision.forced = True, True
+        client.set_model_version_tag(name, str(version), OVERRIDE_TAG, json.dumps(
+            {"alias": alias, "replaced": decision.champion, "reasons": reasons}, ensure_ascii=False))
+    return decision

@@ -1,0 +1,21 @@
+"""The ``general`` stage: render the general (non-domain) lines of recipes/general.yaml (the forgetting check)."""
+
+from __future__ import annotations
+
+import shutil
+
+from ocrops.config import Params
+from ocrops.data.synth import load_recipe, synthesize
+
+RECIPE = "recipes/general.yaml"
+
+
+def run(params: Params) -> dict:
+    out = params.paths.general.lines
+    shutil.rmtree(out, ignore_errors=True)
+    result = synthesize(load_recipe(RECIPE), out, progress=False)
+    return {"lines": result.count, "splits": result.splits}
+
+
+def summary(report: dict) -> list[str]:
+    return [f"{report['lines']} lines {report['splits']}"]

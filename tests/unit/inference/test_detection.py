@@ -1,0 +1,78 @@
+"""Full pages: PP-OCRv4 detection finds each line where it is, in reading order, and the page reader reads it
+with the trained recognizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PROJECT
+from ocrops.data.contract import read_labels
+from ocrops.data.synth import load_recipe, synthesize
+from ocrops.metrics import cer
+from ocrops.inference.detection import TextDetector, crop_quad, order_points, reading_order
+from ocrops.inference.pages import PageReader
+from ocrops.models import pretrained
+
+
+def read_page(image):
+    model = pretrained("ppocr-v4")
+    return PageReader(TextDetector()).read([image], model.predict, mode="page")[0]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> tuple[Image.Image, list[tuple[str, tuple[int, int, int, int]]]]:
+    """Eight rendered lines pasted on a page, two columns' worth of indentation."""
+    root = tmp_path_factory.mktemp("page")
+    synthesize(load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(update={"count": 8, "seed": 3}),
+               root, progress=False)
+    rows, _ = read_labels(root)
+    canvas, y, truth = Image.new("RGB", (1000, 720), (245, 245, 245)), 30, []
+    for i, row in enumerate(rows):
+        line = Image.open(root / row.image).convert("RGB")
+        x = 40 + (i % 2) * 25
+        canvas.paste(line, (x, y))
+        truth.append((row.text, (x, y, x + line.width, y + line.height)))
+        y += line.height + 30
+    return canvas, truth
+
+
+def _iou(quad: list[list[float]], box: tuple[int, int, int, int]) -> float:
+    q = np.array(quad)
+    a = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
+    ix = max(0.0, min(a[2], box[2]) - max(a[0], box[0]))
+    iy = max(0.0, min(a[3], box[3]) - max(a[1], box[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+    return inter / union
+
+
+def test_page_lines_are_found_in_place_and_order_and_read(page):
+    image, truth = page
+    result = read_page(image)
+    assert len(result["lines"]) == len(truth)
+    for line, (_, box) in zip(result["lines"], truth, strict=True):
+        assert _iou(line["box"], box) > 0.5
+        assert 0 < line["confidence"] <= 1
+    assert cer([line["text"] for line in result["lines"]], [t for t, _ in truth]) < 0.3
+    assert result["text"].count("\n") == len(truth) - 1
+
+
+def test_blank_page_has_no_lines():
+    assert read_page(Image.new("RGB", (600, 400), (250, 250, 250)))["lines"] == []
+
+
+def test_reading_order_rows_then_columns():
+    def box(x, y, w=100, h=20):
+        return order_points(np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32))
+
+    boxes = [box(300, 52), box(10, 50), box(10, 100), box(300, 101)]
+    ordered = reading_order(boxes)
+    assert [(int(b[0, 0]), int(b[0, 1])) for b in ordered] == [(10, 50), (300, 52), (10, 100), (300, 101)]
+
+
+def test_crop_rectifies_and_turns_vertical_text():
+    image = Image.new("RGB", (200, 300), (255, 255, 255))
+    tall = order_points(np.array([[50, 20], [80, 20], [80, 220], [50, 220]], dtype=np.float32))
+    assert crop_quad(image, tall).size == (200, 30)

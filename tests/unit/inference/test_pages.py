@@ -1,0 +1,79 @@
+"""The page reader: line or page, crops with margin, the response lines (post-processing per request), and
+the same reading through the sync and async paths."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from PIL import Image
+
+from ocrops.config import PostprocessParams
+from ocrops.inference.pages import Found, PageReader, Region, bbox, is_line, widen
+from ocrops.inference.types import Prediction
+from ocrops.postprocess import Postprocessor
+
+
+class FixedDetector:
+    def __init__(self, quads):
+        self.quads = [np.array(q, dtype=np.float32) for q in quads]
+
+    def detect(self, image):
+        return self.quads
+
+
+def test_line_images_are_read_whole_and_pages_go_through_the_detector():
+    line, page = Image.new("RGB", (300, 40)), Image.new("RGB", (600, 800))
+    assert is_line(line) and not is_line(page)
+    detector = FixedDetector([[[10, 10], [110, 10], [110, 30], [10, 30]]])
+    reader = PageReader(detector, margin=0.5)
+    found = reader.regions(line, "auto")
+    assert found.kind == "line" and found.regions[0].crop is line
+    assert found.regions[0].box == [[0, 0], [300, 0], [300, 40], [0, 40]]
+    found = reader.regions(page, "auto")
+    assert found.kind == "page" and found.regions[0].box == [[10, 10], [110, 10], [110, 30], [10, 30]]  # the ink
+    assert found.regions[0].crop.size == (120, 40)  # 0.5 x the 20-pixel line height of paper on each side
+    assert reader.regions(line, "page").kind == "page"
+
+
+def test_widen_stays_inside_the_image():
+    quad = np.array([[2, 2], [50, 2], [50, 12], [2, 12]], dtype=np.float32)
+    grown = widen(quad, 1.0, width=55, height=20)
+    assert grown[:, 0].min() == 0 and grown[:, 0].max() == 54 and grown[:, 1].max() == 19
+
+
+def test_assemble_postprocesses_per_request_and_drops_empty_page_lines():
+    post = Postprocessor(PostprocessParams(), ["Creatinine"])
+    found = Found("page", [Region([[0, 0], [1, 0], [1, 1], [0, 1]], None)] * 3)
+    readings = [Prediction("Tel 13812345678", 0.99), Prediction("", 0.1), Prediction("Creatinlne", 0.5)]
+    reader = PageReader(FixedDetector([]))
+    result = reader.assemble(found, readings, post, correct=None, redact_pii=None)
+    assert [line["text"] for line in result["lines"]] == ["Tel [PHONE]", "Creatinine"]
+    assert result["lines"][1]["raw_text"] == "Creatinlne"
+    raw = reader.assemble(found, readings, post, correct=False, redact_pii=False)
+    assert raw["text"] == "Tel 13812345678\nCreatinlne"
+
+
+def test_sync_and_async_paths_read_the_same_and_recognise_every_crop_in_one_call():
+    page = Image.new("RGB", (600, 800), "white")
+    reader = PageReader(FixedDetector([[[10, 10], [110, 10], [110, 30], [10, 30]],
+                                       [[10, 50], [210, 50], [210, 70], [10, 70]]]))
+    calls = []
+
+    def recognize(crops):
+        calls.append(len(crops))
+        return [Prediction(f"w{c.width}", 0.9) for c in crops]
+
+    async def recognize_async(crops):
+        return recognize(crops)
+
+    timings: dict = {}
+    sync = reader.read([page, Image.new("RGB", (300, 40))], recognize, timings=timings)
+    threaded = asyncio.run(reader.read_async([page, Image.new("RGB", (300, 40))], recognize_async))
+    assert sync == threaded and calls == [3, 3]
+    assert [r["mode"] for r in sync] == ["page", "line"] and sync[0]["text"] == "w112\nw212"  # 0.3 x 20 px of paper each side
+    assert set(timings) == {"detect_ms", "recognize_ms"}
+
+
+def test_bbox_of_four_corners():
+    assert bbox([[1.2, 5], [9.7, 5.2], [9.6, 8.9], [1, 9]]) == [1, 5, 10, 9]
