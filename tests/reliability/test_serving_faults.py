@@ -19,9 +19,9 @@ import requests
 from PIL import Image
 
 from conftest import line_image, serve
-from ocrops.harness.bench import open_loop
 from ocrops.client import OCRClient, ServiceError
 from ocrops.errors import ErrorCode
+from ocrops.harness.bench import open_loop
 from ocrops.metrics import cer
 from reliability_report import pick, record
 

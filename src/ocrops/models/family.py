@@ -38,6 +38,7 @@ class Exported:
     reference: list[Prediction] | None = None  # the trained model's readings to compare with (default: predict)
     manifest: dict[str, Any] = field(default_factory=dict)  # extra fields for export.json (shapes, image size)
     skipped: dict[str, str] = field(default_factory=dict)  # engine -> why it was not built here
+    lossy: tuple[str, ...] = ()  # engines that trade accuracy for speed (int8): parity reported, not enforced
 
 
 @dataclass

@@ -71,7 +71,8 @@ def test_sync_and_async_paths_read_the_same_and_recognise_every_crop_in_one_call
     sync = reader.read([page, Image.new("RGB", (300, 40))], recognize, timings=timings)
     threaded = asyncio.run(reader.read_async([page, Image.new("RGB", (300, 40))], recognize_async))
     assert sync == threaded and calls == [3, 3]
-    assert [r["mode"] for r in sync] == ["page", "line"] and sync[0]["text"] == "w112\nw212"  # 0.3 x 20 px of paper each side
+    # crops keep 0.3 x the 20-pixel line height of paper on each side
+    assert [r["mode"] for r in sync] == ["page", "line"] and sync[0]["text"] == "w112\nw212"
     assert set(timings) == {"detect_ms", "recognize_ms"}
 
 

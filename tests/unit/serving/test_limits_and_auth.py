@@ -10,8 +10,8 @@ from PIL import Image
 
 from conftest import png_with_declared_size, truncated_png
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.serving.auth import ApiKeys, key_id, presented_key
 from ocrops.inference.inputs import PayloadLimits, decode_base64, image_from_base64
+from ocrops.serving.auth import ApiKeys, key_id, presented_key
 from ocrops.serving.ratelimit import RateLimiter, TokenBucket
 from ocrops.serving.settings import load_settings
 

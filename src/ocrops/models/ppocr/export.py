@@ -91,4 +91,4 @@ def export(model: PPOCRModel, out: Path, images: Sequence[Image.Image], params: 
         skipped["tensorrt_fp16"] = tensorrt["reason"]
     manifest = {"input": {"name": "x", "shape": ["batch", 3, 48, "width"]},
                 "output": {"name": "probs", "shape": ["batch", "steps", "classes"]}, "tensorrt": tensorrt}
-    return Exported(files=files, readers=readers, manifest=manifest, skipped=skipped)
+    return Exported(files=files, readers=readers, manifest=manifest, skipped=skipped, lossy=("ort_int8",))

@@ -1,0 +1,10 @@
+"""The toy family's record: what ocrops reads before importing its code."""
+
+from ocrops.family import Family
+
+family = Family(
+    name="toy",
+    implementation="toyfam.family:ToyFamily",
+    presets=("toy-v0",),
+    description="reads every line as one learnt text (ignores the pixels): a plug-in example, not a recognizer",
+)
