@@ -76,13 +76,18 @@ def split_on_oom(infer: Callable[[list], list], items: list) -> list:
         return split_on_oom(infer, items[:half]) + split_on_oom(infer, items[half:])
 
 
+def read_package(root: str | Path) -> tuple[dict, Postprocessor]:
+    """A packaged model's provenance (``package.json``) and post-processing chain."""
+    root = Path(root)
+    return json.loads((root / PACKAGE_FILE).read_text(encoding="utf-8")), Postprocessor.load(root / POSTPROCESS_FILE)
+
+
 class PackagedModel:
     """A packaged model directory: recognizer on the chosen engine, post-processing and provenance."""
 
     def __init__(self, root: str | Path, engine: str = "auto", threads: int | None = None) -> None:
         self.root = Path(root)
-        self.info: dict = json.loads((self.root / PACKAGE_FILE).read_text(encoding="utf-8"))
-        self.postprocessor = Postprocessor.load(self.root / POSTPROCESS_FILE)
+        self.info, self.postprocessor = read_package(self.root)
         self.family: str = self.info["family"]
         choice = choose_reader(self.family, self.root / MODEL_DIR, self.root / ENGINES_DIR, engine, threads)
         self.engine_name, self.reader, self.skipped = choice.name, choice.reader, choice.skipped

@@ -20,9 +20,8 @@ from PIL import Image
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.inputs import PayloadLimits, decode_base64, open_image
 from ocrops.inference.pages import Mode, PageReader
-from ocrops.inference.runtime import PACKAGE_FILE, POSTPROCESS_FILE
+from ocrops.inference.runtime import read_package
 from ocrops.inference.types import Prediction
-from ocrops.postprocess import Postprocessor
 from ocrops.serving.protocols import chat_completion, chat_image, layout_parsing
 from ocrops.serving.settings import ServeSettings
 
@@ -34,10 +33,8 @@ Recognize = Callable[[list[np.ndarray]], Awaitable[list[dict[str, Any]]]]
 
 class OcrApi:
     def __init__(self, model_root: str | Path, settings: ServeSettings, recognize: Recognize) -> None:
-        root = Path(model_root)
         self.settings, self._remote = settings, recognize
-        self.info = json.loads((root / PACKAGE_FILE).read_text(encoding="utf-8"))
-        self.post = Postprocessor.load(root / POSTPROCESS_FILE)
+        self.info, self.post = read_package(model_root)
         self.pages = PageReader(margin=settings.crop_margin)
         self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels)
         self.model_name = self.info["mlflow"]["name"]

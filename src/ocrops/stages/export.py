@@ -1,6 +1,7 @@
-"""The ``export`` stage: the family's exporter writes the inference graphs of the trained model (for ppocr: ONNX,
+"""The ``export`` stage: the family's exporter writes the inference graphs of the trained model (e.g. ONNX,
 optimised, int8, TensorRT where the machine has it); every exported engine must read the test split as the
-trained model does. A family without an exporter is recorded as skipped, with the reason."""
+trained model does (lossy ones are reported). A family without an exporter is recorded as skipped, with the
+reason."""
 
 from __future__ import annotations
 
