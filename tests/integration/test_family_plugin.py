@@ -6,6 +6,7 @@ step), evaluates, registers, skips the export with the family's reason, benchmar
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,10 @@ STAGES = ["validate", "general", "train", "evaluate", "register", "export", "ben
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The plug-in installed as a package would be (pip, entry point metadata included), outside the venv."""
-    target = tmp_path_factory.mktemp("site")
+    target, source = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("src") / "toyfam"
+    shutil.copytree(PLUGIN, source)  # the build writes next to its sources: never into the checkout
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(PLUGIN)], check=True, capture_output=True, timeout=300)
+                    "--target", str(target), str(source)], check=True, capture_output=True, timeout=300)
     assert (target / "toyfam" / "model.py").exists() and list(target.glob("toyfam-*.dist-info"))
     return target
 
