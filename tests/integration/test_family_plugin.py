@@ -60,7 +60,8 @@ def test_a_plugin_family_runs_the_whole_pipeline_and_is_served(site: Path, tmp_p
     write_dataset(root / "data", [(f"{i:03d}.png", "WBC 6.5", s) for i, s in enumerate(splits)])
     (root / "data" / "lexicon.txt").write_text("WBC\n", encoding="utf-8")
     init_repo(root)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlruns/mlflow.db")
+    store = f"sqlite:///{root}/mlruns/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
 
     run = _dvc("repro", cwd=root)
     for stage in STAGES:
@@ -78,7 +79,7 @@ def test_a_plugin_family_runs_the_whole_pipeline_and_is_served(site: Path, tmp_p
     assert exported["status"] == "skipped" and "the toy family has no ONNX export" in exported["reason"]
     bench = json.loads((reports / "benchmark.json").read_text())
     assert set(bench["engines"]) == {"torch"} and bench["engines"]["torch"]["batch"]["4"]["lines_per_s"] > 0
-    version = MlflowClient().get_model_version_by_alias("ocrops", "candidate")
+    version = MlflowClient(tracking_uri=store).get_model_version_by_alias("ocrops", "candidate")
     assert version.tags["family"] == "toy"
     package = json.loads((reports / "package.json").read_text())
     check = package["serve_check"]
