@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FONTS := fonts-wqy-microhei fonts-arphic-uming fonts-arphic-ukai fonts-dejavu-core fontconfig
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PIP_VERSION := 26.3
 # Stages call `python` and `ocrops`: take them from the project's virtualenv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -15,13 +16,14 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test reliability lint install fonts browser data repro sample-data clean help
+.PHONY: run test reliability lint install lock fonts browser data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
 	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
 	@echo "make sample-data - regenerate data/ from recipes/hospital.yaml"
+	@echo "make lock   - re-resolve requirements.lock / requirements-dev.lock after changing pyproject.toml"
 
 run: install fonts data repro
 
@@ -44,11 +46,22 @@ reliability: install fonts browser
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every package, transitive ones included, at the version and hash requirements-dev.lock records; then the
+# project itself without dependencies. The pip that installs is pinned too.
+$(VENV)/.installed: pyproject.toml requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# After changing dependencies in pyproject.toml: re-resolve and re-hash both locks (the runtime set, which the
+# Bento installs, and the development set constrained to the same pins). Run it on Linux x86_64, Python 3.11.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links \
+	--no-emit-index-url
+lock: install
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --constraint requirements.lock --output-file requirements-dev.lock pyproject.toml
 
 # System fonts for `ocrops synth` (three CJK faces plus DejaVu for superscripts).
 fonts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -43,6 +44,19 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     """The reliability suite's sections -> test-artifacts/reliability.json, once all workers are done."""
     if not hasattr(session.config, "workerinput"):
         _reliability().merge()
+
+
+def clone_project(root: Path) -> Path:
+    """A copy of the project's tracked (and not ignored) files in a new git repository, as a fresh clone is."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    for name in files:
+        if (PROJECT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT / name, root / name)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "clone"]):
+        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+    return root
 
 
 def params_at(root: Path, **sections):

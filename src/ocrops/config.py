@@ -67,6 +67,8 @@ class TrainParams(_Section):
     general_ratio: float = Field(0.1, ge=0, lt=1, description="share of general (non-domain) lines per epoch")
     grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
     seed: int = 42
+    threads: int = Field(2, ge=1, description="CPU threads; with the seed, data, code and lock it decides the "
+                                              "model bit for bit (summation order depends on it)")
 
 
 class RedactParams(_Section):
@@ -83,6 +85,7 @@ class PostprocessParams(_Section):
 
     lexicon_correction: bool = True
     min_similarity: float = Field(80, ge=50, le=100, description="rapidfuzz score (0-100) a span needs to be rewritten")
+    min_term_length: int = Field(4, ge=2, description="shorter terms are never matched against other text")
     max_confidence: float = Field(0.95, ge=0, le=1, description="only lines read with less confidence are corrected")
     rules: list[str] = Field([], description="user rule classes, 'module:ClassName', called with and returning text")
     redact: RedactParams = RedactParams()
@@ -187,11 +190,6 @@ class ServeParams(_Section):
                                                           "to this side for a fast first answer")
 
 
-class PackageParams(_Section):
-    cer_tolerance: float = Field(0.001, ge=0, description="the served bento's test CER may differ from the "
-                                                          "registered one by this much (batch padding)")
-
-
 class LoadTestParams(_Section):
     concurrency: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1, description="closed-loop clients")
     compare_concurrency: list[int] = Field([1, 8, 32], min_length=1,
@@ -285,7 +283,6 @@ class Params(_Section):
     mlflow: MlflowParams = MlflowParams()
     promote: PromoteParams = PromoteParams()
     serve: ServeParams = ServeParams()
-    package: PackageParams = PackageParams()
     loadtest: LoadTestParams = LoadTestParams()
     paths: Paths = Paths()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,12 +94,42 @@ def _best_span(term: str, text: str, start: int, end: int) -> tuple[int, int]:
                                       abs(se[1] - se[0] - len(term)), se != (start, end)))
 
 
-class LexiconCorrector:
-    """Rewrite a near miss of a domain term to the term, where the model was unsure of the line."""
+def _script(ch: str) -> str:
+    """"cjk" for ideographs and kana/hangul, "word" for other letters and digits, "" for the rest."""
+    if unicodedata.name(ch, "").startswith(("CJK ", "HIRAGANA", "KATAKANA", "HANGUL")):
+        return "cjk"
+    return "word" if ch.isalnum() else ""
 
-    def __init__(self, lexicon: Sequence[str], min_similarity: float = 80.0) -> None:
-        # terms with digits are left alone, and one- or two-character terms match too much by chance
-        self.terms = sorted({t for t in lexicon if len(t) >= 3 and not _protected(t)}, key=len, reverse=True)
+
+def _joined(a: str, b: str) -> bool:
+    """Two neighbours that belong to one word (no boundary between them)."""
+    kind = _script(a)
+    return bool(kind) and kind == _script(b)
+
+
+def _inside_a_longer_word(text: str, start: int, end: int, term: str) -> bool:
+    """Whether rewriting text[start:end] would change part of a longer word rather than a whole near miss.
+
+    Latin words end at a boundary: a span joined to a letter or digit on either side is part of a longer word
+    (INR never turns INTRODUCTION into INRRODUCTION). Chinese has no boundaries to see: a span may touch other
+    ideographs only where it already agrees with the term, so the edit is inside the term, never at a side
+    that runs on into other text (甲泼尼龙片 never turns 甲泼尼龙琥珀酸钠 into 甲泼尼龙片珀酸钠)."""
+    span = text[start:end]
+    left = start > 0 and _joined(text[start - 1], text[start])
+    right = end < len(text) and _joined(text[end - 1], text[end])
+    if (left and _script(text[start]) == "word") or (right and _script(text[end - 1]) == "word"):
+        return True
+    return (left and span[0] != term[0]) or (right and span[-1] != term[-1])
+
+
+class LexiconCorrector:
+    """Rewrite a near miss of a whole domain term to the term, where the model was unsure of the line."""
+
+    def __init__(self, lexicon: Sequence[str], min_similarity: float = 80.0, min_term_length: int = 4) -> None:
+        # terms with digits are left alone, and short terms match too much by chance (one wrong letter in three
+        # is another word); they still protect their span when read verbatim
+        self.terms = sorted({t for t in lexicon if len(t) >= min_term_length and not _protected(t)}, key=len,
+                            reverse=True)
         self.all_terms = sorted(set(lexicon), key=len, reverse=True)
         self.min_similarity = min_similarity
 
@@ -115,7 +146,7 @@ class LexiconCorrector:
                 continue
             start, end = _best_span(term, text, hit.dest_start, hit.dest_end)
             span = text[start:end]
-            if (any(taken[start:end]) or _protected(span)
+            if (any(taken[start:end]) or _protected(span) or _inside_a_longer_word(text, start, end, term)
                     or Levenshtein.distance(span, term) > max(1, len(term) // 4)):
                 continue
             text = text[:start] + term + text[end:]
@@ -152,7 +183,7 @@ class Postprocessor:
     lexicon: list[str]
 
     def __post_init__(self) -> None:
-        self.corrector = LexiconCorrector(self.lexicon, self.settings.min_similarity)
+        self.corrector = LexiconCorrector(self.lexicon, self.settings.min_similarity, self.settings.min_term_length)
         self.rules = [load_rule(spec) for spec in self.settings.rules]
 
     def __call__(self, text: str, confidence: float = 0.0, *, correct: bool | None = None,

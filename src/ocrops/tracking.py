@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
@@ -14,10 +15,12 @@ import yaml
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from ocrops.adapter import EpochLog
 from ocrops.config import Params, flatten
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.family import FAMILY_FILE
+
+if TYPE_CHECKING:
+    from ocrops.adapter import EpochLog
 
 
 def tracking_uri(params: Params) -> str:
@@ -188,6 +191,11 @@ class TrainingRun:
             spool.writelines(json.dumps(r) + "\n" for r in records)
         if waiting := self.flush():
             print(f"warning: MLflow store unreachable; {waiting} metric values kept in {self.spool} for later")
+
+    def log_numerics(self, recorded: dict) -> None:
+        """What decides the model's bits besides data, params and code, as tags (ocrops.numerics.*)."""
+        flat = flatten(recorded, "ocrops.numerics.")
+        mlflow.set_tags({k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in flat.items()})
 
     def log_artifacts(self, preview: Path, model_dir: Path) -> None:
         mlflow.log_artifact(str(preview), artifact_path="train")

@@ -7,13 +7,11 @@ evaluate stages are exercised on a small dataset by tests/integration/test_dvc_t
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import clone_project
 from integration.test_dvc_validate import _dvc, _run
 
 pytestmark = pytest.mark.e2e
@@ -21,17 +19,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("clone") / "ocrops"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT,
-                           capture_output=True, text=True, check=True).stdout.splitlines()
-    for name in files:
-        if (PROJECT / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(PROJECT / name, root / name)
-    _run(["git", "init", "-q"], root)
-    _run(["git", "add", "-A"], root)
-    _run(["git", "commit", "-qm", "clone"], root)
-    return root
+    return clone_project(tmp_path_factory.mktemp("clone") / "ocrops")
 
 
 def test_pull_then_repro_reproduces_committed_metrics_and_is_idempotent(clone: Path):

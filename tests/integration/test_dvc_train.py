@@ -45,12 +45,11 @@ SMALL_BENCHMARK = {"batch_sizes": [1, 4], "warmup": 1, "lines_per_point": 4, "co
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train") / "repo"
     root.mkdir()
-    # latency under a loaded test machine says nothing; the latency gate has its own unit tests
-    # a 1-epoch model on 40 lines reads a padded line quite differently from the same line alone: its served
-    # CER moved 1.3 to 5.6 points with the service's batches (0.02 for the sample's trained model, which the
-    # pipeline holds to package.cer_tolerance 0.001); here the check only has to catch a wrong model
+    # latency under a loaded test machine says nothing; the latency gate has its own unit tests. Even a 1-epoch
+    # model, which reads a line quite differently with other padding, is served exactly as evaluated: reading is
+    # batch-invariant, and the package stage allows no difference
     copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "promote": {"max_latency_ms": 1e6},
-                               "benchmark": SMALL_BENCHMARK, "package": {"cer_tolerance": 0.2}})
+                               "benchmark": SMALL_BENCHMARK})
     for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
         (root / extra).write_bytes((PROJECT / extra).read_bytes())

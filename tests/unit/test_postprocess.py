@@ -72,6 +72,21 @@ def test_lexicon_correction_never_rewrites_digits_or_another_term() -> None:
     assert fix("血塘") == "血塘"  # two-character terms match too much by chance
 
 
+def test_lexicon_correction_never_rewrites_part_of_a_longer_word() -> None:
+    assert LexiconCorrector(["INR"], min_term_length=3)("INTRODUCTION") == "INTRODUCTION"
+    assert LexiconCorrector(["Specimen"])("Specinens arrived") == "Specinens arrived"  # a longer Latin word
+    fix = LexiconCorrector(["甲泼尼龙片"])
+    assert fix("甲泼尼龙琥珀酸钠") == "甲泼尼龙琥珀酸钠"  # the edit would be where the word runs on
+    assert fix("甲泼尼龙斤 4mg") == "甲泼尼龙片 4mg"  # the same near miss, ending at a boundary
+    assert fix("口服甲泼尼垅片") == "口服甲泼尼龙片"  # an edit inside the term, though preceded by text
+
+
+def test_short_terms_are_never_matched_against_other_text() -> None:
+    assert LexiconCorrector(["INR", "HGB"])("INT HG8 HGE") == "INT HG8 HGE"  # below min_term_length (4)
+    assert LexiconCorrector(["Creatinine"], min_term_length=20)("Creatinlne") == "Creatinlne"
+    assert LexiconCorrector(["Creatinine"])("Creatinlne") == "Creatinine"
+
+
 def test_chain_corrects_only_low_confidence_lines() -> None:
     chain = Postprocessor(PostprocessParams(max_confidence=0.9), LEXICON)
     assert chain("Specinen", confidence=0.5) == "Specimen"

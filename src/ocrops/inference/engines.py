@@ -38,7 +38,7 @@ class OrtEngine:
     """An ONNX model in ONNX Runtime; CUDA first where onnxruntime-gpu provides it."""
 
     def __init__(self, path: str | Path, name: str = "ort", threads: int | None = None,
-                 providers: Sequence[str] | None = None, spinning: bool = True) -> None:
+                 providers: Sequence[str] | None = None, spinning: bool = True, max_batch: int | None = None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -50,7 +50,7 @@ class OrtEngine:
         available = ort.get_available_providers()
         wanted = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         self.session = ort.InferenceSession(str(path), options, providers=list(wanted))
-        self.name = name
+        self.name, self.max_batch = name, max_batch  # max_batch 1: lines of a batch would change each other
         self.providers = self.session.get_providers()
         self.input = self.session.get_inputs()[0].name
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 # in pipeline order (dvc.yaml); docs/architecture.md says where a new one goes
 STAGES = ("validate", "general", "train", "evaluate", "register", "export", "benchmark", "package", "loadtest")
+# stages whose outputs are reproduced bit for bit: their CPU kernels and threads are pinned (ocrops.env)
+REPRODUCIBLE = ("train",)
 
 
 def main(name: str, params_path: str | Path = "params.yaml") -> int:
@@ -20,9 +22,14 @@ def main(name: str, params_path: str | Path = "params.yaml") -> int:
     if name not in STAGES:
         print(f"unknown stage {name!r}; stages: {', '.join(STAGES)}", file=sys.stderr)
         return 2
-    stage = importlib.import_module(f"ocrops.stages.{name}")
     try:
-        report = stage.run(load_params(params_path))
+        params = load_params(params_path)
+        if name in REPRODUCIBLE:
+            from ocrops.env import pin_kernels
+
+            pin_kernels(params.train.threads)  # before the stage imports torch
+        stage = importlib.import_module(f"ocrops.stages.{name}")
+        report = stage.run(params)
     except (OcropsError, PipelineError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 1

@@ -67,7 +67,9 @@ def ratios(engines: dict, batch: int) -> dict[str, float]:
     """Speed-ups at the headline batch size: ORT fp32 over torch, int8 over fp32, TensorRT over ORT fp32."""
     speed = {name: e["batch"][batch]["lines_per_s"] for name, e in engines.items() if batch in e["batch"]}
     pairs = {"ort_fp32_vs_torch": ("ort_fp32", "torch"), "ort_int8_vs_ort_fp32": ("ort_int8", "ort_fp32"),
-             "tensorrt_fp16_vs_ort_fp32": ("tensorrt_fp16", "ort_fp32")}
+             "tensorrt_fp16_vs_ort_fp32": ("tensorrt_fp16", "ort_fp32"),
+             # batches of one input width (batch-invariant) against width-sorted batches padded to their widest
+             "batch_invariant_vs_mixed_widths": ("ort_fp32", "ort_fp32_mixed_widths")}
     return {f"{key}_b{batch}": speed[a] / speed[b] for key, (a, b) in pairs.items() if a in speed and b in speed}
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ocrops import family as registry
 from ocrops.config import Params
 from ocrops.data.contract import read_labels
 from ocrops.data.lines import Line, LineDataset
 from ocrops.family import Family
-from ocrops.models.base import OCRModel
+
+if TYPE_CHECKING:
+    from ocrops.models.base import OCRModel
 
 
 def base_family(params: Params) -> Family:

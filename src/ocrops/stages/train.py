@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import warnings
 from contextlib import nullcontext
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import ocrops
@@ -33,6 +36,32 @@ def fingerprint(params: Params, accepted: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# what decides the model's bits besides data, params and code; recorded with every training
+NUMERIC_PACKAGES = ("torch", "numpy", "albumentations", "opencv-python-headless", "pillow", "safetensors")
+LOCK_FILE = Path("requirements-dev.lock")
+
+
+def numerics(nondeterministic: list[str]) -> dict:
+    """Kernels, threads, library versions and the lock the model was trained with."""
+    import torch
+
+    versions = {}
+    for name in NUMERIC_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "kernels": {k: os.environ.get(k) for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")},
+        "versions": versions,
+        "lock_sha256": hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest() if LOCK_FILE.exists() else None,
+        "nondeterministic_ops": nondeterministic,
+        "cuda": torch.cuda.is_available(),
+    }
+
+
 def run(params: Params) -> dict | None:
     """Train and write the model, the training metrics, history plot and augmentation preview.
 
@@ -54,13 +83,15 @@ def run(params: Params) -> dict | None:
     with TrainingRun(params, checkpoints / "mlflow_run_id") if main else nullcontext() as run:
         if run:
             run.log_setup(accepted, params.data.path, base_family(params).name)
-        adapter = DomainAdapter(base_model(params), train, val,
-                                general_data=general_lines(paths.general.lines, "train"), checkpoint_dir=checkpoints,
+        general = general_lines(paths.general.lines, "train") if t.general_ratio > 0 else None
+        adapter = DomainAdapter(base_model(params), train, val, general_data=general, checkpoint_dir=checkpoints,
                                 preprocess="enhance_scan" if t.enhance_scan else None,
                                 on_epoch=run.log_epoch if run else None)
-        result = adapter.train(t)
+        result, nondeterministic = _train_recording_nondeterminism(adapter, params)
         if not run:
             return None
+        recorded = numerics(nondeterministic)
+        run.log_numerics(recorded)
         shutil.rmtree(paths.train.model, ignore_errors=True)
         adapter.save(paths.train.model)
         run.log_artifacts(paths.train.preview, paths.train.model)
@@ -72,12 +103,32 @@ def run(params: Params) -> dict | None:
             "train_lines_per_s": sum(h.lines_per_s for h in result.history) / len(result.history),
             "added_characters": "".join(result.added_characters),
             "mlflow_run_id": run.run.info.run_id,
+            "numerics": recorded,
         }
     paths.train.metrics.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     paths.train.history.parent.mkdir(parents=True, exist_ok=True)
     history = [{"epoch": h.epoch + 1, **{k: v for k, v in vars(h).items() if k != "epoch"}} for h in result.history]
     paths.train.history.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     return summary
+
+
+def _train_recording_nondeterminism(adapter: DomainAdapter, params: Params):
+    """Train with PyTorch's deterministic algorithms where they exist; an op without one still runs and is
+    named in the report (warn_only), so a run says what could make it unrepeatable."""
+    import torch
+
+    torch.set_num_threads(params.train.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = adapter.train(params.train)
+    flagged = set()
+    for w in caught:
+        if "deterministic" in str(w.message):
+            flagged.add(str(w.message).split(" does not have")[0].strip())
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, sorted(flagged)
 
 
 def summary(report: dict) -> list[str]:

@@ -22,6 +22,9 @@ from ocrops.models.ppocr.model import PPOCRModel
 from ocrops.models.ppocr.network import TextRecognizer
 
 FP32, OPTIMIZED, INT8, TENSORRT = "model.onnx", "model.opt.onnx", "model.int8.onnx", "model.fp16.engine"
+# dynamic int8 quantises activations with one scale per tensor, i.e. per batch: lines are read one at a time so
+# that another line's brightest pixel never changes this line's reading
+INT8_MAX_BATCH = 1
 
 
 class _WithSoftmax(torch.nn.Module):
@@ -79,7 +82,9 @@ def export(model: PPOCRModel, out: Path, images: Sequence[Image.Image], params: 
     else:
         skipped["ort_int8"] = "disabled in params (export.int8: false)"
     codec = CTCCodec(model.charset)
-    readers: dict[str, Reader] = {name: LineReader(OrtEngine(out / files[name], name=name), codec, model.preprocess)
+    readers: dict[str, Reader] = {name: LineReader(OrtEngine(out / files[name], name=name,
+                                                             max_batch=INT8_MAX_BATCH if name == "ort_int8" else None),
+                                                   codec, model.preprocess)
                                   for name in ("ort_fp32", "ort_int8") if name in files}
     tensorrt = build_tensorrt(out / OPTIMIZED, out, params)
     if tensorrt["status"] == "built":

@@ -15,6 +15,8 @@ from ocrops.inference.types import EngineUnavailable, Reader
 from ocrops.models.family import Bench, BenchTarget, ModelFamily
 from ocrops.models.ppocr.charset import load_charset, read_charset
 from ocrops.models.ppocr.codec import CTCCodec
+from ocrops.models.ppocr.export import INT8_MAX_BATCH
+from ocrops.models.ppocr.preprocess import batch_arrays
 
 
 def _exported(engines_dir: Path, key: str) -> Path:
@@ -56,7 +58,8 @@ class PPOCRFamily(ModelFamily):
             if not ok:
                 raise EngineUnavailable(detail)
             return TensorRTEngine(_exported(engines_dir, key))
-        return OrtEngine(_exported(engines_dir, key), name=key, threads=threads)
+        return OrtEngine(_exported(engines_dir, key), name=key, threads=threads,
+                         max_batch=INT8_MAX_BATCH if key == "ort_int8" else None)
 
     def serving_engine(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None,
                        tensorrt_cache: Path | None = None):
@@ -77,8 +80,9 @@ class PPOCRFamily(ModelFamily):
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if engine == "ort_cuda" else \
                 ["CPUExecutionProvider"]
             # a service shares the CPU with its API workers: threads waiting for the next batch must not spin
-            return OrtEngine(_exported(engines_dir, "ort_int8" if engine == "ort_int8" else "ort_fp32"), name=engine,
-                             threads=threads, providers=providers, spinning=False)
+            int8 = engine == "ort_int8"
+            return OrtEngine(_exported(engines_dir, "ort_int8" if int8 else "ort_fp32"), name=engine, threads=threads,
+                             providers=providers, spinning=False, max_batch=INT8_MAX_BATCH if int8 else None)
         if engine == "torch":
             return TorchEngine(self.load(model_dir).network, threads=threads)
         raise EngineUnavailable(f"the ppocr family has no engine {engine!r}")
@@ -103,5 +107,13 @@ class PPOCRFamily(ModelFamily):
         prep = LineReader(engines["torch"], CTCCodec(read_charset(model_dir)), preprocess.load(model_dir))
         prepared = {size: [array for _, array in prep.batches(images, size)] for size in batch_sizes}
         ones = [array for _, array in prep.batches(images[:singles], 1)]
-        targets = {name: BenchTarget(engine.infer, prepared.__getitem__, ones) for name, engine in engines.items()}
+        # an engine that reads one line at a time (max_batch 1) is timed as the reader uses it
+        singly = [array for _, array in prep.batches(images, 1)]
+        targets = {name: BenchTarget(engine.infer, (lambda _: singly) if getattr(engine, "max_batch", None) == 1
+                                     else prepared.__getitem__, ones) for name, engine in engines.items()}
+        if "ort_fp32" in engines:  # what batch invariance costs: the same engine on width-sorted, padded batches
+            lines = sorted(prep.prepare(images), key=lambda im: im.width / max(im.height, 1))
+            mixed = {size: [batch_arrays(lines[s : s + size]) for s in range(0, len(lines), size)]
+                     for size in batch_sizes}
+            targets["ort_fp32_mixed_widths"] = BenchTarget(engines["ort_fp32"].infer, mixed.__getitem__, ones)
         return Bench(targets, batch_sizes, headline=8)

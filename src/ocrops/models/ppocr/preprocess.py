@@ -11,6 +11,9 @@ from PIL import Image
 HEIGHT = 48
 MIN_WIDTH = 16
 MAX_WIDTH = 1600  # ~ 33:1 lines; longer ones are squeezed
+# Reading pads every line to the next multiple of this, whatever else is in its batch: the network mixes the
+# whole width (attention, squeeze-excite), so padding that depended on the batch would change what a line reads.
+PAD_STEP = 32
 
 
 def resized_width(image: Image.Image, height: int = HEIGHT, max_width: int = MAX_WIDTH) -> int:
@@ -26,12 +29,18 @@ def to_array(image: Image.Image, height: int = HEIGHT, max_width: int = MAX_WIDT
     return (array - 0.5) / 0.5
 
 
+def padded_width(image: Image.Image, height: int = HEIGHT, max_width: int = MAX_WIDTH) -> int:
+    """The width one line is read at: its own width rounded up to PAD_STEP (never more than max_width)."""
+    return min(max_width, math.ceil(resized_width(image, height, max_width) / PAD_STEP) * PAD_STEP)
+
+
 def batch_arrays(images: Sequence[Image.Image], height: int = HEIGHT, max_width: int = MAX_WIDTH,
-                 multiple: int = 8) -> np.ndarray:
-    """A batch padded on the right with zeros (as PaddleOCR pads) to a common width."""
+                 multiple: int = 8, width: int | None = None) -> np.ndarray:
+    """A batch padded on the right with zeros (as PaddleOCR pads) to ``width``, or to the widest line rounded
+    up to ``multiple`` (training batches: padding varies with the batch, which the model learns to ignore)."""
     arrays = [to_array(im, height, max_width) for im in images]
-    width = max(a.shape[2] for a in arrays)
-    width = math.ceil(width / multiple) * multiple
+    if width is None:
+        width = math.ceil(max(a.shape[2] for a in arrays) / multiple) * multiple
     batch = np.zeros((len(arrays), 3, height, width), dtype=np.float32)
     for i, a in enumerate(arrays):
         batch[i, :, :, : a.shape[2]] = a
