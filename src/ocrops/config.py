@@ -168,8 +168,8 @@ class ServeParams(_Section):
     workers: int = Field(1, ge=1, description="API worker processes (HTTP, decoding, detection)")
     max_batch_size: int = Field(32, ge=1, description="adaptive batching: most lines per model call")
     max_latency_ms: int = Field(500, ge=1, description="adaptive batching: latency budget of a queued line")
-    engine_batch_size: int = Field(8, ge=1, description="lines per engine call within a dispatched batch, "
-                                                        "sorted by width (CPU: 8; GPU: max_batch_size)")
+    engine_batch_size: int = Field(8, ge=1, description="most lines per engine call within a dispatched batch, "
+                                                        "grouped by width (CPU: 8; GPU: max_batch_size)")
     engine_threads: int = Field(0, ge=0, description="CPU threads per engine call; 0 = the library default")
     warmup_batches: int = Field(3, ge=0, description="batches run before /readyz turns true")
     timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
