@@ -89,7 +89,7 @@ repro: install
 	$(BIN)/dvc repro
 
 sample-data: install fonts
-	$(BIN)/ocrops synth recipes/hospital.yaml --out data --overwrite
+	$(BIN)/ocrops synth lines recipes/hospital.yaml --out data --overwrite
 	$(BIN)/dvc add data
 	$(BIN)/dvc push data.dvc
 

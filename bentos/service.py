@@ -69,9 +69,10 @@ class Recognizer:
     def __is_ready__(self) -> bool:
         return self.ready
 
-    # max_batch_size 1 turns adaptive batching off: each request's lines are one model call
+    # max_batch_size 1 turns adaptive batching off: each call's lines are one model call. BentoML sheds queued
+    # calls it predicts would miss max_latency_ms; a request's deadline (timeout_s) caps it
     @bentoml.api(batchable=SETTINGS.max_batch_size > 1, max_batch_size=max(2, SETTINGS.max_batch_size),
-                 max_latency_ms=SETTINGS.max_latency_ms)
+                 max_latency_ms=min(SETTINGS.max_latency_ms, int(SETTINGS.timeout_s * 1000)))
     def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
         """Line images (RGB uint8 arrays) -> [{"text", "confidence"}]; a failed batch answers
         {"error": {...}} per line."""

@@ -42,7 +42,7 @@ def build(root: Path) -> str:
 
     context = root / "context"
     (context / "bentos").mkdir(parents=True)
-    for name in ("bentos/service.py", "bentos/bentofile.yaml", "bentos/README.md", "params.yaml"):
+    for name in ("bentos/service.py", "bentos/bentofile.yaml", "bentos/README.md", "params.yaml", "requirements.lock"):
         shutil.copy2(PROJECT / name, context / name)
     build_wheel(context / "outputs" / "package" / "wheels")
     os.chdir(context)  # bentoml resolves the wheel paths from the working directory

@@ -53,6 +53,36 @@ def train_augmentations(strength: float = 1.0, seed: int | None = None) -> A.Com
     )
 
 
+def page_degradations(photo: bool, seed: int | None = None) -> A.Compose:
+    """A whole page as a flatbed scan (``photo`` false: a slight skew, blur) or as a phone photo
+    (perspective, rotation up to 5 degrees, soft shadows, blur); the caller encodes the JPEG (its artefacts
+    are the noise: sensor noise would multiply the size of the committed sample). Keypoints in
+    ``xy`` move with the page, so line polygons stay on their lines."""
+    if photo:
+        geometry = [
+            A.Perspective(scale=(0.02, 0.05), keep_size=True, fit_output=True, border_mode=cv2.BORDER_CONSTANT,
+                          fill=(118, 112, 104), p=1.0),  # a desk around the sheet
+            A.Affine(rotate=(-5, 5), scale=(0.8, 0.88), border_mode=cv2.BORDER_CONSTANT, fill=(118, 112, 104),
+                     p=1.0),
+        ]
+        light = [
+            # a hand or a phone over the page, and uneven room light: soft, not the sharp polygons of RandomShadow
+            A.PlasmaShadow(shadow_intensity_range=(0.1, 0.3), roughness=3, p=0.5),
+            A.Illumination(mode="linear", intensity_range=(0.05, 0.15), effect_type="darken", p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=(-0.2, 0.05), contrast_limit=(-0.25, 0.05), p=0.8),
+            A.OneOf([A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.4, 1.0)), A.MotionBlur(blur_limit=(3, 5))],
+                    p=0.6),
+        ]
+    else:
+        geometry = [A.Affine(rotate=(-1.0, 1.0), border_mode=cv2.BORDER_CONSTANT, fill=(255, 255, 255), p=0.7)]
+        light = [
+            A.RandomBrightnessContrast(brightness_limit=(-0.1, 0.05), contrast_limit=(-0.2, 0.05), p=0.6),
+            A.GaussianBlur(blur_limit=(3, 3), sigma_limit=(0.3, 0.7), p=0.4),
+        ]
+    return A.Compose(geometry + light, keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+                     seed=seed)
+
+
 def augment_image(image: Image.Image, pipeline: A.Compose) -> Image.Image:
     """Apply an albumentations pipeline to a PIL image."""
     return Image.fromarray(pipeline(image=np.asarray(image))["image"])

@@ -129,37 +129,106 @@ def data_validate(
         raise _fail(str(exc), 1) from exc
 
 
-@app.command("synth")
-def synth(
-    recipe: Annotated[Path, typer.Argument(help="recipe YAML (see recipes/hospital.yaml)")],
+synth_app = typer.Typer(no_args_is_help=True, help="Synthetic datasets from a recipe: text lines, whole pages.")
+app.add_typer(synth_app, name="synth")
+
+
+def _fresh(out: Path, overwrite: bool) -> None:
+    import shutil
+
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise _fail(f"{out} is not empty; pass --overwrite to replace it")
+        shutil.rmtree(out)
+
+
+def _keep_recipe(spec, out: Path) -> None:
+    import yaml
+
+    (out / "recipe.yaml").write_text(
+        yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+
+
+RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML (see recipes/hospital.yaml)")]
+
+
+@synth_app.command("lines")
+def synth_lines(
+    recipe: RecipeArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory to write")],
     count: Annotated[int | None, typer.Option(help="override the recipe's count")] = None,
     seed: Annotated[int | None, typer.Option(help="override the recipe's seed")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
 ) -> None:
     """Render a synthetic text-line dataset from domain terms and templates."""
-    import shutil
-
-    import yaml
-
     from ocrops.data.fonts import FontNotFound
     from ocrops.data.synth import load_recipe, synthesize
 
     spec = load_recipe(recipe)
     spec = spec.model_copy(update={k: v for k, v in {"count": count, "seed": seed}.items() if v is not None})
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise _fail(f"{out} is not empty; pass --overwrite to replace it")
-        shutil.rmtree(out)
+    _fresh(out, overwrite)
     try:
         summary = synthesize(spec, out)
     except (FontNotFound, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    (out / "recipe.yaml").write_text(
-        yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
-    )
+    _keep_recipe(spec, out)
     console.print(f"rendered {summary.count} lines into {out}: splits {summary.splits}, fonts {summary.fonts}, "
                   f"{summary.lexicon_terms} lexicon terms, {summary.bytes / 1e6:.1f} MB")
+
+
+@synth_app.command("pages")
+def synth_pages(
+    recipe: RecipeArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="page dataset directory to write")],
+    count: Annotated[int | None, typer.Option(help="override the recipe's pages.count")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the recipe's pages.seed")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
+) -> None:
+    """Render whole report pages (header, patient block, results table, stamps), scanned or photographed."""
+    from ocrops.data.fonts import FontNotFound
+    from ocrops.data.page_synth import synthesize_pages
+    from ocrops.data.synth import PageSpec, load_recipe
+
+    spec = load_recipe(recipe)
+    if spec.terms is None:
+        raise _fail(f"{recipe} has no terms: pages are rendered from a terms + templates recipe")
+    pages = (spec.pages or PageSpec()).model_copy(
+        update={k: v for k, v in {"count": count, "seed": seed}.items() if v is not None})
+    spec = spec.model_copy(update={"pages": pages})
+    _fresh(out, overwrite)
+    try:
+        summary = synthesize_pages(spec, out)
+    except (FontNotFound, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    _keep_recipe(spec, out)
+    console.print(f"rendered {summary.count} pages ({summary.lines} lines; {summary.photos} photographed, "
+                  f"{summary.exif} saved turned with an EXIF orientation) into {out}: splits {summary.splits}, "
+                  f"{summary.bytes / 1e6:.1f} MB")
+
+
+@data_app.command("import-pages")
+def data_import_pages(
+    source: Annotated[Path, typer.Argument(help="a folder of PAGE-XML files with their images, or a .json/.jsonl")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="page dataset directory to create")],
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Import labeled pages (PAGE-XML, or JSON with text + points per line) into the page contract."""
+    from ocrops.data.importers import REJECTS_FILE
+    from ocrops.data.page_importers import import_page_json, import_page_xml
+
+    ratios = load_params(params).data.split if params.exists() else None
+    kwargs = {"ratios": ratios} if ratios else {}
+    _fresh(out, overwrite)
+    try:
+        result = (import_page_xml(source, out, **kwargs) if source.is_dir()
+                  else import_page_json(source, out, **kwargs))
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"imported [bold]{result.imported}[/] pages into {out} {result.splits}")
+    if result.rejected:
+        console.print(f"[yellow]{len(result.rejected)} entries not imported[/], listed in {out / REJECTS_FILE}")
 
 
 @app.command("promote")

@@ -167,9 +167,12 @@ class ServeParams(_Section):
         "auto", description="auto = TensorRT, then ORT CUDA, then ORT CPU, then torch")
     workers: int = Field(1, ge=1, description="API worker processes (HTTP, decoding, detection)")
     max_batch_size: int = Field(32, ge=1, description="adaptive batching: most lines per model call")
-    max_latency_ms: int = Field(500, ge=1, description="adaptive batching: latency budget of a queued line")
-    engine_batch_size: int = Field(8, ge=1, description="most lines per engine call within a dispatched batch, "
-                                                        "grouped by width (CPU: 8; GPU: max_batch_size)")
+    max_latency_ms: int = Field(20_000, ge=1, description="adaptive batching (BentoML's max_latency_ms): a queued "
+                                "line the batcher predicts cannot be answered within this is shed (5030); capped "
+                                "at timeout_s; long enough for a request of max_lines lines")
+    engine_batch_size: int = Field(8, ge=1, description="a request's lines reach the batcher in calls of this "
+                                   "many; a dispatched batch runs in engine calls of at most this many, grouped by "
+                                   "width (CPU: 8; GPU: max_batch_size)")
     engine_threads: int = Field(0, ge=0, description="CPU threads per engine call; 0 = the library default")
     warmup_batches: int = Field(3, ge=0, description="batches run before /readyz turns true")
     timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
@@ -178,7 +181,8 @@ class ServeParams(_Section):
     max_image_bytes: int = Field(10_000_000, ge=1, description="encoded size of one image (5001)")
     max_side: int = Field(5000, ge=16)
     max_pixels: int = Field(25_000_000, ge=256)
-    max_images: int = Field(64, ge=1, description="images in one /ocr_batch request")
+    max_images: int = Field(64, ge=1, description="images in one /ocr_batch request (5001)")
+    max_lines: int = Field(300, ge=1, description="text lines one request may hold, all its pages together (5001)")
     crop_margin: float = Field(0.3, ge=0, le=2, description="pages: paper added around each detected line, "
                                                             "as a share of its height")
     rate_limit: RateLimitParams = RateLimitParams()

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import PROJECT, line_image, serve
+from image_variants import variants
 from ocrops.metrics import cer
 
 pytestmark = pytest.mark.e2e
@@ -92,6 +93,12 @@ def page_image(width: int, height: int) -> tuple[bytes, list[tuple[int, int, int
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue(), boxes
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def drop(tab, data: bytes, name: str, mime: str) -> None:
@@ -194,6 +201,26 @@ def test_a_line_from_the_file_picker_is_read_in_one_request(page, tmp_path: Path
     drawn, image = screen_boxes(page)
     assert len(drawn) == 1  # the whole image is the line
     assert abs(drawn[0]["x2"] - drawn[0]["x1"] - 360 * image["scale"]) < 2
+
+
+MIME = {"exif6": "image/png", "cmyk": "image/tiff", "rgba": "image/png", "palette_transparent_black": "image/png",
+        "grey16": "image/png", "tiff": "image/tiff", "webp": "image/webp"}
+
+
+def test_photos_and_transparent_images_read_as_the_plain_picture(page):
+    """A phone's sideways JPEG, black text on a transparent PNG, a palette whose transparent index is black,
+    16-bit grey, CMYK, TIFF and WebP: the page sends them as they are and shows the plain picture's text."""
+    upright = line_image(LINES[2], (360, 40), paper=255)
+    encoded = variants(upright)
+    files = [("plain", png_bytes(upright), "image/png")] + [(name, encoded[name], mime) for name, mime in MIME.items()]
+    texts = {}
+    for count, (name, data, mime) in enumerate(files, start=1):
+        drop(page, data, name, mime)
+        status, answer = settled(page, page.answers, count)[-1]
+        assert status == 200, (name, answer)
+        texts[name] = answer["text"]
+    assert cer([texts["plain"]], [LINES[2]]) < 0.2
+    assert {name: text for name, text in texts.items() if text != texts["plain"]} == {}
 
 
 def test_the_sample_page_image_shows_what_the_service_read(page):

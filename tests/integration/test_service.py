@@ -18,6 +18,7 @@ import requests
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import line_image, png_with_declared_size, serve, truncated_png
+from image_variants import LOSSY, variants, with_orientation
 from ocrops.metrics import cer
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,19 @@ def page() -> tuple[Image.Image, list[int]]:
         draw.text((40, y), text, fill="black", font=font)
         centres.append(y + 16)
     return image, centres
+
+
+TESTS = ["Hemoglobin", "Creatinine", "Glucose", "Potassium", "Sodium", "Albumin", "Urea", "Calcium"]
+
+
+def dense_page(n: int, pitch: int = 24) -> tuple[Image.Image, list[str]]:
+    """A page of ``n`` printed result lines, one under another."""
+    image = Image.new("RGB", (1200, 40 + n * pitch), "white")
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=16)
+    texts = [f"{i + 1:03d} {TESTS[i % len(TESTS)]} {100 + 7 * i % 90}.{i % 10} mmol/L" for i in range(n)]
+    for i, text in enumerate(texts):
+        draw.text((40, 20 + i * pitch), text, fill="black", font=font)
+    return image, texts
 
 
 def post(base: str, path: str, body: dict, **kwargs) -> requests.Response:
@@ -108,6 +122,64 @@ def test_ocr_batch_answers_each_image_in_order(url):
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert [cer([r["text"]], [t]) < 0.2 for r, t in zip(results, LINES, strict=True)] == [True] * 3
+
+
+# -- whole pages and what phones and editors save ---------------------------------------------------
+
+
+def test_a_page_of_120_lines_is_read_whole(url):
+    image, texts = dense_page(120)
+    answer = post(url, "/ocr", {"image": b64(png(image))})
+    assert answer.status_code == 200, answer.text
+    lines = answer.json()["lines"]
+    assert len(lines) == 120
+    assert cer(["\n".join(line["text"] for line in lines)], ["\n".join(texts)]) < 0.05
+
+
+def test_ocr_batch_takes_max_images_line_images(url):
+    texts = [f"{TESTS[i % len(TESTS)]} {i}" for i in range(64)]  # serve.max_images
+    answer = post(url, "/ocr_batch", {"images": [b64(png(line_image(t, (320, 40)))) for t in texts]})
+    assert answer.status_code == 200, answer.text
+    assert cer([r["text"] for r in answer.json()["results"]], texts) < 0.1
+
+
+def test_eight_concurrent_40_line_pages_are_all_answered(url):
+    image, texts = dense_page(40)
+    body = {"image": b64(png(image))}
+    answers: list[requests.Response] = []
+    threads = [threading.Thread(target=lambda: answers.append(post(url, "/ocr", body))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status_code for a in answers] == [200] * 8, [a.text[:200] for a in answers if a.status_code != 200]
+    assert all(len(a.json()["lines"]) == 40 for a in answers)
+
+
+def test_photos_and_odd_encodings_read_as_the_plain_picture(url):
+    upright = line_image("Creatinine 88 umol/L", (320, 40), paper=255)
+    plain = post(url, "/ocr", {"image": b64(png(upright)), "mode": "line"}).json()["text"]
+    for name, data in variants(upright).items():
+        answer = post(url, "/ocr", {"image": b64(data), "mode": "line"})
+        assert answer.status_code == 200, (name, answer.text)
+        if name not in LOSSY:  # lossless: the very same pixels, so the very same text
+            assert answer.json()["text"] == plain, name
+    # a phone's JPEG of a page, stored sideways: every line found where the upright page has it
+    page, _ = dense_page(12)
+    plain_page = post(url, "/ocr", {"image": b64(png(page))}).json()
+    turned = post(url, "/ocr", {"image": b64(with_orientation(page, 6))}).json()
+    assert (turned["width"], turned["height"]) == page.size and len(turned["lines"]) == 12
+    assert cer([turned["text"]], [plain_page["text"]]) < 0.05  # JPEG changes a few pixels, not the page
+
+
+def test_page_mode_on_a_line_reads_what_line_mode_reads(url):
+    """A wide line whose word gaps split DBNet's segments is still one line, read as line mode reads it."""
+    text, font = "Glucose 5.4 mmol/L   Potassium 4.1 mmol/L", ImageFont.load_default(size=24)
+    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    image = Image.new("RGB", (right - left + 16, bottom - top + 16), "white")  # the line fills the image
+    ImageDraw.Draw(image).text((8 - left, 8 - top), text, fill="black", font=font)
+    answers = [post(url, "/ocr", {"image": b64(png(image)), "mode": mode}).json() for mode in ("line", "page")]
+    assert len(answers[1]["lines"]) == 1 and answers[1]["text"] == answers[0]["text"]
 
 
 def test_pii_redaction_can_be_switched_per_request(url):

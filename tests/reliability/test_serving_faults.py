@@ -141,10 +141,18 @@ def test_a_hung_model_times_out_and_a_full_queue_sheds(bento):
         for t in threads:
             t.join()
         seconds = time.monotonic() - started
+        # page detection counts against the deadline too: eight large blank pages take ~2 s each to search
+        blank = base64.b64encode(png(Image.new("L", (4000, 4000), 255))).decode()
+        started = time.monotonic()
+        pages = requests.post(base + "/ocr_batch", json={"images": [blank] * 8, "mode": "page"}, timeout=120)
+        pages_seconds = time.monotonic() - started
         alive = requests.get(base + "/livez", timeout=10).status_code
+    assert pages.status_code == 504 and pages.json()["code"] == 5004, pages.text
+    assert pages_seconds < 8, pages_seconds  # the deadline (1 s) plus at most the page being searched
     codes = sorted(r.json()["code"] for r in answers)
     record("model_hang", faults_injected=1, requests=len(answers), codes=dict(Counter(codes)),
-           all_answered_within_s=round(seconds, 1), lost_records=len(threads) - len(answers))
+           all_answered_within_s=round(seconds, 1), lost_records=len(threads) - len(answers),
+           blank_pages_deadline_answer_s=round(pages_seconds, 1))
     assert 5004 in codes and 5030 in codes and set(codes) <= {5004, 5030}, codes
     shed = next(r for r in answers if r.json()["code"] == 5030)
     assert shed.status_code == 503 and shed.headers["Retry-After"] == "1"

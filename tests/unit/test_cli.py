@@ -57,12 +57,25 @@ def test_validate_failure_exits_1_with_reason(tmp_path: Path, small_dataset: Pat
 
 
 def test_synth_cli_writes_recipe_with_overrides(tmp_path: Path):
-    result = runner.invoke(app, ["synth", str(PROJECT / "recipes" / "hospital.yaml"), "--out", str(tmp_path / "s"),
-                                 "--count", "5", "--seed", "7"])
+    result = runner.invoke(app, ["synth", "lines", str(PROJECT / "recipes" / "hospital.yaml"), "--out",
+                                 str(tmp_path / "s"), "--count", "5", "--seed", "7"])
     assert result.exit_code == 0, result.output
     recipe = (tmp_path / "s" / "recipe.yaml").read_text(encoding="utf-8")
     assert "count: 5" in recipe and "seed: 7" in recipe
     assert len(list((tmp_path / "s" / "images").iterdir())) == 5
+
+
+def test_synth_pages_cli_renders_labelled_pages(tmp_path: Path):
+    from ocrops.data.pages import read_pages
+
+    out = tmp_path / "pages"
+    result = runner.invoke(app, ["synth", "pages", str(PROJECT / "recipes" / "hospital.yaml"), "--out", str(out),
+                                 "--count", "3"])
+    assert result.exit_code == 0, result.output
+    rows, bad = read_pages(out)
+    assert len(rows) == 3 and not bad
+    assert all(30 <= len(r.lines) <= 125 for r in rows), [len(r.lines) for r in rows]
+    assert "rendered 3 pages" in result.output
 
 
 def test_stage_runs_one_stage_and_refuses_unknown_names(tmp_path: Path, small_dataset: Path, monkeypatch):

@@ -35,7 +35,7 @@ def broken_dataset(small_dataset: Path) -> Path:
     Image.new("L", (6000, 6000), 200).save(img / "huge.png")
     Image.new("RGB", (300, 40), (0, 0, 0)).save(img / "black.png")
     Image.new("RGB", (300, 40), (255, 255, 255)).save(img / "blank.png")
-    line_image("tiff").save(img / "scan.tif", format="TIFF")
+    line_image("gif").save(img / "scan.gif", format="GIF")  # a format the service does not take
     line_image("empty label").save(img / "nolabel.png")
     line_image("bad split").save(img / "badsplit.png")
     line_image("control").save(img / "ctrl.png")
@@ -48,7 +48,7 @@ def broken_dataset(small_dataset: Path) -> Path:
         {"image": "images/black.png", "text": "e", "split": "train"},            # 17
         {"image": "images/blank.png", "text": "f", "split": "train"},            # 18
         {"image": "images/missing.png", "text": "g", "split": "train"},          # 19
-        {"image": "images/scan.tif", "text": "h", "split": "train"},             # 20
+        {"image": "images/scan.gif", "text": "h", "split": "train"},             # 20
         {"image": "images/nolabel.png", "text": "   ", "split": "train"},        # 21
         {"image": "images/badsplit.png", "text": "i", "split": "holdout"},       # 22
         {"image": "images/copy_of_000.png", "text": "dup", "split": "train"},    # 23

@@ -1,7 +1,10 @@
-"""Opening untrusted images within limits (used by validation and the service).
+"""Opening untrusted images within limits, and one normalisation to what the model reads (used by
+validation, training, evaluation and the service).
 
 Dimensions are read from the header before any pixel is decoded, so a
-decompression bomb is refused without allocating it.
+decompression bomb is refused without allocating it. ``to_rgb`` turns whatever a scanner, a phone or an
+editor saved into upright RGB on white paper: EXIF orientation applied, transparency composited on white,
+16-bit and float greys scaled to 8 bits, palette and CMYK converted.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageStat, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, ImageStat
 
 from ocrops.errors import ErrorCode, OcropsError
 
-SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG"})
+# what Pillow decodes safely within the same header-checked limits; the web page offers the same list
+SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "TIFF", "WEBP", "BMP"})
+PAPER = (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,11 @@ def read_header(data: bytes) -> tuple[Image.Image, str, int, int]:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
             raise OcropsError(ErrorCode.TOO_LARGE, f"decompression bomb refused: {exc}") from exc
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        except Exception as exc:  # noqa: BLE001 - Pillow's parsers raise many types on malformed bytes
             raise _unreadable(f"not a recognised image ({exc.__class__.__name__})") from exc
     fmt = image.format or "unknown"
     if fmt not in SUPPORTED_FORMATS:
-        raise _unreadable(f"format {fmt} is not supported; use PNG or JPEG")
+        raise _unreadable(f"format {fmt} is not supported; use PNG, JPEG, TIFF, WebP or BMP")
     width, height = image.size
     if width == 0 or height == 0:
         raise _unreadable(f"empty image {width}x{height}")
@@ -72,15 +78,52 @@ def check_size(width: int, height: int, limits: ImageLimits) -> None:
         raise OcropsError(ErrorCode.TOO_LARGE, f"{width}x{height} exceeds {limits.max_pixels} pixels")
 
 
+def _eight_bit_grey(image: Image.Image) -> Image.Image:
+    """16-bit ("I;16*", "I") and float ("F") greys -> "L"; Pillow's own convert clips them to 0-255."""
+    array = np.asarray(image)
+    if image.mode == "F":
+        scale = 255.0 if float(np.nanmax(array, initial=0.0)) <= 1.0 else 1.0
+        return Image.fromarray(np.clip(np.nan_to_num(array) * scale, 0, 255).astype(np.uint8), "L")
+    array = array.astype(np.int64)
+    if image.mode.startswith("I;16") or int(array.max(initial=0)) > 255:
+        array = array // 257  # 65535 -> 255
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "L")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any decoded image -> upright 8-bit RGB, transparency composited on white paper."""
+    image = ImageOps.exif_transpose(image)  # a photo saved sideways with an Orientation tag
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)  # a multi-page TIFF: its first page
+    mode = image.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        image = _eight_bit_grey(image)
+    elif mode == "P" and "transparency" in image.info or mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("LA", "La", "RGBa", "RGBA"):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, PAPER + (255,))
+        return Image.alpha_composite(paper, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def decode_rgb(image: Image.Image) -> tuple[Image.Image, float]:
-    """Decode a header-checked image to RGB; returns it with its mean brightness (0-255)."""
+    """Decode a header-checked image to RGB (see ``to_rgb``); returns it with its mean brightness (0-255)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            rgb = image.convert("RGB")
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise _unreadable(f"decoding failed: {exc}") from exc
+            rgb = to_rgb(image)
+        except Image.DecompressionBombError as exc:
+            raise OcropsError(ErrorCode.TOO_LARGE, f"decompression bomb refused: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - TIFF/WebP/BMP decoders raise struct.error, EOFError, ...
+            raise _unreadable(f"decoding failed: {exc.__class__.__name__}: {exc}") from exc
     return rgb, float(ImageStat.Stat(rgb.convert("L")).mean[0])
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """A trusted local image (already validated) -> RGB, normalised as the service normalises uploads."""
+    with Image.open(path) as image:
+        return to_rgb(image)
 
 
 def open_rgb(source: bytes | str | Path, limits: ImageLimits = ImageLimits()) -> tuple[Image.Image, ImageFacts]:

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ocrops.config import SplitRatios
 from ocrops.data.contract import IMAGES_DIR, LabelRow, write_jsonl, write_labels
+from ocrops.data.images import to_rgb
 from ocrops.data.split import sha256_bytes, split_for_hash
 
 REJECTS_FILE = "import_rejects.jsonl"
@@ -52,7 +53,7 @@ class _Writer:
             try:
                 with Image.open(io.BytesIO(data)) as im:
                     buf = io.BytesIO()
-                    im.convert("RGB").save(buf, format="PNG")
+                    to_rgb(im).save(buf, format="PNG")
                 data, suffix = buf.getvalue(), ".png"
             except (OSError, ValueError) as exc:
                 # Kept as is: validation quarantines it with the reason, nothing is lost.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from ocrops.data.images import load_rgb
+
 
 @dataclass(frozen=True)
 class Line:
@@ -40,8 +42,7 @@ class LineDataset(Sequence[Line]):
         return iter(self.lines)
 
     def image(self, index: int) -> Image.Image:
-        with Image.open(self.lines[index].path) as im:
-            return im.convert("RGB")
+        return load_rgb(self.lines[index].path)
 
     def texts(self) -> list[str]:
         return [line.text for line in self.lines]

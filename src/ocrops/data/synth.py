@@ -85,6 +85,23 @@ class ImageSpec(_Model):
     jpeg_quality: int = Field(92, ge=50, le=100)
 
 
+class PageSpec(_Model):
+    """The ``pages:`` section of a recipe."""
+
+    count: int = Field(180, gt=0)
+    seed: int = 0
+    split: SplitRatios = SplitRatios(train=0.6, val=0.1, test=0.3)
+    size: tuple[int, int] = (1240, 1754)  # A4 at 150 dpi
+    lines: tuple[int, int] = (30, 120)
+    columns: tuple[int, int] = (3, 6)
+    font_size: tuple[int, int] = (18, 24)
+    photo_share: float = Field(0.4, ge=0, le=1)
+    exif_share: float = Field(0.3, ge=0, le=1, description="of the photos: saved turned, with an EXIF orientation")
+    jpeg_quality: tuple[int, int] = (70, 88)
+    titles: list[str] = ["第一人民医院", "中心医院检验科", "City General Hospital", "人民医院 Laboratory"]
+    reports: list[str] = ["检验报告单", "生化检验报告", "血常规检验报告", "Laboratory Report"]
+
+
 class Recipe(_Model):
     """Either domain ``terms`` + ``templates``, or a plain-text ``corpus`` to cut lines from."""
 
@@ -98,6 +115,7 @@ class Recipe(_Model):
     terms: Terms | None = None
     templates: list[Template] = []
     corpus: list[str] = []
+    pages: PageSpec | None = None  # `ocrops synth pages`: whole report pages from the same terms
 
     @model_validator(mode="after")
     def _one_source(self) -> Recipe:

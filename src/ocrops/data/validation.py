@@ -88,7 +88,7 @@ def build_rules(params: Params, vocabulary: Vocabulary) -> list[Rule]:
         Rule("image_missing", "quarantine", "image file exists",
              gxe.ExpectColumnValuesToBeInSet(column="image_found", value_set=[True]),
              ErrorCode.UNREADABLE_IMAGE, lambda r: f"no file at {r['image']}"),
-        Rule("image_unreadable", "quarantine", "image decodes as PNG or JPEG and converts to RGB",
+        Rule("image_unreadable", "quarantine", "image decodes (PNG, JPEG, TIFF, WebP, BMP) and converts to RGB",
              gxe.ExpectColumnValuesToBeInSet(column="decodes", value_set=[True]),
              ErrorCode.UNREADABLE_IMAGE, lambda r: str(r["decode_detail"])),
         Rule("image_decompression_bomb", "quarantine", "header declares a pixel count Pillow accepts",

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.types import Prediction
 from ocrops.postprocess import Postprocessor
 
@@ -50,6 +51,11 @@ def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarra
     return grown.astype(np.float32)
 
 
+def spans(quad: np.ndarray, image: Image.Image, share: float = 0.9) -> bool:
+    """Whether ``quad`` runs across ``share`` of a line-shaped image: then that image is the line."""
+    return is_line(image) and bool(np.ptp(quad[:, 0]) >= share * (image.width - 1))
+
+
 def bbox(box: list[list[float]]) -> list[int]:
     """Four corners -> [x1, y1, x2, y2] (the glmocr layout protocol's ``bbox_2d``)."""
     xs, ys = [p[0] for p in box], [p[1] for p in box]
@@ -80,8 +86,13 @@ class PageReader:
         from ocrops.inference.detection import crop_quad
 
         quads: list[np.ndarray] = self.detector.detect(image)
-        return Found("page", [Region(np.round(q, 1).tolist(), crop_quad(image, widen(q, self.margin, w, h)))
-                              for q in quads])
+        grown = [widen(q, self.margin, w, h) for q in quads]
+        if len(grown) == 1 and spans(grown[0], image):
+            # a line-shaped image holding one line across it is that line: read it as line mode does, not a
+            # resampled copy of it
+            return Found("page", [Region(np.round(quads[0], 1).tolist(), image)])
+        return Found("page", [Region(np.round(q, 1).tolist(), crop_quad(image, g)) for q, g in zip(quads, grown,
+                                                                                                 strict=True)])
 
     def assemble(self, found: Found, readings: Sequence[Prediction], post: Postprocessor | None = None,
                  correct: bool | None = None, redact_pii: bool | None = None) -> dict:
@@ -96,6 +107,14 @@ class PageReader:
             lines.append({"text": text, "raw_text": raw, "confidence": round(conf, 5), "box": region.box})
         return {"mode": found.kind, "text": "\n".join(line["text"] for line in lines), "lines": lines}
 
+    @staticmethod
+    def _crops(found: list[Found], max_lines: int | None) -> list[Image.Image]:
+        crops = [r.crop for item in found for r in item.regions]
+        if max_lines is not None and len(crops) > max_lines:
+            raise OcropsError(ErrorCode.TOO_LARGE, f"{len(crops)} text lines found, more than the {max_lines} "
+                                                   "one request may hold (serve.max_lines); send fewer pages")
+        return crops
+
     def _assemble_all(self, found: list[Found], readings: list[Prediction], post, correct, redact_pii) -> list:
         results, k = [], 0
         for item in found:
@@ -105,13 +124,14 @@ class PageReader:
 
     def read(self, images: Sequence[Image.Image], recognize: Callable[[list[Image.Image]], list[Prediction]],
              mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
-             redact_pii: bool | None = None, timings: dict | None = None) -> list[dict]:
+             redact_pii: bool | None = None, timings: dict | None = None, max_lines: int | None = None
+             ) -> list[dict]:
         """Every image's lines, all crops recognised together by ``recognize`` (e.g. a reader's predict)."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
         found = [self.regions(im, mode) for im in images]
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
-        crops = [r.crop for item in found for r in item.regions]
+        crops = self._crops(found, max_lines)
         started = time.perf_counter()
         readings = recognize(crops) if crops else []
         timings["recognize_ms"] = (time.perf_counter() - started) * 1000
@@ -120,13 +140,15 @@ class PageReader:
     async def read_async(self, images: Sequence[Image.Image],
                          recognize: Callable[[list[Image.Image]], Awaitable[list[Prediction]]],
                          mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
-                         redact_pii: bool | None = None, timings: dict | None = None) -> list[dict]:
-        """As :meth:`read`, for an event loop: detection in worker threads, ``recognize`` awaited."""
+                         redact_pii: bool | None = None, timings: dict | None = None,
+                         max_lines: int | None = None) -> list[dict]:
+        """As :meth:`read`, for an event loop: detection in worker threads, ``recognize`` awaited. Cancelling
+        it (a deadline) starts no further detection."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
         found = [await asyncio.to_thread(self.regions, im, mode) for im in images]
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
-        crops = [r.crop for item in found for r in item.regions]
+        crops = self._crops(found, max_lines)
         started = time.perf_counter()
         readings = await recognize(crops) if crops else []
         timings["recognize_ms"] = (time.perf_counter() - started) * 1000

@@ -54,27 +54,36 @@ class OcrApi:
         return postprocess, redact_pii
 
     async def recognize(self, crops: list[Image.Image]) -> list[Prediction]:
-        """The crops through the batched recognizer within MODEL_TIMEOUT (5004); its errors keep their codes."""
+        """The crops through the batched recognizer, in calls of at most ``engine_batch_size`` lines sent
+        together, so that the batcher interleaves them with other requests' lines and a page of any size fits
+        its batches; the recognizer's errors keep their codes."""
         # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded on the way)
         arrays = [np.asarray(c) for c in crops]
+        size = self.settings.engine_batch_size
         try:
-            readings = await asyncio.wait_for(self._remote(arrays), self.settings.timeout_s)
-        except TimeoutError as exc:
-            raise OcropsError(ErrorCode.TIMEOUT, f"inference took longer than {self.settings.timeout_s:g} s") from exc
+            parts = await asyncio.gather(*(self._remote(arrays[i : i + size]) for i in range(0, len(arrays), size)))
         except OcropsError:
             raise
         except Exception as exc:  # the recognizer process failed, restarted or is unreachable
             log.exception("request to the recognizer failed")
             raise OcropsError(ErrorCode.UNAVAILABLE,
                               f"recognizer unavailable ({type(exc).__name__}); retry later") from exc
+        readings = [r for part in parts for r in part]
         for r in readings:
             if "error" in r:
                 raise OcropsError(ErrorCode(r["error"]["code"]), r["error"]["message"])
         return [Prediction(r["text"], float(r["confidence"])) for r in readings]
 
     async def read(self, images: list[Image.Image], mode: Mode, correct: bool | None, redact_pii: bool | None,
-                   timings: dict) -> list[dict]:
-        return await self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii, timings)
+                   timings: dict, started: float) -> list[dict]:
+        """Detection and recognition within MODEL_TIMEOUT counted from ``started`` (5004)."""
+        left = self.settings.timeout_s - (time.perf_counter() - started)
+        try:
+            return await asyncio.wait_for(
+                self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii, timings,
+                                      max_lines=self.settings.max_lines), max(left, 0.001))
+        except TimeoutError as exc:
+            raise OcropsError(ErrorCode.TIMEOUT, f"reading took longer than {self.settings.timeout_s:g} s") from exc
 
     async def decode(self, image: str | None, file: Path | None = None, content_type: str | None = None
                      ) -> Image.Image:
@@ -103,7 +112,7 @@ class OcrApi:
         correct, redact = self.switches(postprocess, redact_pii)
         picture = await self.decode(image, file, content_type)
         timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-        result = (await self.read([picture], mode, correct, redact, timings))[0]
+        result = (await self.read([picture], mode, correct, redact, timings, started))[0]
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return self.logged(request_id, {
             "request_id": request_id, **result, "width": picture.width, "height": picture.height,
@@ -119,7 +128,7 @@ class OcrApi:
         correct, redact = self.switches(postprocess, redact_pii)
         pictures = [await self.decode(text) for text in images]
         timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-        results = await self.read(pictures, mode, correct, redact, timings)
+        results = await self.read(pictures, mode, correct, redact, timings, started)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return self.logged(request_id, {"request_id": request_id, "results": results, "model": self.model(),
                                         "timings": {k: round(v, 2) for k, v in timings.items()}})
@@ -128,8 +137,9 @@ class OcrApi:
                                stream: bool) -> dict[str, Any]:
         if stream:
             raise OcropsError(ErrorCode.INVALID_INPUT, "stream=true is not supported")
+        started = time.perf_counter()
         picture = await self.decode(chat_image(messages))
-        result = (await self.read([picture], "auto", None, None, {}))[0]
+        result = (await self.read([picture], "auto", None, None, {}, started))[0]
         return self.logged(request_id, chat_completion(result["text"], model or self.model_name, request_id))
 
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
@@ -137,7 +147,8 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
         if file.startswith("data:application/pdf"):
             raise OcropsError(ErrorCode.UNREADABLE_IMAGE, "PDF is not supported; send PNG or JPEG pages")
+        started = time.perf_counter()
         picture = await self.decode(file)
-        result = (await self.read([picture], "page", None, None, {}))[0]
+        result = (await self.read([picture], "page", None, None, {}, started))[0]
         return self.logged(request_id, layout_parsing(result, picture.width, picture.height,
                                                       model or self.model_name, request_id))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from conftest import PROJECT
 from ocrops.data.contract import read_labels
 from ocrops.data.synth import load_recipe, synthesize
-from ocrops.inference.detection import TextDetector, crop_quad, order_points, reading_order
+from ocrops.inference.detection import TextDetector, crop_quad, merge_line_segments, order_points, reading_order
 from ocrops.inference.pages import PageReader
 from ocrops.metrics import cer
 from ocrops.models import pretrained
@@ -76,3 +76,54 @@ def test_crop_rectifies_and_turns_vertical_text():
     image = Image.new("RGB", (200, 300), (255, 255, 255))
     tall = order_points(np.array([[50, 20], [80, 20], [80, 220], [50, 220]], dtype=np.float32))
     assert crop_quad(image, tall).size == (200, 30)
+
+
+def _rect(x, y, w, h=20, angle=0.0):
+    """A box of w x h at (x, y), turned by ``angle`` degrees about the origin."""
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
+    a = np.radians(angle)
+    turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return order_points((corners @ turn.T).astype(np.float32))
+
+
+def _span(box):
+    return int(round(box[:, 0].min())), int(round(box[:, 0].max()))
+
+
+def test_segments_of_one_line_join_and_table_cells_stay_apart():
+    # one line split at a word gap (12 px < one height), overlapping twins, and a table row: cells 120 px apart
+    boxes = [_rect(10, 50, 100), _rect(122, 51, 80), _rect(10, 100, 60), _rect(40, 100, 60),
+             _rect(10, 150, 60), _rect(190, 150, 60), _rect(370, 151, 60)]
+    merged = reading_order(merge_line_segments(boxes))
+    assert [_span(b) for b in merged] == [(10, 202), (10, 100), (10, 70), (190, 250), (370, 430)]
+
+
+def test_lines_above_each_other_and_headings_beside_small_text_do_not_join():
+    boxes = [_rect(10, 50, 100), _rect(10, 72, 100), _rect(120, 40, 200, h=45)]
+    assert len(merge_line_segments(boxes)) == 3
+
+
+def test_a_tilted_line_split_in_three_joins_into_one_tilted_box():
+    boxes = [_rect(0, 300, 200, angle=-5), _rect(215, 300, 200, angle=-5), _rect(430, 300, 150, angle=-5)]
+    (merged,) = merge_line_segments(boxes)
+    width = np.linalg.norm(merged[1] - merged[0])
+    assert 570 < width < 590
+    assert abs(np.degrees(np.arctan2(*(merged[1] - merged[0])[::-1])) + 5) < 0.5
+
+
+def test_a_wide_line_with_wide_word_gaps_is_one_line_in_page_mode():
+    """A printed English line whose word gaps DBNet splits at is read as one line, as line mode reads it."""
+    text = "Fig. 3   Department of Clinical Laboratory    Report"
+    image = Image.new("RGB", (1400, 64), "white")
+    ImageDraw.Draw(image).text((16, 14), text, fill="black", font=ImageFont.load_default(size=30))
+    result = read_page(image)
+    assert len(result["lines"]) == 1, [line["text"] for line in result["lines"]]
+
+
+def test_a_tilted_table_is_read_row_by_row():
+    """A photo taken 5 degrees off: the right end of a row sits higher than the next row's left end."""
+    cells = [(x, y) for y in (100, 130, 160) for x in (0, 300, 600)]  # 30 px rows, cells 200 px wide
+    boxes = [_rect(x, y, 200, angle=-5) for x, y in cells]
+    shuffled = [boxes[i] for i in (8, 0, 4, 2, 6, 1, 7, 3, 5)]
+    ordered = reading_order(shuffled)
+    assert [next(i for i, b in enumerate(boxes) if b is o) for o in ordered] == list(range(9))
