@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ocrops.config import PostprocessParams
+from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.pages import Found, PageReader, Region, bbox, is_line, widen
 from ocrops.inference.types import Prediction
 from ocrops.postprocess import Postprocessor
@@ -78,3 +80,34 @@ def test_sync_and_async_paths_read_the_same_and_recognise_every_crop_in_one_call
 
 def test_bbox_of_four_corners():
     assert bbox([[1.2, 5], [9.7, 5.2], [9.6, 8.9], [1, 9]]) == [1, 5, 10, 9]
+
+
+def test_a_request_holding_more_than_max_lines_is_refused_before_recognition():
+    quads = [[[10, 10 + 30 * i], [110, 10 + 30 * i], [110, 30 + 30 * i], [10, 30 + 30 * i]] for i in range(3)]
+    reader = PageReader(FixedDetector(quads))
+    pages = [Image.new("RGB", (600, 800), "white")] * 2  # 6 lines in all
+    calls = []
+
+    def recognize(crops):
+        calls.append(len(crops))
+        return [Prediction("x", 0.9) for _ in crops]
+
+    async def recognize_async(crops):
+        return recognize(crops)
+
+    assert len(reader.read(pages, recognize, max_lines=6)) == 2
+    for attempt in (lambda: reader.read(pages, recognize, max_lines=5),
+                    lambda: asyncio.run(reader.read_async(pages, recognize_async, max_lines=5))):
+        with pytest.raises(OcropsError) as refused:
+            attempt()
+        assert refused.value.code == ErrorCode.TOO_LARGE and "6 text lines" in str(refused.value)
+    assert calls == [6]  # the refused requests never reached the recognizer
+
+
+def test_a_single_line_spanning_a_line_image_is_read_as_the_image_itself():
+    line = Image.new("RGB", (400, 40), "white")
+    reader = PageReader(FixedDetector([[[5, 8], [395, 8], [395, 32], [5, 32]]]))
+    found = reader.regions(line, "page")
+    assert found.kind == "page" and found.regions[0].crop is line  # no resampled copy
+    short = PageReader(FixedDetector([[[5, 8], [200, 8], [200, 32], [5, 32]]])).regions(line, "page")
+    assert short.regions[0].crop is not line and short.regions[0].crop.width < 300
