@@ -9,8 +9,8 @@ import io
 import numpy as np
 from PIL import Image
 
-# the transpose that a viewer undoes for each EXIF orientation: stored pixels = upright.transpose(...)
-STORED_SIDEWAYS = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+from ocrops.data.page_synth import STORED_SIDEWAYS  # stored pixels = upright.transpose(...)
+
 LOSSY = {"jpeg_exif6"}
 
 

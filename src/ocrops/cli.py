@@ -150,6 +150,11 @@ def _keep_recipe(spec, out: Path) -> None:
     )
 
 
+def _given(**overrides) -> dict:
+    """The options the user set (None: keep the recipe's value)."""
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
 RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML (see recipes/hospital.yaml)")]
 
 
@@ -165,8 +170,7 @@ def synth_lines(
     from ocrops.data.fonts import FontNotFound
     from ocrops.data.synth import load_recipe, synthesize
 
-    spec = load_recipe(recipe)
-    spec = spec.model_copy(update={k: v for k, v in {"count": count, "seed": seed}.items() if v is not None})
+    spec = load_recipe(recipe).model_copy(update=_given(count=count, seed=seed))
     _fresh(out, overwrite)
     try:
         summary = synthesize(spec, out)
@@ -193,8 +197,7 @@ def synth_pages(
     spec = load_recipe(recipe)
     if spec.terms is None:
         raise _fail(f"{recipe} has no terms: pages are rendered from a terms + templates recipe")
-    pages = (spec.pages or PageSpec()).model_copy(
-        update={k: v for k, v in {"count": count, "seed": seed}.items() if v is not None})
+    pages = (spec.pages or PageSpec()).model_copy(update=_given(count=count, seed=seed))
     spec = spec.model_copy(update={"pages": pages})
     _fresh(out, overwrite)
     try:

@@ -7,9 +7,10 @@ returned as a :class:`BadLine` with its reason, never dropped silently.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ocrops.config import SPLITS
 from ocrops.errors import ErrorCode
@@ -18,6 +19,7 @@ LABELS_FILE = "labels.jsonl"
 LEXICON_FILE = "lexicon.txt"
 IMAGES_DIR = "images"
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,19 @@ def unrepresentable(text: str) -> str:
     return "".join(dict.fromkeys(c for c in text if unicodedata.category(c) in UNREPRESENTABLE_CATEGORIES))
 
 
-def read_labels(dataset: str | Path) -> tuple[list[LabelRow], list[BadLine]]:
-    """Read ``labels.jsonl`` of a dataset directory into rows and unreadable lines."""
-    path = Path(dataset) / LABELS_FILE
-    rows: list[LabelRow] = []
+Reject = Callable[[str, str], tuple[None, BadLine]]
+
+
+def read_records(path: Path, prefix: str, build: Callable[[int, dict, Reject], tuple[T | None, BadLine | None]]
+                 ) -> tuple[list[T], list[BadLine]]:
+    """Rows of a JSONL file: each line decoded as UTF-8 JSON object (else a BadLine ``<prefix>_not_utf8``,
+    ``_not_json``, ``_not_object``), then turned into a row by ``build(line number, record, reject)``."""
+    rows: list[T] = []
     bad: list[BadLine] = []
     for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
         if not raw.strip():
             continue
-        row, problem = _parse_line(number, raw)
+        row, problem = _parse_record(number, raw, prefix, build)
         if row is not None:
             rows.append(row)
         else:
@@ -79,7 +85,7 @@ def read_labels(dataset: str | Path) -> tuple[list[LabelRow], list[BadLine]]:
     return rows, bad
 
 
-def _parse_line(number: int, raw: bytes) -> tuple[LabelRow | None, BadLine | None]:
+def _parse_record(number: int, raw: bytes, prefix: str, build) -> tuple[object | None, BadLine | None]:
     shown = raw.decode("utf-8", errors="backslashreplace")[:300]
 
     def reject(reason: str, detail: str) -> tuple[None, BadLine]:
@@ -88,13 +94,22 @@ def _parse_line(number: int, raw: bytes) -> tuple[LabelRow | None, BadLine | Non
     try:
         text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        return reject("label_not_utf8", f"byte {exc.start}: {exc.reason}")
+        return reject(f"{prefix}_not_utf8", f"byte {exc.start}: {exc.reason}")
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return reject("label_not_json", str(exc))
+        return reject(f"{prefix}_not_json", str(exc))
     if not isinstance(record, dict):
-        return reject("label_not_object", f"expected a JSON object, got {type(record).__name__}")
+        return reject(f"{prefix}_not_object", f"expected a JSON object, got {type(record).__name__}")
+    return build(number, record, reject)
+
+
+def read_labels(dataset: str | Path) -> tuple[list[LabelRow], list[BadLine]]:
+    """Read ``labels.jsonl`` of a dataset directory into rows and unreadable lines."""
+    return read_records(Path(dataset) / LABELS_FILE, "label", _label_row)
+
+
+def _label_row(number: int, record: dict, reject: Reject) -> tuple[LabelRow | None, BadLine | None]:
     image, label, split = record.get("image"), record.get("text"), record.get("split")
     if not isinstance(image, str) or not image.strip():
         return reject("label_missing_image", 'field "image" must be a non-empty string')
@@ -108,12 +123,7 @@ def _parse_line(number: int, raw: bytes) -> tuple[LabelRow | None, BadLine | Non
 
 def write_labels(dataset: str | Path, rows: Iterable[LabelRow]) -> Path:
     """Write rows as ``labels.jsonl`` (UTF-8, one JSON object per line, no ASCII escaping)."""
-    path = Path(dataset) / LABELS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for row in rows:
-            fh.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
-    return path
+    return write_jsonl(Path(dataset) / LABELS_FILE, (row.to_json() for row in rows))
 
 
 def read_lexicon(dataset: str | Path) -> list[str]:

@@ -8,7 +8,6 @@ document order when there is none). Anything that cannot be taken is listed in `
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET  # noqa: S405 - files the user imports, not network input
 from pathlib import Path
 
@@ -79,7 +78,7 @@ def _copy(image: Path, out: Path, index: int) -> tuple[str, str]:
     data = image.read_bytes()
     name = f"{IMAGES_DIR}/{index:06d}_{image.stem[:60]}{image.suffix.lower()}"
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(image, out / name)
+    (out / name).write_bytes(data)  # the bytes already read for the digest, not a second read
     return name, sha256_bytes(data)
 
 

@@ -12,6 +12,7 @@ import io
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -49,14 +50,17 @@ class _Canvas:
         self.face = rng.choice(faces)
         self.lines: list[tuple[str, list[float]]] = []
         self.ignore: list[list[float]] = []
+        self._rendered: dict[tuple[str, int], Image.Image] = {}  # layout measures a line, then draws it
 
     def measure(self, text: str, size: int) -> tuple[int, int]:
         line = self._render(text, size)
         return line.width - 4, line.height - 4
 
     def _render(self, text: str, size: int) -> Image.Image:
-        return render_line(text, self.face, [f for f in self.faces if f != self.face] + self.fallbacks, size=size,
-                           pad=2, paper=255, ink=0)
+        if (text, size) not in self._rendered:
+            self._rendered[text, size] = render_line(text, self.face, [f for f in self.faces if f != self.face]
+                                                     + self.fallbacks, size=size, pad=2, paper=255, ink=0)
+        return self._rendered[text, size]
 
     def text(self, text: str, x: float, y: float, size: int, colour: str = "black", label: bool = True) -> list[float]:
         """Draw ``text`` with its top-left at (x, y); returns its box [x1, y1, x2, y2] (the font's cell)."""
@@ -220,10 +224,8 @@ def _photograph(image: Image.Image, lines: list[tuple[str, list[float]]], ignore
     return Image.fromarray(out["image"]), kept, quads[n:] + cut
 
 
-def synthesize_pages(recipe: Recipe, out_dir, progress: bool = True) -> PageSummary:
+def synthesize_pages(recipe: Recipe, out_dir: str | Path, progress: bool = True) -> PageSummary:
     """Render ``recipe.pages.count`` pages into a page dataset directory (pages.jsonl + images/)."""
-    from pathlib import Path
-
     spec = recipe.pages or PageSpec()
     out = Path(out_dir)
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)

@@ -15,14 +15,12 @@ be read becomes a :class:`~ocrops.data.contract.BadLine` with its reason, never 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocrops.config import SPLITS
-from ocrops.data.contract import BadLine
-from ocrops.errors import ErrorCode
+from ocrops.data.contract import BadLine, Reject, read_records, write_jsonl
 
 PAGES_FILE = "pages.jsonl"
 
@@ -86,34 +84,10 @@ def parse_polygon(value: object) -> Polygon | None:
 
 def read_pages(dataset: str | Path) -> tuple[list[PageRow], list[BadLine]]:
     """Read ``pages.jsonl`` of a page dataset directory into rows and unreadable lines."""
-    path = Path(dataset) / PAGES_FILE
-    rows: list[PageRow] = []
-    bad: list[BadLine] = []
-    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
-        if not raw.strip():
-            continue
-        row, problem = parse_page(number, raw)
-        if row is not None:
-            rows.append(row)
-        else:
-            bad.append(problem)
-    return rows, bad
+    return read_records(Path(dataset) / PAGES_FILE, "page", _page_row)
 
 
-def parse_page(number: int, raw: bytes) -> tuple[PageRow | None, BadLine | None]:
-    shown = raw.decode("utf-8", errors="backslashreplace")[:300]
-
-    def reject(reason: str, detail: str) -> tuple[None, BadLine]:
-        return None, BadLine(number, reason, int(ErrorCode.INVALID_INPUT), detail, shown)
-
-    try:
-        record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-    except UnicodeDecodeError as exc:
-        return reject("page_not_utf8", f"byte {exc.start}: {exc.reason}")
-    except json.JSONDecodeError as exc:
-        return reject("page_not_json", str(exc))
-    if not isinstance(record, dict):
-        return reject("page_not_object", f"expected a JSON object, got {type(record).__name__}")
+def _page_row(number: int, record: dict, reject: Reject) -> tuple[PageRow | None, BadLine | None]:
     image, split, lines = record.get("image"), record.get("split"), record.get("lines")
     if not isinstance(image, str) or not image.strip():
         return reject("page_missing_image", 'field "image" must be a non-empty string')
@@ -141,9 +115,4 @@ def parse_page(number: int, raw: bytes) -> tuple[PageRow | None, BadLine | None]
 
 def write_pages(dataset: str | Path, rows: Iterable[PageRow]) -> Path:
     """Write rows as ``pages.jsonl`` (UTF-8, one JSON object per page)."""
-    path = Path(dataset) / PAGES_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for row in rows:
-            fh.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
-    return path
+    return write_jsonl(Path(dataset) / PAGES_FILE, (row.to_json() for row in rows))

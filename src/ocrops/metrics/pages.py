@@ -62,7 +62,8 @@ def match(truth: Sequence[Polygon], found: Sequence[Polygon], ignore: Sequence[P
     """One-to-one matching of detections to ground-truth lines by IoU."""
     ignored = [j for j, d in enumerate(found)
                if any(intersection(d, region) > 0.5 * max(area(d), 1e-6) for region in ignore)]
-    candidates = [j for j in range(len(found)) if j not in set(ignored)]
+    skipped = set(ignored)
+    candidates = [j for j in range(len(found)) if j not in skipped]
     scores = np.zeros((len(truth), len(candidates)))
     for i, t in enumerate(truth):
         for k, j in enumerate(candidates):
@@ -137,8 +138,8 @@ def page_scores(truths: Sequence[Sequence[tuple[str, Polygon]]], readings: Seque
         matches.append(m)
         counts = m.counts
         true, missed, false = true + counts["true"], missed + counts["missed"], false + counts["false"]
-        kept = [k for k in range(len(read)) if k not in set(m.ignored)]
-        page_predictions.append("\n".join(read[k][0] for k in kept))
+        ignored = set(m.ignored)
+        page_predictions.append("\n".join(text for k, (text, _) in enumerate(read) if k not in ignored))
         page_references.append("\n".join(text for text, _ in truth))
         line_predictions += [read[j][0] for _, j in m.pairs]
         line_references += [truth[i][0] for i, _ in m.pairs]
