@@ -83,7 +83,7 @@ browser:
 	fi
 
 data: install
-	$(BIN)/dvc pull data.dvc
+	$(BIN)/dvc pull data.dvc pages.dvc
 
 repro: install
 	$(BIN)/dvc repro

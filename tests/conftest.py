@@ -98,6 +98,22 @@ def write_dataset(root: Path, rows: list[tuple[str, str, str | None]], fmt: str 
     return root
 
 
+def write_pages(root: Path, splits: list[str], seed: int = 7) -> Path:
+    """A small page dataset (pages.jsonl + images/) rendered from the sample recipe, one page per split given;
+    pages are smaller than the sample's A4 so stages read them quickly."""
+    from ocrops.data.page_synth import synthesize_pages
+    from ocrops.data.pages import read_pages, write_pages as write_rows
+    from ocrops.data.synth import PageSpec, load_recipe
+
+    recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml")
+    spec = PageSpec(count=len(splits), seed=seed, size=(900, 1100), lines=(24, 30), photo_share=0.5)
+    synthesize_pages(recipe.model_copy(update={"pages": spec}), root, progress=False)
+    rows, _ = read_pages(root)
+    write_rows(root, [type(row)(row.image, row.lines, split, row.ignore, extra=row.extra)
+                      for row, split in zip(rows, splits, strict=True)])
+    return root
+
+
 @pytest.fixture
 def small_dataset(tmp_path: Path) -> Path:
     """12 valid rows: 8 train, 2 val, 2 test."""

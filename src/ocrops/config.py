@@ -35,6 +35,8 @@ class SplitRatios(_Section):
 
 class DataParams(_Section):
     path: str = "data"
+    pages: str = Field("pages", description="page dataset directory: pages.jsonl + images/ (page evaluation, "
+                                            "detector adaptation, page benchmark)")
     split: SplitRatios = SplitRatios()
 
 
@@ -96,6 +98,7 @@ class EvaluateParams(_Section):
     latency_lines: int = Field(64, ge=1, description="test lines timed one by one for per-line latency")
     gallery_size: int = Field(40, ge=0, description="worst lines shown in reports/error_gallery.html")
     confusions: int = Field(20, ge=0, description="most frequent character confusions reported")
+    page_gallery_size: int = Field(3, ge=1, description="worst test pages drawn side by side in the page gallery")
 
 
 class TensorRTParams(_Section):
@@ -135,6 +138,8 @@ class BenchmarkParams(_Section):
     concurrency: list[int] = Field([1, 2, 4, 8], min_length=1, description="closed-loop clients, batch 1 each")
     requests_per_client: int = Field(16, ge=1)
     threads: int = Field(0, ge=0, description="intra-op threads per engine; 0 = the library default (all cores)")
+    pages: int = Field(16, ge=1, description="test pages read by ours and by RapidOCR (pages/s, page CER)")
+    page_concurrency: list[int] = Field([1, 4], min_length=1, description="concurrent page readers")
 
 
 class MlflowParams(_Section):
@@ -209,6 +214,9 @@ class ValidatePaths(_Section):
     quarantine: Path = Path("reports/quarantine.jsonl")
     report: Path = Path("reports/validation.html")
     metrics: Path = Path("reports/validation.json")
+    pages: Path = Path("outputs/validate/pages.jsonl")  # pages that passed, with their split
+    page_quarantine: Path = Path("reports/page_quarantine.jsonl")
+    page_report: Path = Path("reports/page_validation.html")
 
 
 class GeneralPaths(_Section):
@@ -228,6 +236,8 @@ class EvaluatePaths(_Section):
     gallery: Path = Path("reports/error_gallery.html")
     buckets: Path = Path("reports/plots/cer_by_bucket.json")
     confusions: Path = Path("reports/plots/confusions.json")
+    page_gallery: Path = Path("reports/page_gallery")  # worst test pages with their lines drawn (PNG)
+    page_plot: Path = Path("reports/plots/pages.json")  # page CER and detection F1 by capture, base vs adapted
 
 
 class RegisterPaths(_Section):

@@ -23,7 +23,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, with_paths
+from conftest import PROJECT, with_paths, write_pages
 from integration.test_dvc_validate import _dvc, _env, _run, copy_stages, init_repo
 from mlflow_server import MlflowServer, free_port
 from ocrops.config import SplitRatios, load_params
@@ -56,6 +56,7 @@ def repo(tmp_path_factory) -> Path:
     recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(
         update={"count": 40, "split": SplitRatios(train=0.6, val=0.2, test=0.2)})
     synthesize(recipe, root / "data", progress=False)
+    write_pages(root / "pages", ["train", "val", "test"])
     init_repo(root)
     return root
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT, truncated_png, write_dataset
+from conftest import PROJECT, truncated_png, write_dataset, write_pages
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +71,7 @@ def repo(tmp_path: Path) -> Path:
     copy_stages(root, ["validate"], {"validate": {"max_rejected_share": 0.5}})
     splits = ["train"] * 6 + ["val"] * 2 + ["test"] * 2
     write_dataset(root / "data", [(f"{i:03d}.png", f"肌酐 {i}0 μmol/L", s) for i, s in enumerate(splits)])
+    write_pages(root / "pages", ["train", "val", "test"])
     init_repo(root)
     return root
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import PROJECT, write_dataset
+from conftest import PROJECT, write_dataset, write_pages
 from integration.test_dvc_validate import _dvc, copy_stages, init_repo
 
 pytestmark = pytest.mark.integration
@@ -59,6 +59,7 @@ def test_a_plugin_family_runs_the_whole_pipeline_and_is_served(site: Path, tmp_p
     splits = ["train"] * 10 + ["val"] * 3 + ["test"] * 3
     write_dataset(root / "data", [(f"{i:03d}.png", "WBC 6.5", s) for i, s in enumerate(splits)])
     (root / "data" / "lexicon.txt").write_text("WBC\n", encoding="utf-8")
+    write_pages(root / "pages", ["train", "val", "test"])
     init_repo(root)
     store = f"sqlite:///{root}/mlruns/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)

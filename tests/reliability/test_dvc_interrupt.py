@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import PROJECT, write_pages
 from integration.test_dvc_validate import _env, copy_stages, init_repo
 from ocrops.config import SplitRatios
 from ocrops.data.synth import load_recipe, synthesize
@@ -35,6 +35,7 @@ def template(tmp_path_factory) -> Path:
     recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(
         update={"count": 40, "seed": 5, "split": SplitRatios(train=0.6, val=0.2, test=0.2)})
     synthesize(recipe, root / "data", progress=False)
+    write_pages(root / "pages", ["train", "val", "test"])
     init_repo(root)
     return root
 

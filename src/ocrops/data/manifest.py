@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 from tqdm import tqdm
 
 from ocrops.config import SplitRatios
@@ -73,7 +74,7 @@ def build_manifest(
         _measure(row_id, item, dataset, limits, vocabulary, ratios)
         for row_id, item in enumerate(tqdm(items, desc="inspect", unit="img", disable=not progress))
     ]
-    _mark_duplicates(records)
+    mark_duplicates(records)
     return records
 
 
@@ -91,55 +92,66 @@ def _measure(
             label_error=item.reason, label_detail=item.detail,
         )
     rec = ManifestRecord(row_id=row_id, line=item.line, image=item.image, text=item.text)
-    rec.text_len = len(item.text.strip())
-    rec.bad_chars = unrepresentable(item.text)
+    measure_text(rec, item.text, vocabulary)
+    measure_image(rec, dataset, item.image, item.split, limits, ratios)
+    return rec
+
+
+def measure_text(rec: ManifestRecord, text: str, vocabulary: frozenset[str] | None) -> None:
+    """Fill ``rec``'s label facts: visible length, unrepresentable and out-of-vocabulary characters."""
+    rec.text_len = len(text.strip())
+    rec.bad_chars = unrepresentable(text)
     rec.bad_char_count = len(rec.bad_chars)
     if vocabulary is not None:
-        missing = [c for c in item.text if c not in vocabulary]
+        missing = [c for c in text if c not in vocabulary]
         rec.oov_count = len(missing)
         rec.oov_chars = "".join(sorted(set(missing)))
+
+
+def measure_image(rec: ManifestRecord, dataset: Path, image: str, split: str | None, limits: ImageLimits,
+                  ratios: SplitRatios) -> Image.Image | None:
+    """Fill ``rec``'s image facts (a labels.jsonl row's or a page's); returns the decoded upright RGB image,
+    None where it was not decoded. A row without a split gets one from its content hash."""
+    rec.split, rec.split_source = split, "label"
     root = dataset.resolve()
-    path = (dataset / item.image).resolve()
+    path = (dataset / image).resolve()
     rec.path_inside = path.is_relative_to(root)
     if not rec.path_inside:
-        rec.split, rec.split_source = item.split, "label"
-        return rec
+        return None
     rec.image_found = path.is_file()
     if not rec.image_found:
-        rec.split, rec.split_source = item.split, "label"
-        return rec
+        return None
     data = path.read_bytes()
     rec.sha256 = sha256_bytes(data)
-    if item.split is not None:
-        rec.split, rec.split_source = item.split, "label"
-    else:
+    if split is None:
         rec.split, rec.split_source = split_for_hash(rec.sha256, ratios), "hash"
     try:
-        image, rec.format, rec.width, rec.height = read_header(data)
+        header, rec.format, rec.width, rec.height = read_header(data)
     except OcropsError as exc:
         if exc.code == ErrorCode.UNREADABLE_IMAGE:
             rec.decodes = False
         else:  # Pillow refused the header itself: pixel count far beyond any sane page
             rec.bomb = True
         rec.decode_detail = exc.message
-        return rec
+        return None
     rec.bomb = False
-    rec.mode = image.mode
+    rec.mode = header.mode
     rec.longest_side, rec.pixels = max(rec.width, rec.height), rec.width * rec.height
     try:
         check_size(rec.width, rec.height, limits)
     except OcropsError as exc:  # the size rules report it; pixels are never decoded
         rec.decode_detail = exc.message
-        return rec
+        return None
     try:
-        _, rec.brightness = decode_rgb(image)
+        rgb, rec.brightness = decode_rgb(header)
         rec.decodes = True
     except OcropsError as exc:
         rec.decodes, rec.decode_detail = False, exc.message
-    return rec
+        return None
+    return rgb
 
 
-def _mark_duplicates(records: Iterable[ManifestRecord]) -> None:
+def mark_duplicates(records: Iterable[ManifestRecord]) -> None:
     """Rank identical images (first occurrence 0) and count the splits each image appears in."""
     by_hash: dict[str, list[ManifestRecord]] = defaultdict(list)
     for rec in records:

@@ -10,6 +10,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ocrops.config import ValidatePaths
 from ocrops.data.contract import write_jsonl
+from ocrops.data.page_validation import accepted_pages
+from ocrops.data.pages import PageRow
 from ocrops.data.validation import ValidationReport
 
 
@@ -67,13 +69,29 @@ def render_html(report: ValidationReport, figures: dict) -> str:
     )
 
 
-def write_report(report: ValidationReport, paths: ValidatePaths) -> dict:
-    """Write the metrics (validation.json), the HTML page, the quarantine and the accepted rows."""
+def write_page_report(report: ValidationReport, rows: dict[int, PageRow], paths: ValidatePaths) -> dict:
+    """Write the page dataset's HTML page, quarantine and accepted pages; returns its figures."""
+    for path in (paths.page_report, paths.page_quarantine, paths.pages):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figures = summary(report)
+    Path(paths.page_report).write_text(render_html(report, figures), encoding="utf-8")
+    write_jsonl(paths.page_quarantine, report.quarantine)
+    write_jsonl(paths.pages, accepted_pages(report, rows))
+    figures["lines"] = sum(len(rows[rec.line].lines) for rec in report.accepted)
+    return figures
+
+
+def write_report(report: ValidationReport, paths: ValidatePaths,
+                 pages: tuple[ValidationReport, dict[int, PageRow]] | None = None) -> dict:
+    """Write the metrics (validation.json), the HTML page, the quarantine and the accepted rows; with
+    ``pages`` (the page dataset's report and rows) its files too, its figures under "pages"."""
     for path in (paths.metrics, paths.report, paths.quarantine, paths.accepted):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     figures = summary(report)
-    Path(paths.metrics).write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     Path(paths.report).write_text(render_html(report, figures), encoding="utf-8")
     write_jsonl(paths.quarantine, report.quarantine)
     write_jsonl(paths.accepted, accepted_rows(report))
+    if pages is not None:
+        figures["pages"] = write_page_report(*pages, paths)
+    Path(paths.metrics).write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return figures

@@ -164,9 +164,15 @@ def validate_dataset(dataset: str | Path, params: Params, vocabulary: Vocabulary
     v = params.validate_
     limits = ImageLimits(max_side=v.max_input_side, max_pixels=v.max_pixels)
     records = build_manifest(dataset, limits, vocabulary.chars, params.data.split, progress=progress)
+    return judge(str(dataset), records, build_rules(params, vocabulary), params, vocabulary, "labels.jsonl")
+
+
+def judge(dataset: str, records: list[ManifestRecord], rules: list[Rule], params: Params, vocabulary: Vocabulary,
+          source: str) -> ValidationReport:
+    """Run ``rules`` over measured ``records`` (rows of ``source``) and decide which are accepted."""
+    v = params.validate_
     frame = to_frame(records)
     rows = frame.to_dict("records")
-    rules = build_rules(params, vocabulary)
 
     checks: list[CheckResult] = []
     reasons: dict[int, list[tuple[Rule, str]]] = {}
@@ -193,7 +199,7 @@ def validate_dataset(dataset: str | Path, params: Params, vocabulary: Vocabulary
 
     share = len(quarantine) / len(records) if records else 0.0
     if not records:
-        failures.append(f"{dataset}: labels.jsonl holds no rows")
+        failures.append(f"{dataset}: {source} holds no rows")
     if share > v.max_rejected_share:
         first = ", ".join(f"line {q['line']} ({q['reason']}: {q['detail']})" for q in quarantine[:5])
         failures.append(
@@ -201,7 +207,7 @@ def validate_dataset(dataset: str | Path, params: Params, vocabulary: Vocabulary
             f"{v.max_rejected_share:.1%}); first: {first}"
         )
     return ValidationReport(
-        dataset=str(dataset), family=vocabulary.family, records=records, checks=checks,
+        dataset=dataset, family=vocabulary.family, records=records, checks=checks,
         quarantine=quarantine, accepted=accepted, oov=oov_counter(accepted),
         split_sizes=split_sizes, failures=failures,
     )

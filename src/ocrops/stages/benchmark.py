@@ -1,5 +1,6 @@
 """The ``benchmark`` stage: throughput and latency of every available engine over batch sizes and
-closed-loop concurrency, on the test split's lines; figures also go to the registered MLflow version."""
+closed-loop concurrency, on the test split's lines; the served page path against RapidOCR on the test pages;
+figures also go to the registered MLflow version."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ import json
 import shutil
 from pathlib import Path
 
+from PIL import Image
+
 from ocrops.config import BenchmarkPaths, Params
 from ocrops.data.lines import LineDataset
 from ocrops.family import saved_family
 from ocrops.harness.bench import batch_sweep, closed_loop, interleaved, machine_info
+from ocrops.harness.pages import compare_page_readers, labelled_pages
+from ocrops.inference.detection import TextDetector
+from ocrops.inference.pages import PageReader
+from ocrops.inference.rapidocr import rapidocr_pages
+from ocrops.inference.runtime import choose_reader
 from ocrops.models.family import BenchTarget
 from ocrops.tracking import setup
 
@@ -24,7 +32,29 @@ def run(params: Params) -> dict:
     bench = saved_family(model_dir).code().bench(model_dir, engines_dir, images, b.batch_sizes,
                                                  singles=max(b.concurrency) * 2, threads=b.threads or None)
     measured = measure(bench.targets, bench.batch_sizes, params)
-    return finish(params, measured, bench.headline, paths.benchmark)
+    return finish(params, measured, bench.headline, paths.benchmark, bench_pages(params))
+
+
+def bench_pages(params: Params) -> dict:
+    """The served page path (DBNet + the engine the service picks) vs RapidOCR on the same test pages."""
+    b, paths = params.benchmark, params.paths
+    pages = labelled_pages(paths.validate_.pages, "test")[: b.pages]
+    model_dir = paths.train.model
+    choice = choose_reader(saved_family(model_dir).name, model_dir, paths.export.engines, params.serve.engine,
+                           threads=b.threads or None)
+    reader = PageReader(TextDetector(), margin=params.serve.crop_margin)
+
+    def ours(image: Image.Image) -> list:
+        result = reader.read([image], lambda crops: choice.reader.predict(crops, params.serve.engine_batch_size),
+                             mode="page")[0]
+        return [(line["raw_text"], line["box"]) for line in result["lines"]]
+
+    report = compare_page_readers(pages, {"ocrops": ours, "rapidocr": rapidocr_pages()}, b.page_concurrency)
+    report["engine"] = choice.name
+    speed = {name: r["speed"] for name, r in report["readers"].items()}
+    report["ocrops_vs_rapidocr"] = {f"c{c}": speed["ocrops"][c]["pages_per_s"] / speed["rapidocr"][c]["pages_per_s"]
+                                    for c in b.page_concurrency}
+    return report
 
 
 def measure(targets: dict[str, BenchTarget], batch_sizes: list[int], params: Params) -> dict:
@@ -41,12 +71,14 @@ def measure(targets: dict[str, BenchTarget], batch_sizes: list[int], params: Par
     return engines
 
 
-def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths) -> dict:
+def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths, pages: dict | None = None) -> dict:
     """Write the report and plots, and put the figures on the registered version."""
     exported = json.loads(params.paths.export.metrics.read_text(encoding="utf-8"))
     report = {"machine": machine_info(), "rounds": params.benchmark.rounds, "engines": engines,
               "ratios": ratios(engines, headline), "tensorrt": exported["tensorrt"],
               "parity_cer_diff_points": {k: v["cer_diff_points"] for k, v in exported["parity"].items()}}
+    if pages is not None:
+        report["pages"] = pages
     out.metrics.parent.mkdir(parents=True, exist_ok=True)
     out.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     write_plots(engines, out.plots)
@@ -60,7 +92,14 @@ def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths) ->
 def summary(report: dict) -> list[str]:
     lines = [f"{name}: " + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in e["batch"].items())
              for name, e in report["engines"].items()]
-    return lines + [", ".join(f"{k} {v:.2f}x" for k, v in report["ratios"].items())]
+    lines += [", ".join(f"{k} {v:.2f}x" for k, v in report["ratios"].items())]
+    if "pages" in report:
+        r = report["pages"]["readers"]
+        lines.append(f"pages ({report['pages']['pages']}): " + ", ".join(
+            f"{name} {v['speed'][1]['pages_per_s']:.2f} pages/s, page CER {v['scores']['page_cer']:.4f}, "
+            f"F1 {v['scores']['f1']:.3f}" for name, v in r.items() if 1 in v["speed"])
+            + "; ocrops vs RapidOCR " + ", ".join(f"{k} {v:.2f}x" for k, v in report["pages"]["ocrops_vs_rapidocr"].items()))
+    return lines
 
 
 def ratios(engines: dict, batch: int) -> dict[str, float]:
@@ -104,6 +143,13 @@ def log_to_registry(params: Params, registered: dict, report: dict, headline: in
         if headline in figures["batch"]:
             speed = figures["batch"][headline]["lines_per_s"]
             tags[f"bench_{engine}_b{headline}_lines_per_s"] = f"{speed:.1f}"
+    if "pages" in report:
+        for c, ratio in report["pages"]["ocrops_vs_rapidocr"].items():
+            tags[f"bench_pages_ocrops_vs_rapidocr_{c}"] = f"{ratio:.2f}"
+        for reader, figures in report["pages"]["readers"].items():
+            for c, point in figures["speed"].items():
+                metrics[f"bench_pages_{reader}_c{c}_pages_per_s"] = point["pages_per_s"]
+            metrics[f"bench_pages_{reader}_page_cer"] = figures["scores"]["page_cer"]
     machine = report["machine"]
     tags["bench_machine"] = f"{machine['cpu']} x{machine['cpu_count']}, gpu {machine['gpu']}"
     tags["bench_tensorrt"] = report["tensorrt"]["status"]

@@ -1,20 +1,27 @@
 """The ``evaluate`` stage: base vs adapted model on the held-out test split (raw and post-processed,
-by bucket, latency), on general lines, plus the error gallery and confusion plots."""
+by bucket, latency), on general lines and on the page test split, plus the error and page galleries and the
+plots."""
 
 from __future__ import annotations
 
 import json
 import time
 
+from PIL import Image
+
 from ocrops.config import EvaluatePaths, Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import LineDataset
 from ocrops.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.harness.bench import latency_summary
+from ocrops.harness.pages import evaluate_pages, labelled_pages, page_vs_line
+from ocrops.inference.detection import TextDetector
+from ocrops.inference.pages import PageReader
 from ocrops.inference.types import Prediction
-from ocrops.metrics import EMPTY, cer_by_bucket, confusions, score, top_confusions
+from ocrops.metrics import EMPTY, cer, cer_by_bucket, confusions, score, top_confusions
 from ocrops.models import load_model
 from ocrops.models.base import OCRModel
+from ocrops.page_gallery import contact_sheet, draw_page, write_gallery
 from ocrops.postprocess import Postprocessor
 from ocrops.stages.common import base_model, general_lines
 from ocrops.tracking import log_to_active_run
@@ -86,6 +93,8 @@ def run(params: Params) -> dict:
                          for bucket, figures in by_bucket["adapted"].items()}
     report["confusions"] = top_confusions(texts["adapted"], refs, e.confusions)
 
+    report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
+
     out.metrics.parent.mkdir(parents=True, exist_ok=True)
     out.metrics.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     _write_plots(out, by_bucket, texts["adapted"], refs)
@@ -101,11 +110,45 @@ def run(params: Params) -> dict:
     return report
 
 
+def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: LineDataset) -> dict:
+    """Both models on the page test split (the same detector), page mode vs line mode on the test lines, the
+    page gallery and the page plot."""
+    e, out = params.evaluate, params.paths.evaluate
+    pages = labelled_pages(params.paths.validate_.pages, "test")
+    reader = PageReader(TextDetector(), margin=params.serve.crop_margin)
+    figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
+    for name, model in models.items():
+        def recognize(crops: list[Image.Image], model: OCRModel = model) -> list[Prediction]:
+            return model.predict(crops, batch_size=e.batch_size)
+
+        figures[name], found, matches = evaluate_pages(pages, reader, recognize)
+    figures["page_vs_line"] = page_vs_line([lines.image(i) for i in range(len(lines))], reader, recognize)
+
+    # the adapted model's worst pages (page CER), drawn
+    page_cer = [cer(["\n".join(t for t, _ in f)], ["\n".join(t for t, _ in p.truth)]) for p, f in zip(pages, found,
+                                                                                                   strict=True)]
+    worst = sorted(range(len(pages)), key=lambda i: -page_cer[i])[: e.page_gallery_size]
+    drawn = [(pages[i].name, draw_page(pages[i].image, [q for _, q in pages[i].truth], [q for _, q in found[i]],
+                                       matches[i], pages[i].ignore)) for i in worst]
+    captions = [f"{pages[i].name} ({pages[i].capture}): page CER {100 * page_cer[i]:.1f}%, "
+                f"{len(matches[i].missed)} missed" for i in worst]
+    write_gallery(out.page_gallery, drawn, contact_sheet([d for _, d in drawn], captions))
+    bars = [{"capture": f"{capture} · {name}", "page_cer": by["page_cer"], "f1": by["f1"], "pages": by["pages"]}
+            for name in models for capture, by in figures[name]["by_capture"].items()]
+    out.page_plot.parent.mkdir(parents=True, exist_ok=True)
+    out.page_plot.write_text(json.dumps(bars, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return figures
+
+
 def summary(report: dict) -> list[str]:
-    test, general = report["test"], report["general"]
+    test, general, pages = report["test"], report["general"], report["pages"]
     return [f"test CER {test['base']['cer']:.4f} -> {test['adapted']['cer']:.4f} "
             f"({test['cer_relative_reduction']:.0%} lower; post-processed {test['adapted_postprocessed']['cer']:.4f}); "
-            f"general CER change {general['cer_change_points']:+.2f} points"]
+            f"general CER change {general['cer_change_points']:+.2f} points",
+            f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "
+            f"{pages['base']['page_cer']:.4f} -> {pages['adapted']['page_cer']:.4f} (the same lines cropped from "
+            f"their labels: {pages['adapted']['labelled_line_cer']:.4f}), "
+            f"{pages['adapted']['pages_per_s']:.2f} pages/s"]
 
 
 def _write_plots(paths: EvaluatePaths, by_bucket: dict[str, dict], predictions: list[str],

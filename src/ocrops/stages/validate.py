@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ocrops.config import Params
+from ocrops.data.page_validation import validate_pages
 from ocrops.data.report import write_report
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
@@ -14,14 +15,15 @@ from ocrops.stages.common import base_family
 
 
 def run(params: Params, dataset: str | Path | None = None, console: Console | None = None) -> dict:
-    """Validate ``dataset`` (default ``data.path``) against the vocabulary of the family ``train.base`` names;
-    returns the figures written to the validation metrics."""
+    """Validate ``dataset`` (default ``data.path``) and the page dataset ``data.pages`` against the vocabulary of
+    the family ``train.base`` names; returns the figures written to the validation metrics."""
     console = console or Console(stderr=True, soft_wrap=True)
     family = base_family(params)
     vocabulary = Vocabulary(family.name, family.code().vocabulary())
     report = validate_dataset(dataset or params.data.path, params, vocabulary)
+    pages = validate_pages(params.data.pages, params, vocabulary)
     paths = params.paths.validate_
-    figures = write_report(report, paths)
+    figures = write_report(report, paths, pages)
     console.print(
         f"validated {figures['rows']} rows: {figures['accepted']} accepted, {figures['rejected']} quarantined "
         f"({figures['rejected_share']:.2%}); splits {figures['splits']}"
@@ -33,9 +35,13 @@ def run(params: Params, dataset: str | Path | None = None, console: Console | No
             f"{figures['oov']['rows']} rows use {figures['oov']['distinct_chars']} characters outside the "
             f"{report.family} vocabulary: {figures['oov']['chars']}"
         )
-    console.print(f"reports: {paths.report}, {paths.quarantine}")
-    if not report.passed:
-        raise PipelineError("validation failed: " + " | ".join(report.failures))
+    p = figures["pages"]
+    console.print(f"validated {p['rows']} pages: {p['accepted']} accepted ({p['lines']} lines), {p['rejected']} "
+                  f"quarantined; splits {p['splits']}" + (f"; reasons {p['reasons']}" if p["reasons"] else ""))
+    console.print(f"reports: {paths.report}, {paths.quarantine}, {paths.page_report}, {paths.page_quarantine}")
+    failures = report.failures + [f"pages: {failure}" for failure in pages[0].failures]
+    if failures:
+        raise PipelineError("validation failed: " + " | ".join(failures))
     return figures
 
 
