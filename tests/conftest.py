@@ -102,7 +102,8 @@ def write_pages(root: Path, splits: list[str], seed: int = 7) -> Path:
     """A small page dataset (pages.jsonl + images/) rendered from the sample recipe, one page per split given;
     pages are smaller than the sample's A4 so stages read them quickly."""
     from ocrops.data.page_synth import synthesize_pages
-    from ocrops.data.pages import read_pages, write_pages as write_rows
+    from ocrops.data.pages import read_pages
+    from ocrops.data.pages import write_pages as write_rows
     from ocrops.data.synth import PageSpec, load_recipe
 
     recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml")

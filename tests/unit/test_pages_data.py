@@ -87,6 +87,14 @@ def test_matching_counts_splits_merges_and_ignores():
     assert m.split == [1] and m.merged == [3] and sorted(m.false) == [1, 2, 3]
 
 
+def test_a_labelled_line_under_a_stamp_still_counts():
+    truth = [BOX([0, 0, 100, 20])]
+    stamp = BOX([-10, -10, 120, 60])  # its ignore box covers the line (a stamp over the footer)
+    assert match(truth, [BOX([0, 0, 100, 20])], ignore=[stamp]).pairs == [(0, 0)]
+    unmatched = match(truth, [BOX([0, 30, 40, 50])], ignore=[stamp])
+    assert unmatched.ignored == [0] and unmatched.false == [] and unmatched.missed == [0]
+
+
 def test_order_accuracy_and_page_scores():
     assert order_accuracy([(0, 0), (1, 1), (2, 2)]) == 1.0
     assert order_accuracy([(0, 1), (1, 0), (2, 2)]) == 0.5

@@ -47,7 +47,8 @@ def labelled_pages(accepted: str | Path, split: str) -> list[LabelledPage]:
     return pages
 
 
-def read_pages(pages: Sequence[LabelledPage], reader: PageReader, recognize: Recognize) -> tuple[list[Lines], list[float]]:
+def run_reader(pages: Sequence[LabelledPage], reader: PageReader, recognize: Recognize
+               ) -> tuple[list[Lines], list[float]]:
     """What the reader finds on each page ((raw text, box) in its reading order) and each page's seconds."""
     found, seconds = [], []
     reader.read([pages[0].image], recognize, mode="page")  # warm-up: first-call allocations are not a page's
@@ -75,7 +76,7 @@ def evaluate_pages(pages: Sequence[LabelledPage], reader: PageReader, recognize:
                    ) -> tuple[dict, list[Lines], list[PageMatch]]:
     """Page figures for one reader: detection P/R/F1 at IoU 0.5, page CER in reading order, the same lines'
     CER cropped from their labels, order accuracy, lines per page, per-page latency; by capture too."""
-    found, seconds = read_pages(pages, reader, recognize)
+    found, seconds = run_reader(pages, reader, recognize)
     scores, matches = page_scores([p.truth for p in pages], found, [p.ignore for p in pages])
     figures = scores.as_dict() | {
         "labelled_line_cer": labelled_line_cer(pages, recognize, reader.margin),

@@ -59,24 +59,23 @@ class PageMatch:
 
 def match(truth: Sequence[Polygon], found: Sequence[Polygon], ignore: Sequence[Polygon] = (),
           threshold: float = IOU_THRESHOLD) -> PageMatch:
-    """One-to-one matching of detections to ground-truth lines by IoU."""
-    ignored = [j for j, d in enumerate(found)
-               if any(intersection(d, region) > 0.5 * max(area(d), 1e-6) for region in ignore)]
-    skipped = set(ignored)
-    candidates = [j for j in range(len(found)) if j not in skipped]
-    scores = np.zeros((len(truth), len(candidates)))
+    """One-to-one matching of detections to ground-truth lines by IoU; a detection that matches no line and
+    lies mostly inside an ignore region is ignored (a labelled line next to a stamp still counts)."""
+    scores = np.zeros((len(truth), len(found)))
     for i, t in enumerate(truth):
-        for k, j in enumerate(candidates):
-            scores[i, k] = iou(t, found[j])
+        for j, d in enumerate(found):
+            scores[i, j] = iou(t, d)
     # greedy by IoU: above 0.5 a detection overlaps at most one of two disjoint lines that much, so this is
     # the optimal one-to-one matching in practice (the ICDAR IoU protocol does the same)
-    pairs, matched_t, matched_k = [], set(), set()
-    for i, k in sorted(zip(*np.nonzero(scores >= threshold), strict=True), key=lambda ik: -scores[ik]):
-        if i not in matched_t and k not in matched_k:
-            pairs.append((int(i), candidates[k]))
+    pairs, matched_t, matched_d = [], set(), set()
+    for i, j in sorted(zip(*np.nonzero(scores >= threshold), strict=True), key=lambda ij: -scores[ij]):
+        if i not in matched_t and j not in matched_d:
+            pairs.append((int(i), int(j)))
             matched_t.add(i)
-            matched_k.add(k)
-    matched_d = {j for _, j in pairs}
+            matched_d.add(j)
+    ignored = [j for j in range(len(found)) if j not in matched_d
+               and any(intersection(found[j], region) > 0.5 * max(area(found[j]), 1e-6) for region in ignore)]
+    candidates = [j for j in range(len(found)) if j not in set(ignored)]
     result = PageMatch(pairs=sorted(pairs), missed=[i for i in range(len(truth)) if i not in matched_t],
                        false=[j for j in candidates if j not in matched_d], ignored=ignored)
     # why a line was missed: two detections inside it (split), or one detection over it and another (merged)

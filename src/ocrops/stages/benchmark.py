@@ -94,11 +94,12 @@ def summary(report: dict) -> list[str]:
              for name, e in report["engines"].items()]
     lines += [", ".join(f"{k} {v:.2f}x" for k, v in report["ratios"].items())]
     if "pages" in report:
-        r = report["pages"]["readers"]
-        lines.append(f"pages ({report['pages']['pages']}): " + ", ".join(
-            f"{name} {v['speed'][1]['pages_per_s']:.2f} pages/s, page CER {v['scores']['page_cer']:.4f}, "
-            f"F1 {v['scores']['f1']:.3f}" for name, v in r.items() if 1 in v["speed"])
-            + "; ocrops vs RapidOCR " + ", ".join(f"{k} {v:.2f}x" for k, v in report["pages"]["ocrops_vs_rapidocr"].items()))
+        pages = report["pages"]
+        readers = ", ".join(f"{name} {min(v['speed'].items())[1]['pages_per_s']:.2f} pages/s, page CER "
+                            f"{v['scores']['page_cer']:.4f}, F1 {v['scores']['f1']:.3f}"
+                            for name, v in pages["readers"].items())
+        ratios_ = ", ".join(f"{k} {v:.2f}x" for k, v in pages["ocrops_vs_rapidocr"].items())
+        lines.append(f"pages ({pages['pages']}): {readers}; ocrops vs RapidOCR {ratios_}")
     return lines
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -117,12 +118,16 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
     pages = labelled_pages(params.paths.validate_.pages, "test")
     reader = PageReader(TextDetector(), margin=params.serve.crop_margin)
     figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
-    for name, model in models.items():
-        def recognize(crops: list[Image.Image], model: OCRModel = model) -> list[Prediction]:
-            return model.predict(crops, batch_size=e.batch_size)
 
-        figures[name], found, matches = evaluate_pages(pages, reader, recognize)
-    figures["page_vs_line"] = page_vs_line([lines.image(i) for i in range(len(lines))], reader, recognize)
+    def recognizer(model: OCRModel) -> Callable[[list[Image.Image]], list[Prediction]]:
+        return lambda crops: model.predict(crops, batch_size=e.batch_size)
+
+    readings = {}
+    for name, model in models.items():
+        figures[name], *readings[name] = evaluate_pages(pages, reader, recognizer(model))
+    found, matches = readings["adapted"]
+    figures["page_vs_line"] = page_vs_line([lines.image(i) for i in range(len(lines))], reader,
+                                           recognizer(models["adapted"]))
 
     # the adapted model's worst pages (page CER), drawn
     page_cer = [cer(["\n".join(t for t, _ in f)], ["\n".join(t for t, _ in p.truth)]) for p, f in zip(pages, found,
