@@ -12,6 +12,10 @@ from ocrops.errors import ErrorCode, OcropsError
 from ocrops.family import DEFAULT_BASE, Family
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# page detection, chosen on the sample's validation pages (README "Whole pages"): PP-OCR's unclip ratio 1.6 grows
+# short table cells past their cell; with tighter boxes the same physical gap is more line heights
+UNCLIP_RATIO = 1.2
+MERGE_GAP = 2.3
 
 
 class _Section(BaseModel):
@@ -190,6 +194,10 @@ class ServeParams(_Section):
     max_lines: int = Field(300, ge=1, description="text lines one request may hold, all its pages together (5001)")
     crop_margin: float = Field(0.3, ge=0, le=2, description="pages: paper added around each detected line, "
                                                             "as a share of its height")
+    unclip_ratio: float = Field(UNCLIP_RATIO, gt=0, le=4, description="pages: how far DBNet's shrunk text regions "
+                                                                     "are grown back into line boxes")
+    merge_gap: float = Field(MERGE_GAP, ge=0, le=10, description="pages: segments of one text line closer than this "
+                                                                "many line heights are joined")
     rate_limit: RateLimitParams = RateLimitParams()
     postprocess_override: bool = Field(True, description="clients may switch lexicon/PII per request")
     log_content: bool = Field(False, description="debugging only: log every answer, text included (OCR text "

@@ -29,8 +29,8 @@ class DetectorSettings:
     max_candidates: int = 1000
     min_size: int = 3
     # segments of one text line closer than this many line heights are one line (DBNet splits a line at wide
-    # word gaps, symbols and low contrast: gaps up to 1.7 heights in the sample lines); table cells, set at
-    # least 2.5 heights apart, stay separate and are read in row order
+    # word gaps, symbols and low contrast); table cells stay separate and are read in row order. The service
+    # and the stages set unclip_ratio and merge_gap from params.yaml (serve.unclip_ratio, serve.merge_gap)
     merge_gap: float = 1.8
 
 

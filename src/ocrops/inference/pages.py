@@ -8,6 +8,7 @@ pyfunc and batch jobs (``read``, recognition in-process).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -67,15 +68,19 @@ class PageReader:
     DBNet); crops keep ``margin`` x the line height of paper around the text, as the recognizer learnt from
     line images with some paper around them."""
 
-    def __init__(self, detector=None, margin: float = 0.3, min_confidence: float = 0.0) -> None:
+    def __init__(self, detector=None, margin: float = 0.3, min_confidence: float = 0.0,
+                 unclip_ratio: float | None = None, merge_gap: float | None = None) -> None:
         self._detector, self.margin, self.min_confidence = detector, margin, min_confidence
+        # the default detector's box growth and segment joining; None keeps DetectorSettings' own
+        self.overrides = {k: v for k, v in (("unclip_ratio", unclip_ratio), ("merge_gap", merge_gap))
+                          if v is not None}
 
     @property
     def detector(self):
         if self._detector is None:
-            from ocrops.inference.detection import TextDetector
+            from ocrops.inference.detection import DetectorSettings, TextDetector
 
-            self._detector = TextDetector()
+            self._detector = TextDetector(dataclasses.replace(DetectorSettings(), **self.overrides))
         return self._detector
 
     def regions(self, image: Image.Image, mode: Mode = "auto") -> Found:

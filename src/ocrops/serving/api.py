@@ -35,7 +35,8 @@ class OcrApi:
     def __init__(self, model_root: str | Path, settings: ServeSettings, recognize: Recognize) -> None:
         self.settings, self._remote = settings, recognize
         self.info, self.post = read_package(model_root)
-        self.pages = PageReader(margin=settings.crop_margin)
+        self.pages = PageReader(margin=settings.crop_margin, unclip_ratio=settings.unclip_ratio,
+                                merge_gap=settings.merge_gap)
         self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels)
         self.model_name = self.info["mlflow"]["name"]
         if settings.log_content:

@@ -15,7 +15,6 @@ from ocrops.data.lines import LineDataset
 from ocrops.family import saved_family
 from ocrops.harness.bench import batch_sweep, closed_loop, interleaved, machine_info
 from ocrops.harness.pages import compare_page_readers, labelled_pages
-from ocrops.inference.detection import TextDetector
 from ocrops.inference.pages import PageReader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import choose_reader
@@ -42,7 +41,8 @@ def bench_pages(params: Params) -> dict:
     model_dir = paths.train.model
     choice = choose_reader(saved_family(model_dir).name, model_dir, paths.export.engines, params.serve.engine,
                            threads=b.threads or None)
-    reader = PageReader(TextDetector(), margin=params.serve.crop_margin)
+    s = params.serve
+    reader = PageReader(margin=s.crop_margin, unclip_ratio=s.unclip_ratio, merge_gap=s.merge_gap)
 
     def ours(image: Image.Image) -> list:
         result = reader.read([image], lambda crops: choice.reader.predict(crops, params.serve.engine_batch_size),

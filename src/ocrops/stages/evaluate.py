@@ -16,7 +16,6 @@ from ocrops.data.lines import LineDataset
 from ocrops.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.harness.bench import latency_summary
 from ocrops.harness.pages import evaluate_pages, labelled_pages, page_vs_line
-from ocrops.inference.detection import TextDetector
 from ocrops.inference.pages import PageReader
 from ocrops.inference.types import Prediction
 from ocrops.metrics import EMPTY, cer, cer_by_bucket, confusions, score, top_confusions
@@ -116,7 +115,8 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
     page gallery and the page plot."""
     e, out = params.evaluate, params.paths.evaluate
     pages = labelled_pages(params.paths.validate_.pages, "test")
-    reader = PageReader(TextDetector(), margin=params.serve.crop_margin)
+    s = params.serve
+    reader = PageReader(margin=s.crop_margin, unclip_ratio=s.unclip_ratio, merge_gap=s.merge_gap)
     figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
 
     def recognizer(model: OCRModel) -> Callable[[list[Image.Image]], list[Prediction]]:

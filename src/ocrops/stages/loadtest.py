@@ -1,5 +1,6 @@
 """The load test: the built bento under ``bentoml serve`` on 127.0.0.1 against the engine offline and a plain
-FastAPI peer, with the benchmark harness (closed loop by concurrency, open loop at half load and 4x overload)."""
+FastAPI peer, with the benchmark harness (closed loop by concurrency, open loop at half load and 4x overload);
+whole test pages sent to the service against RapidOCR reading the same pages in this process."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import urllib.request
 from pathlib import Path
 
 from ocrops.config import Params
+from ocrops.data.images import load_rgb
 from ocrops.data.lines import LineDataset
 from ocrops.harness.bench import batch_sweep, closed_loop, machine_info, open_loop
 from ocrops.harness.load import post_ocr
+from ocrops.harness.pages import pages_per_second
 from ocrops.harness.server import bento_server, peer_server
 from ocrops.inference.lines import LineReader
+from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import PackagedModel
 from ocrops.registry.pyfunc import image_b64
 
@@ -52,6 +56,23 @@ def sweep(url: str, payloads: list[str], concurrency: list[int], requests_per_po
     return [closed_loop(call, c, max(2, requests_per_point // c), warmup=2) for c in concurrency]
 
 
+def page_sweep(url: str, pages: list[Path], concurrency: list[int], timeout_s: float) -> dict[int, dict]:
+    """Pages/s and per-page p50/p99 of the service in page mode, each point sending every page once."""
+    payloads = [image_b64(path) for path in pages]
+
+    def call(i: int) -> None:
+        response = post_ocr(url, payloads[i % len(payloads)], timeout_s, mode="page")
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}")
+
+    points = {}
+    for clients in concurrency:
+        point = closed_loop(call, clients, max(1, len(payloads) // clients), warmup=1)
+        points[clients] = {"pages": point["ok"], "errors": point["errors"], "pages_per_s": point["requests_per_s"],
+                           "p50_ms": point["p50_ms"], "p99_ms": point["p99_ms"]}
+    return points
+
+
 def run(params: Params) -> dict:
     import bentoml
 
@@ -65,6 +86,8 @@ def run(params: Params) -> dict:
     test = LineDataset.from_accepted(paths.validate_.accepted, "test")
     payloads = [image_b64(line.path) for line in test]
     images = [test.image(i) for i in range(len(test))]
+    rows = map(json.loads, paths.validate_.pages.read_text(encoding="utf-8").splitlines())
+    pages = [Path(row["path"]) for row in rows if row["split"] == "test"][: params.benchmark.pages]
     logs.mkdir(parents=True, exist_ok=True)
 
     offline = offline_throughput(model_root, images, serve.max_batch_size, lt.requests_per_point)
@@ -82,6 +105,14 @@ def run(params: Params) -> dict:
         report["overload"] = open_loop(status_call(url), saturation * lt.overload_factor, lt.open_loop_seconds)
         after = post_ocr(url, payloads[0], lt.client_timeout_s, mode="line")
         report["overload"]["answers_after"] = after.status_code
+        report["pages"] = {"pages": len(pages), "service": page_sweep(url, pages, params.benchmark.page_concurrency,
+                                                                      lt.client_timeout_s) if pages else {}}
+    if pages:  # the same pages read by RapidOCR in this process, while no server runs
+        rapid = pages_per_second(rapidocr_pages(), [load_rgb(p) for p in pages], params.benchmark.page_concurrency)
+        report["pages"]["rapidocr"] = rapid
+        report["pages"]["service_vs_rapidocr"] = {
+            f"c{c}": report["pages"]["service"][c]["pages_per_s"] / rapid[c]["pages_per_s"]
+            for c in params.benchmark.page_concurrency}
     off_env = SERVICE_ENV | {"OCROPS_SERVE_MAX_BATCH_SIZE": "1"}
     with bento_server(manifest["bento"], env=off_env, cwd_log=logs / "bento-unbatched.log") as url:
         report["batching_off"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point,
@@ -104,7 +135,12 @@ def summary(report: dict) -> list[str]:
             f"overload {s['overload_offered_per_s']:.0f} req/s offered: {s['overload_accepted']} answered, "
             f"{s['overload_shed_503']} shed with 503, {s['overload_500s']} other 5xx, "
             f"{s['overload_client_errors']} unanswered; half-load p99 {s['half_load_p99_ms']:.0f} ms "
-            f"(budget {s['half_load_p99_budget_ms']:.0f} ms)"]
+            f"(budget {s['half_load_p99_budget_ms']:.0f} ms)",
+            f"pages ({report['pages']['pages']} test pages): " + ", ".join(
+                f"{c} clients {report['pages']['service'][c]['pages_per_s']:.2f} pages/s "
+                f"(p99 {report['pages']['service'][c]['p99_ms']:.0f} ms) = {ratio:.2f}x RapidOCR in-process"
+                for c, ratio in zip(report["pages"]["service"],
+                                    report["pages"].get("service_vs_rapidocr", {}).values(), strict=True))]
 
 
 def best_point(points: list[dict]) -> dict:
