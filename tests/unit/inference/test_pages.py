@@ -111,3 +111,19 @@ def test_a_single_line_spanning_a_line_image_is_read_as_the_image_itself():
     assert found.kind == "page" and found.regions[0].crop is line  # no resampled copy
     short = PageReader(FixedDetector([[[5, 8], [200, 8], [200, 32], [5, 32]]])).regions(line, "page")
     assert short.regions[0].crop is not line and short.regions[0].crop.width < 300
+
+
+def test_the_default_detector_takes_the_calibrated_box_growth_and_joining(monkeypatch):
+    from ocrops.config import Params
+    from ocrops.inference.detection import DetectorSettings
+    from ocrops.serving.settings import ServeSettings
+
+    serve = Params().serve
+    reader = PageReader(margin=serve.crop_margin, unclip_ratio=serve.unclip_ratio, merge_gap=serve.merge_gap)
+    settings = reader.detector.settings
+    assert (settings.unclip_ratio, settings.merge_gap) == (serve.unclip_ratio, serve.merge_gap)
+    plain = DetectorSettings()
+    assert (settings.unclip_ratio, settings.merge_gap) != (plain.unclip_ratio, plain.merge_gap)
+    assert PageReader().detector.settings == plain  # no overrides: PP-OCR's own post-processing
+    monkeypatch.setenv("OCROPS_SERVE_UNCLIP_RATIO", "1.4")  # a deployment can recalibrate without a rebuild
+    assert ServeSettings().unclip_ratio == 1.4
