@@ -69,8 +69,9 @@ def contact_sheet(pages: Sequence[Image.Image], captions: Sequence[str], height:
     return sheet
 
 
-def write_gallery(out: str | Path, pages: Sequence[tuple[str, Image.Image]], sheet: Image.Image) -> list[Path]:
-    """Each drawn page as ``out/NAME.png`` and the contact sheet as ``out/worst_pages.png``."""
+def write_gallery(out: str | Path, pages: Sequence[tuple[str, Image.Image]], sheet: Image.Image | None
+                  ) -> list[Path]:
+    """Each drawn page as ``out/NAME.png`` and the contact sheet as ``out/worst_pages.png`` (none without)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -81,5 +82,7 @@ def write_gallery(out: str | Path, pages: Sequence[tuple[str, Image.Image]], she
         page.thumbnail((1240, 1240))
         page.save(path, optimize=True)
         written.append(path)
+    if sheet is None:
+        return written
     sheet.save(out / "worst_pages.png", optimize=True)
     return [*written, out / "worst_pages.png"]

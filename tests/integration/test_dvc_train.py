@@ -242,7 +242,8 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_p
 
     worse = _worse_model(in_repo, tmp_path / "worse")
     elsewhere = {"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
-                 "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json"}
+                 "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
+                 "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json"}
     params = with_paths(load_params("params.yaml"), train={"model": worse}, evaluate=elsewhere,
                         register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
     evaluation = evaluate.run(params)

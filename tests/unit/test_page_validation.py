@@ -100,3 +100,15 @@ def test_the_validate_stage_writes_the_accepted_pages(pages: Path, small_dataset
     assert [r["split"] for r in written] == ["train", "val", "test"]
     assert json.loads(params.paths.validate_.metrics.read_text(encoding="utf-8"))["pages"] == figures["pages"]
     assert params.paths.validate_.page_report.exists() and params.paths.validate_.page_quarantine.read_text() == ""
+
+
+def test_without_a_page_set_the_stage_says_so_and_later_stages_find_no_pages(small_dataset: Path, tmp_path: Path):
+    from ocrops.harness.pages import labelled_pages
+    from ocrops.stages import validate
+
+    params = params_at(tmp_path, data={"path": str(small_dataset), "pages": str(tmp_path / "no-pages")})
+    figures = validate.run(params)
+    assert figures["passed"] and "no page dataset" in figures["pages"]["skipped"]
+    assert params.paths.validate_.pages.read_text(encoding="utf-8") == ""
+    assert labelled_pages(params.paths.validate_.pages, "test") == []
+    assert labelled_pages(tmp_path / "absent.jsonl", "test") == []

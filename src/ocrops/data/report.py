@@ -93,5 +93,13 @@ def write_report(report: ValidationReport, paths: ValidatePaths,
     write_jsonl(paths.accepted, accepted_rows(report))
     if pages is not None:
         figures["pages"] = write_page_report(*pages, paths)
+    else:  # later stages find an empty page set and skip their page figures
+        for path in (paths.page_report, paths.page_quarantine, paths.pages):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(paths.page_quarantine, [])
+        write_jsonl(paths.pages, [])
+        figures["pages"] = {"skipped": "no page dataset (data.pages holds no pages.jsonl): page figures are skipped"}
+        Path(paths.page_report).write_text(f"<!doctype html><title>ocrops page validation</title><p>"
+                                           f"{figures['pages']['skipped']}</p>\n", encoding="utf-8")
     Path(paths.metrics).write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return figures

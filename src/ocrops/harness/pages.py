@@ -37,8 +37,11 @@ class LabelledPage:
 
 
 def labelled_pages(accepted: str | Path, split: str) -> list[LabelledPage]:
-    """The validated pages of one split (the validate stage's pages.jsonl), decoded upright."""
-    pages = []
+    """The validated pages of one split (the validate stage's pages.jsonl), decoded upright; none without
+    the file."""
+    pages: list[LabelledPage] = []
+    if not Path(accepted).exists():
+        return pages
     for line in Path(accepted).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if row["split"] == split:

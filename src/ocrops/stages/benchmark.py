@@ -38,6 +38,8 @@ def bench_pages(params: Params) -> dict:
     """The served page path (DBNet + the engine the service picks) vs RapidOCR on the same test pages."""
     b, paths = params.benchmark, params.paths
     pages = labelled_pages(paths.validate_.pages, "test")[: b.pages]
+    if not pages:
+        return {"skipped": "no validated test pages (data.pages)"}
     model_dir = paths.train.model
     choice = choose_reader(saved_family(model_dir).name, model_dir, paths.export.engines, params.serve.engine,
                            threads=b.threads or None)
@@ -93,7 +95,7 @@ def summary(report: dict) -> list[str]:
     lines = [f"{name}: " + ", ".join(f"b{s} {r['lines_per_s']:.0f} lines/s" for s, r in e["batch"].items())
              for name, e in report["engines"].items()]
     lines += [", ".join(f"{k} {v:.2f}x" for k, v in report["ratios"].items())]
-    if "pages" in report:
+    if "readers" in report.get("pages", {}):
         pages = report["pages"]
         readers = ", ".join(f"{name} {min(v['speed'].items())[1]['pages_per_s']:.2f} pages/s, page CER "
                             f"{v['scores']['page_cer']:.4f}, F1 {v['scores']['f1']:.3f}"
@@ -144,7 +146,7 @@ def log_to_registry(params: Params, registered: dict, report: dict, headline: in
         if headline in figures["batch"]:
             speed = figures["batch"][headline]["lines_per_s"]
             tags[f"bench_{engine}_b{headline}_lines_per_s"] = f"{speed:.1f}"
-    if "pages" in report:
+    if "readers" in report.get("pages", {}):
         for c, ratio in report["pages"]["ocrops_vs_rapidocr"].items():
             tags[f"bench_pages_ocrops_vs_rapidocr_{c}"] = f"{ratio:.2f}"
         for reader, figures in report["pages"]["readers"].items():

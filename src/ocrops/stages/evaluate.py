@@ -115,6 +115,11 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
     page gallery and the page plot."""
     e, out = params.evaluate, params.paths.evaluate
     pages = labelled_pages(params.paths.validate_.pages, "test")
+    if not pages:
+        write_gallery(out.page_gallery, [], None)
+        out.page_plot.parent.mkdir(parents=True, exist_ok=True)
+        out.page_plot.write_text("[]\n", encoding="utf-8")
+        return {"skipped": "no validated test pages (data.pages)"}
     s = params.serve
     reader = PageReader(margin=s.crop_margin, unclip_ratio=s.unclip_ratio, merge_gap=s.merge_gap)
     figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
@@ -147,10 +152,12 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
 
 def summary(report: dict) -> list[str]:
     test, general, pages = report["test"], report["general"], report["pages"]
-    return [f"test CER {test['base']['cer']:.4f} -> {test['adapted']['cer']:.4f} "
+    lines = [f"test CER {test['base']['cer']:.4f} -> {test['adapted']['cer']:.4f} "
             f"({test['cer_relative_reduction']:.0%} lower; post-processed {test['adapted_postprocessed']['cer']:.4f}); "
-            f"general CER change {general['cer_change_points']:+.2f} points",
-            f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "
+            f"general CER change {general['cer_change_points']:+.2f} points"]
+    if "skipped" in pages:
+        return [*lines, f"pages: {pages['skipped']}"]
+    return [*lines, f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "
             f"{pages['base']['page_cer']:.4f} -> {pages['adapted']['page_cer']:.4f} (the same lines cropped from "
             f"their labels: {pages['adapted']['labelled_line_cer']:.4f}), "
             f"{pages['adapted']['pages_per_s']:.2f} pages/s"]

@@ -86,7 +86,8 @@ def run(params: Params) -> dict:
     test = LineDataset.from_accepted(paths.validate_.accepted, "test")
     payloads = [image_b64(line.path) for line in test]
     images = [test.image(i) for i in range(len(test))]
-    rows = map(json.loads, paths.validate_.pages.read_text(encoding="utf-8").splitlines())
+    page_file = paths.validate_.pages
+    rows = map(json.loads, page_file.read_text(encoding="utf-8").splitlines() if page_file.exists() else [])
     pages = [Path(row["path"]) for row in rows if row["split"] == "test"][: params.benchmark.pages]
     logs.mkdir(parents=True, exist_ok=True)
 

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from ocrops.config import Params
 from ocrops.data.page_validation import validate_pages
+from ocrops.data.pages import PAGES_FILE
 from ocrops.data.report import write_report
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
@@ -21,7 +22,8 @@ def run(params: Params, dataset: str | Path | None = None, console: Console | No
     family = base_family(params)
     vocabulary = Vocabulary(family.name, family.code().vocabulary())
     report = validate_dataset(dataset or params.data.path, params, vocabulary)
-    pages = validate_pages(params.data.pages, params, vocabulary)
+    page_root = Path(params.data.pages)
+    pages = validate_pages(page_root, params, vocabulary) if (page_root / PAGES_FILE).exists() else None
     paths = params.paths.validate_
     figures = write_report(report, paths, pages)
     console.print(
@@ -36,10 +38,14 @@ def run(params: Params, dataset: str | Path | None = None, console: Console | No
             f"{report.family} vocabulary: {figures['oov']['chars']}"
         )
     p = figures["pages"]
-    console.print(f"validated {p['rows']} pages: {p['accepted']} accepted ({p['lines']} lines), {p['rejected']} "
-                  f"quarantined; splits {p['splits']}" + (f"; reasons {p['reasons']}" if p["reasons"] else ""))
+    if "skipped" in p:
+        console.print(f"pages: {p['skipped']}")
+    else:
+        console.print(f"validated {p['rows']} pages: {p['accepted']} accepted ({p['lines']} lines), "
+                      f"{p['rejected']} quarantined; splits {p['splits']}"
+                      + (f"; reasons {p['reasons']}" if p["reasons"] else ""))
     console.print(f"reports: {paths.report}, {paths.quarantine}, {paths.page_report}, {paths.page_quarantine}")
-    failures = report.failures + [f"pages: {failure}" for failure in pages[0].failures]
+    failures = report.failures + [f"pages: {failure}" for failure in (pages[0].failures if pages else [])]
     if failures:
         raise PipelineError("validation failed: " + " | ".join(failures))
     return figures
