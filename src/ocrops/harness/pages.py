@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -107,10 +108,11 @@ def page_vs_line(images: Sequence[Image.Image], reader: PageReader, recognize: R
     return {"lines": len(images), "same_text": same, "same_text_share": same / max(1, len(images))}
 
 
-def pages_per_second(read: Callable[[Image.Image], object], images: Sequence[Image.Image],
+def pages_per_second(read: Callable[[Any], object], images: Sequence[Any],
                      concurrency: Sequence[int] = (1, 4), rounds: int = 1) -> dict[int, dict]:
     """Pages/s and per-page p50/p99 of ``read`` at each number of concurrent callers (closed loop; the callers
-    share the pages, each page read ``rounds`` times)."""
+    share the pages, each page read ``rounds`` times). A page is whatever ``read`` takes: an image, or the
+    payload of an HTTP request."""
     results = {}
     for clients in concurrency:
         per_client = max(1, rounds * len(images) // clients)

@@ -58,19 +58,13 @@ def sweep(url: str, payloads: list[str], concurrency: list[int], requests_per_po
 
 def page_sweep(url: str, pages: list[Path], concurrency: list[int], timeout_s: float) -> dict[int, dict]:
     """Pages/s and per-page p50/p99 of the service in page mode, each point sending every page once."""
-    payloads = [image_b64(path) for path in pages]
 
-    def call(i: int) -> None:
-        response = post_ocr(url, payloads[i % len(payloads)], timeout_s, mode="page")
+    def call(payload: str) -> None:
+        response = post_ocr(url, payload, timeout_s, mode="page")
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}")
 
-    points = {}
-    for clients in concurrency:
-        point = closed_loop(call, clients, max(1, len(payloads) // clients), warmup=1)
-        points[clients] = {"pages": point["ok"], "errors": point["errors"], "pages_per_s": point["requests_per_s"],
-                           "p50_ms": point["p50_ms"], "p99_ms": point["p99_ms"]}
-    return points
+    return pages_per_second(call, [image_b64(path) for path in pages], concurrency)
 
 
 def run(params: Params) -> dict:
