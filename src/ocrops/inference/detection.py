@@ -16,7 +16,11 @@ import onnxruntime as ort
 import pyclipper
 from PIL import Image
 
+from ocrops.inference.lone_glyphs import lone_glyphs
+from ocrops.inference.quads import drop_nested, frames, order_points, page_angle
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
+
+__all__ = ["DetectorSettings", "TextDetector", "crop_quad", "merge_line_segments", "order_points", "reading_order"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class DetectorSettings:
     # word gaps, symbols and low contrast); table cells stay separate and are read in row order. The service
     # and the stages set unclip_ratio and merge_gap from params.yaml (serve.unclip_ratio, serve.merge_gap)
     merge_gap: float = 1.8
+    # DBNet's map barely responds to a lone thin glyph (a table's ↑/↓ flag, a lone "1"): inked glyphs in a
+    # found line's row that no box covers become boxes of their own (ocrops.inference.lone_glyphs)
+    lone_glyphs: bool = True
 
 
 class TextDetector:
@@ -63,7 +70,10 @@ class TextDetector:
                 box[:, 0] = np.clip(box[:, 0] * sx, 0, image.width - 1)
                 box[:, 1] = np.clip(box[:, 1] * sy, 0, image.height - 1)
                 boxes.append(box)
-        return reading_order(merge_line_segments(boxes, self.settings.merge_gap))
+        boxes = merge_line_segments(drop_nested(boxes), self.settings.merge_gap)
+        if self.settings.lone_glyphs:
+            boxes += lone_glyphs(image, boxes)
+        return reading_order(boxes)
 
     def _box(self, contour: np.ndarray, prob: np.ndarray) -> np.ndarray | None:
         rect = cv2.minAreaRect(contour)
@@ -102,26 +112,6 @@ def _unclip(points: np.ndarray, ratio: float) -> np.ndarray | None:
     return np.array(expanded[0], dtype=np.float32)
 
 
-def order_points(points: np.ndarray) -> np.ndarray:
-    """Top-left, top-right, bottom-right, bottom-left."""
-    points = points[np.argsort(points[:, 0])]
-    left, right = points[:2], points[2:]
-    tl, bl = left[np.argsort(left[:, 1])]
-    tr, br = right[np.argsort(right[:, 1])]
-    return np.array([tl, tr, br, bl], dtype=np.float32)
-
-
-def _frames(boxes: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per quad (n x 4 x 2): centre, unit direction along the text, unit normal, half length, height."""
-    tl, tr, br, bl = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    along = (tr - tl + br - bl) / 2
-    length = np.linalg.norm(along, axis=1)
-    direction = along / np.maximum(length, 1e-6)[:, None]
-    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
-    height = (np.linalg.norm(bl - tl, axis=1) + np.linalg.norm(br - tr, axis=1)) / 2
-    return boxes.mean(axis=1), direction, normal, length / 2, np.maximum(height, 1.0)
-
-
 def merge_line_segments(boxes: list[np.ndarray], max_gap: float = 1.0) -> list[np.ndarray]:
     """Join the segments of one text line: same direction (within 10 degrees), heights within 2.2x (a word
     in lower case is shorter than one with capitals or CJK), the shorter one's height at least 60 % inside
@@ -130,7 +120,7 @@ def merge_line_segments(boxes: list[np.ndarray], max_gap: float = 1.0) -> list[n
     if len(boxes) < 2:
         return list(boxes)
     quads = np.stack(boxes).astype(np.float64)
-    centre, direction, normal, half, height = _frames(quads)
+    centre, direction, normal, half, height = frames(quads)
     offset = centre[None, :, :] - centre[:, None, :]  # [i, j] = centre j - centre i
     along = np.abs(np.einsum("ijk,ik->ij", offset, direction))
     across = np.abs(np.einsum("ijk,ik->ij", offset, normal))
@@ -167,23 +157,38 @@ def merge_line_segments(boxes: list[np.ndarray], max_gap: float = 1.0) -> list[n
 
 def reading_order(boxes: list[np.ndarray]) -> list[np.ndarray]:
     """Rows top to bottom, each left to right, in the page's own frame: the page is first turned by the median
-    direction of its lines (a photo taken at an angle), then a box joins the row whose centre line it is
-    within half a line height of."""
+    direction of its lines (a photo taken at an angle); a box joins the row whose course it is within half a
+    line height of. A row's course is the straight line through its boxes, so the rows of a photo taken in
+    perspective (not parallel: they fan out) are followed across the page."""
     if not boxes:
         return []
     quads = np.stack(boxes).astype(np.float64)
-    centre, direction, _, half, height = _frames(quads)
-    angle = float(np.median(np.arctan2(direction[:, 1], direction[:, 0])))
+    centre, _, _, half, height = frames(quads)
+    angle = page_angle(quads)
     cos, sin = math.cos(-angle), math.sin(-angle)
     x = centre[:, 0] * cos - centre[:, 1] * sin
     y = centre[:, 0] * sin + centre[:, 1] * cos
+
+    def course(row: list[int], at: float) -> float:
+        """The row's height at ``at``: on the line fitted through its boxes once they span a few line heights
+        (a slope of at most 0.1: perspective, not another row), else at its box nearest along."""
+        xs, ys = x[row], y[row]
+        if len(row) >= 2 and np.ptp(xs) > 4 * float(np.mean(height[row])):
+            slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -0.1, 0.1))
+            return float(np.mean(ys - slope * xs) + slope * at)
+        return float(y[row[int(np.argmin(np.abs(xs - at)))]])
+
     rows: list[list[int]] = []
     for i in sorted(range(len(boxes)), key=lambda k: (y[k], x[k])):
-        row = rows[-1] if rows else None
-        if row is not None and abs(y[i] - float(np.mean(y[row]))) < float(np.mean(height[row])) / 2:
-            row.append(i)
+        recent = range(max(0, len(rows) - 6), len(rows))  # a row more than six rows up is closed
+        gaps = {r: abs(y[i] - course(rows[r], x[i])) for r in recent}
+        near = [r for r in recent if gaps[r] < float(np.mean(height[rows[r]])) / 2]
+        if near:
+            rows[min(near, key=gaps.__getitem__)].append(i)
         else:
             rows.append([i])
+    middle = float(np.median(x))
+    rows.sort(key=lambda row: course(row, middle))
     return [boxes[i] for row in rows for i in sorted(row, key=lambda k: x[k] - half[k])]
 
 

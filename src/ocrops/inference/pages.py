@@ -52,9 +52,16 @@ def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarra
     return grown.astype(np.float32)
 
 
-def spans(quad: np.ndarray, image: Image.Image, share: float = 0.9) -> bool:
-    """Whether ``quad`` runs across ``share`` of a line-shaped image: then that image is the line."""
-    return is_line(image) and bool(np.ptp(quad[:, 0]) >= share * (image.width - 1))
+def one_line(quads: Sequence[np.ndarray], grown: Sequence[np.ndarray], image: Image.Image,
+             share: float = 0.9) -> bool:
+    """Whether the quads found on a line-shaped image are one line across it: they share a band of rows and,
+    with their margins (``grown``), together run across ``share`` of its width. Then that image is the line
+    (DBNet splits a line at word gaps and misses its ends; the recognizer reads the whole line better than
+    its pieces)."""
+    if not quads or not is_line(image):
+        return False
+    shared_band = max(float(q[:, 1].min()) for q in quads) < min(float(q[:, 1].max()) for q in quads)
+    return shared_band and bool(np.ptp(np.concatenate(grown)[:, 0]) >= share * (image.width - 1))
 
 
 def bbox(box: list[list[float]]) -> list[int]:
@@ -92,10 +99,11 @@ class PageReader:
 
         quads: list[np.ndarray] = self.detector.detect(image)
         grown = [widen(q, self.margin, w, h) for q in quads]
-        if len(grown) == 1 and spans(grown[0], image):
+        if one_line(quads, grown, image):
             # a line-shaped image holding one line across it is that line: read it as line mode does, not a
-            # resampled copy of it
-            return Found("page", [Region(np.round(quads[0], 1).tolist(), image)])
+            # resampled copy of it or its pieces
+            return Found("page", [Region([[0, 0], [w, 0], [w, h], [0, h]] if len(quads) > 1
+                                         else np.round(quads[0], 1).tolist(), image)])
         return Found("page", [Region(np.round(q, 1).tolist(), crop_quad(image, g)) for q, g in zip(quads, grown,
                                                                                                  strict=True)])
 

@@ -127,3 +127,17 @@ def test_a_tilted_table_is_read_row_by_row():
     shuffled = [boxes[i] for i in (8, 0, 4, 2, 6, 1, 7, 3, 5)]
     ordered = reading_order(shuffled)
     assert [next(i for i, b in enumerate(boxes) if b is o) for o in ordered] == list(range(9))
+
+
+def test_rows_of_a_photo_in_perspective_are_followed_across_the_page():
+    """Rows fanning out (a page photographed from below its middle): the top row climbs 27 px across the page,
+    the bottom one falls 27 px, while the rows are 30 px apart at the left edge."""
+    def cell(x, y, slope, w=200, h=20):
+        return order_points(np.array([[x, y], [x + w, y + slope * w], [x + w, y + h + slope * w], [x, y + h]],
+                                     dtype=np.float32))
+
+    cells = [cell(x, y + slope * x, slope) for y, slope in ((100, -0.03), (130, 0.0), (160, 0.03))
+             for x in (0, 300, 600, 900)]
+    shuffled = [cells[i] for i in (11, 3, 6, 0, 9, 5, 1, 10, 4, 8, 2, 7)]
+    ordered = reading_order(shuffled)
+    assert [next(i for i, b in enumerate(cells) if b is o) for o in ordered] == list(range(12))

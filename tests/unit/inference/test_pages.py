@@ -113,6 +113,22 @@ def test_a_single_line_spanning_a_line_image_is_read_as_the_image_itself():
     assert short.regions[0].crop is not line and short.regions[0].crop.width < 300
 
 
+def test_a_line_image_found_in_pieces_is_read_as_the_image_and_two_lines_stay_two():
+    """DBNet splits a line at word gaps (pieces tilted apart) and boxes a glyph of its end on its own: the
+    pieces share a band across the image, so the image is read as one line, as line mode reads it."""
+    line = Image.new("RGB", (240, 40), "white")
+    pieces = [[[6, 11], [132, 12], [132, 31], [6, 30]], [[146, 11], [194, 16], [193, 31], [145, 26]],
+              [[205, 16], [230, 13], [231, 28], [206, 30]], [[229, 14], [239, 14], [239, 27], [229, 27]]]
+    found = PageReader(FixedDetector(pieces)).regions(line, "page")
+    assert len(found.regions) == 1 and found.regions[0].crop is line
+    assert found.regions[0].box == [[0, 0], [240, 0], [240, 40], [0, 40]]
+    stacked = Image.new("RGB", (240, 100), "white")  # two lines one above the other: no shared band
+    two = [[[6, 10], [234, 10], [234, 40], [6, 40]], [[6, 55], [234, 55], [234, 85], [6, 85]]]
+    assert len(PageReader(FixedDetector(two)).regions(stacked, "page").regions) == 2
+    short = [[[6, 11], [120, 12], [120, 31], [6, 30]]]  # a word at the start of a line image stays a word
+    assert PageReader(FixedDetector(short)).regions(line, "page").regions[0].crop is not line
+
+
 def test_the_default_detector_takes_the_calibrated_box_growth_and_joining(monkeypatch):
     from ocrops.config import Params
     from ocrops.inference.detection import DetectorSettings

@@ -1,0 +1,47 @@
+"""Geometry of line quads (4 x 2 corners, clockwise from top-left): corner order, each quad's frame, and the
+page's text direction."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def order_points(points: np.ndarray) -> np.ndarray:
+    """Top-left, top-right, bottom-right, bottom-left."""
+    points = points[np.argsort(points[:, 0])]
+    left, right = points[:2], points[2:]
+    tl, bl = left[np.argsort(left[:, 1])]
+    tr, br = right[np.argsort(right[:, 1])]
+    return np.array([tl, tr, br, bl], dtype=np.float32)
+
+
+def frames(quads: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per quad (n x 4 x 2): centre, unit direction along the text, unit normal, half length, height."""
+    tl, tr, br, bl = quads[:, 0], quads[:, 1], quads[:, 2], quads[:, 3]
+    along = (tr - tl + br - bl) / 2
+    length = np.linalg.norm(along, axis=1)
+    direction = along / np.maximum(length, 1e-6)[:, None]
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
+    height = (np.linalg.norm(bl - tl, axis=1) + np.linalg.norm(br - tr, axis=1)) / 2
+    return quads.mean(axis=1), direction, normal, length / 2, np.maximum(height, 1.0)
+
+
+def page_angle(quads: np.ndarray) -> float:
+    """The page's text direction in radians: the median of its lines' (one short box's angle is noisy)."""
+    _, direction, *_ = frames(quads)
+    return float(np.median(np.arctan2(direction[:, 1], direction[:, 0])))
+
+
+def drop_nested(quads: list[np.ndarray], share: float = 0.8) -> list[np.ndarray]:
+    """The quads without those lying ``share`` or more inside a larger one (DBNet's box of a hole in a line's
+    region, or of a piece of it): the line is read once."""
+    areas = [cv2.contourArea(q.astype(np.float32)) for q in quads]
+    kept = []
+    for i, q in enumerate(quads):
+        inside = any(areas[j] > areas[i] and cv2.intersectConvexConvex(q.astype(np.float32),
+                                                                        quads[j].astype(np.float32))[0]
+                     >= share * areas[i] for j in range(len(quads)) if j != i)
+        if not inside:
+            kept.append(q)
+    return kept

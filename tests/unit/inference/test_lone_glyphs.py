@@ -1,0 +1,80 @@
+"""Lone glyphs: a thin flag alone in a table row that DBNet does not box is found by its ink; specks, a
+line's unboxed tail and ink outside every row are not."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ocrops.data.fonts import find_font
+from ocrops.inference.detection import TextDetector
+from ocrops.inference.lone_glyphs import lone_glyphs
+from ocrops.inference.quads import drop_nested, order_points
+
+
+def _box(x0, y0, x1, y1):
+    return order_points(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32))
+
+
+def _arrow(draw: ImageDraw.ImageDraw, x: int, top: int, bottom: int, up: bool = True) -> None:
+    """A thin ↑ (or ↓) as a lab report prints it: a 2-pixel shaft and a small head."""
+    draw.line([(x, top), (x, bottom)], fill=(20, 20, 20), width=2)
+    tip, back = (top, top + 6) if up else (bottom, bottom - 6)
+    draw.polygon([(x - 4, back), (x + 5, back), (x, tip)], fill=(20, 20, 20))
+
+
+def _row_page() -> tuple[Image.Image, list[np.ndarray]]:
+    """Two table rows of 'cells' (dark bars standing for the text DBNet found, boxed) and what no box covers:
+    a lone arrow in row one's flag column, a speck in row two, a tail right after row two's cell, and an
+    arrow below every row."""
+    image = Image.new("RGB", (900, 400), (235, 235, 230))
+    draw = ImageDraw.Draw(image)
+    boxes = []
+    for y in (100, 160):
+        for x0, x1 in ((40, 200), (300, 380)):
+            draw.rectangle([x0 + 4, y + 4, x1 - 4, y + 20], fill=(30, 30, 30))
+            boxes.append(_box(x0, y, x1, y + 24))
+    _arrow(draw, 600, 102, 122)  # row one, far right: a lab flag
+    draw.ellipse([600, 168, 603, 171], fill=(20, 20, 20))  # row two: a speck
+    _arrow(draw, 388, 162, 182, up=False)  # row two: ink touching the cell's end, a tail of that line
+    _arrow(draw, 600, 300, 320)  # no row here
+    return image, boxes
+
+
+def test_a_lone_arrow_in_a_row_is_boxed_and_nothing_else():
+    image, boxes = _row_page()
+    (found,) = lone_glyphs(image, boxes)
+    x0, y0 = found.min(axis=0)
+    x1, y1 = found.max(axis=0)
+    assert x0 < 599 < 601 < x1 and x1 - x0 < 24  # the arrow and some paper each side, one glyph wide
+    assert y0 <= 103 and y1 >= 121 and y1 - y0 < 30  # its ink, not the row's neighbours
+    assert lone_glyphs(image, []) == []
+
+
+def test_the_detector_reads_flags_it_would_miss():
+    """Real DBNet on a lab table whose flag column holds lone arrows in a thin serif face (AR PL UMing, one of
+    the sample's faces): PP-OCR's own post-processing boxes few of them, lone-glyph recovery all."""
+    font = find_font("AR PL UMing CN").truetype(20)
+    image = Image.new("RGB", (1000, 600), (245, 245, 245))
+    draw = ImageDraw.Draw(image)
+    rows = range(60, 540, 48)
+    for i, y in enumerate(rows):
+        draw.text((40, y), f"白细胞计数(WBC) {i}", fill=(20, 20, 20), font=font)
+        draw.text((420, y), f"{3.1 + i:.2f}", fill=(20, 20, 20), font=font)
+        draw.text((700, y), "↑↓"[i % 2], fill=(20, 20, 20), font=font)
+    recovering = TextDetector()
+    plain = TextDetector(replace(recovering.settings, lone_glyphs=False))
+
+    def flags(quads: list[np.ndarray]) -> int:
+        return sum(680 < q[:, 0].mean() < 730 for q in quads)
+
+    assert flags(plain.detect(image)) <= 3
+    assert flags(recovering.detect(image)) == len(rows)
+
+
+def test_a_box_inside_a_larger_one_is_dropped():
+    line, hole, beside = _box(10, 10, 300, 40), _box(150, 20, 160, 30), _box(310, 10, 400, 40)
+    kept = drop_nested([line, hole, beside])
+    assert [q.tolist() for q in kept] == [line.tolist(), beside.tolist()]
