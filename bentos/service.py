@@ -19,6 +19,7 @@ from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.serving.http import REQUEST_ID, Gatekeeper, error_response
+from ocrops.serving.logs import quiet_request_errors
 from ocrops.serving.settings import load_settings
 
 log = logging.getLogger("ocrops.service")
@@ -29,7 +30,9 @@ SERVER_TIMEOUT_S = max(1, math.ceil(SETTINGS.timeout_s * 3))
 
 
 def _log_like_bentoml() -> None:
-    """ocrops' loggers write where BentoML's do (BentoML configures its own logger in each worker)."""
+    """ocrops' loggers write where BentoML's do (BentoML configures its own logger in each worker); BentoML's
+    failed-request records lose their tracebacks and request content."""
+    quiet_request_errors()
     ours, theirs = logging.getLogger("ocrops"), logging.getLogger("bentoml")
     ours.setLevel(logging.INFO)
     for handler in theirs.handlers:

@@ -36,7 +36,8 @@ API_KEY_ENV = "OCROPS_API_KEY"  # pragma: allowlist secret (the variable's name)
 ImageInput = str | os.PathLike | bytes | Image.Image
 Mode = Literal["auto", "line", "page"]
 # what the service answers when trying again later can succeed
-RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.QUEUE_FULL, ErrorCode.UNAVAILABLE})
+RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.QUEUE_FULL, ErrorCode.UNAVAILABLE,
+                       ErrorCode.REQUEST_TIMEOUT})  # 4080: the upload stalled on the way; sending again may pass
 # without a Retry-After (the service unreachable): 0.5 s, 1 s, 2 s, ... plus up to 1 s of jitter
 BACKOFF = tenacity.wait_exponential_jitter(multiplier=0.5, max=60)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})

@@ -187,6 +187,12 @@ class ServeParams(_Section):
     timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
     max_queue_size: int = Field(64, ge=1, description="MAX_QUEUE_SIZE: requests in flight per API worker (5030)")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 4029 and 5030")
+    body_timeout_s: float = Field(10, gt=0, description="a request body must arrive within this, plus its size at "
+                                  "min_body_rate (4080); until it has, the request holds no place in the queue")
+    body_idle_s: float = Field(5, gt=0, description="the longest pause within a request body (4080)")
+    min_body_rate: int = Field(50_000, ge=1, description="bytes per second a large request body must keep up")
+    max_receiving: int = Field(256, ge=1, description="request bodies being received at once per API worker "
+                               "(5030 beyond): bounds the memory slow uploads can hold")
     max_image_bytes: int = Field(10_000_000, ge=1, description="encoded size of one image (5001)")
     max_side: int = Field(5000, ge=16)
     max_pixels: int = Field(25_000_000, ge=256)
@@ -199,6 +205,8 @@ class ServeParams(_Section):
     merge_gap: float = Field(MERGE_GAP, ge=0, le=10, description="pages: segments of one text line closer than this "
                                                                 "many line heights are joined")
     rate_limit: RateLimitParams = RateLimitParams()
+    chat_models: list[str] = Field(["glm-ocr"], description="model names /v1/chat/completions accepts besides the "
+                                   "registered model's own (4002 for any other)")
     postprocess_override: bool = Field(True, description="clients may switch lexicon/PII per request")
     log_content: bool = Field(False, description="debugging only: log every answer, text included (OCR text "
                                                  "can hold personal data; off in production)")

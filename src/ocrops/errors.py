@@ -13,6 +13,9 @@ class ErrorCode(IntEnum):
     UNREADABLE_IMAGE = 4001  # not an image, or a format ocrops does not read
     INVALID_INPUT = 4002  # a request, params file, label or split that does not fit its contract
     UNAUTHORIZED = 4010  # API keys are on and the request has no valid one
+    NOT_FOUND = 4040  # no such endpoint
+    METHOD_NOT_ALLOWED = 4050  # the endpoint exists, not with this method
+    REQUEST_TIMEOUT = 4080  # the request body did not arrive in time (a stalled or too slow upload)
     RATE_LIMITED = 4029
     TOO_LARGE = 5001  # an image (bytes, pixels, side) or a request (images) over its limit
     UNAVAILABLE = 5002  # a model, engine, checkpoint or tracking store that cannot be loaded or reached
@@ -25,6 +28,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNREADABLE_IMAGE: 400,
     ErrorCode.INVALID_INPUT: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,

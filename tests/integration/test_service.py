@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,8 @@ LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L"]
 
 @pytest.fixture(scope="module")
 def url(bento):
-    with serve(bento, OCROPS_SERVE_RATE_LIMIT__RATE=1000, OCROPS_SERVE_RATE_LIMIT__BURST=1000) as base:
+    with serve(bento, OCROPS_SERVE_RATE_LIMIT__RATE=1000, OCROPS_SERVE_RATE_LIMIT__BURST=1000,
+               OCROPS_SERVE_BODY_IDLE_S=3, OCROPS_SERVE_BODY_TIMEOUT_S=3) as base:
         yield base
 
 
@@ -198,6 +201,11 @@ def test_openai_chat_completions(url):
     assert answer.status_code == 200, answer.text
     choice = answer.json()["choices"][0]
     assert choice["message"]["role"] == "assistant" and cer([choice["message"]["content"]], [LINES[2]]) < 0.2
+    body["model"] = "gpt-4o"  # not this model: no answer under its name
+    other = post(url, "/v1/chat/completions", body)
+    assert other.status_code == 400 and other.json()["code"] == 4002 and "'ocrops'" in other.json()["message"]
+    body["model"] = "glm-ocr"  # serve.chat_models
+    assert post(url, "/v1/chat/completions", body).json()["model"] == "glm-ocr"
     body["messages"][0]["content"][1]["text"] = "Table Recognition:"
     refused = post(url, "/v1/chat/completions", body)
     assert refused.status_code == 400 and refused.json()["code"] == 4002
@@ -249,6 +257,46 @@ def test_metrics_export_requests_latency_queue_and_model(url):
     assert 'ocrops_request_duration_seconds_bucket{endpoint="/ocr"' in text
     assert "ocrops_queue_depth" in text
     assert 'ocrops_model_info{alias="champion",engine="ort_cpu",family="ppocr",name="ocrops",version="1"} 1.0' in text
+
+
+def _stalled(url: str) -> socket.socket:
+    """A connection that sends ``POST /ocr`` headers promising 1000 bytes and then 10 of them."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    conn.sendall(b"POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                 b'{"image":"')
+    return conn
+
+
+def test_stalled_bodies_leave_everyone_else_served_and_are_closed_in_time(url):
+    """64 stalled uploads (what a probe did to starve the service): other requests, with a queue of 64, answer
+    200 within a second; the stalled ones get 408 (4080) within the body deadline (3 s here); those whose
+    client hangs up first count as 499, never as 500. (Placed before the tests that start servers of their
+    own: servers sharing a BENTOML_HOME reset each other's metric files.)"""
+    image = b64(png(line_image(LINES[0], (320, 40))))
+    stalled = [_stalled(url) for _ in range(64)]
+    started = time.perf_counter()
+    for _ in range(4):
+        asked = time.perf_counter()
+        answer = post(url, "/ocr", {"image": image})
+        assert answer.status_code == 200 and time.perf_counter() - asked < 1.0, answer.text
+    for conn in stalled[:8]:  # these clients give up
+        conn.close()
+    answers = []
+    for conn in stalled[8:]:
+        reply = b""
+        while chunk := conn.recv(4096):  # the server closes the connection after its answer
+            reply += chunk
+        reply = reply.decode("latin-1")
+        answers.append(reply.split("\r\n", 1)[0])
+        assert '"code":4080' in reply.replace(" ", ""), reply[:300]
+        conn.close()
+    assert set(answers) == {"HTTP/1.1 408 Request Timeout"}
+    assert time.perf_counter() - started < 3 + 1 + 4  # the deadline, its 1000 bytes at min_body_rate, the 4 reads
+    metrics = requests.get(url + "/metrics", timeout=10).text
+    counted = [m for m in metrics.splitlines() if m.startswith("ocrops_requests_total")]
+    assert 'ocrops_requests_total{endpoint="/ocr",status="499"} 8.0' in counted, counted
+    assert 'status="500"' not in metrics
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -327,3 +375,10 @@ def test_readyz_stays_503_until_the_recognizer_is_warm(bento):
                 break
             time.sleep(0.5)
         assert seen[0] in (503, "timeout") and seen[-1] == 200, seen
+
+
+def test_unknown_paths_and_methods_answer_json_with_a_code(url):
+    missing = requests.get(url + "/no-such-thing", timeout=10)
+    assert missing.status_code == 404 and missing.json()["code"] == 4040
+    wrong = requests.put(url + "/ocr", timeout=10)
+    assert wrong.status_code == 405 and wrong.json()["code"] == 4050

@@ -111,9 +111,14 @@ content_types = st.sampled_from(["image/png", "image/jpeg", "application/octet-s
                                  "application/json", "application/pdf", "", "multipart/form-data"])
 
 
+SERVER: dict = {}
+CANARY = "Patient Li Wei 110101199003077777"  # request content that must never reach a log line
+
+
 @pytest.fixture(scope="module")
 def service(bento):
-    with serve(bento, **LIMITS) as url:
+    server = SERVER["server"] = serve(bento, **LIMITS)
+    with server as url:
         parent = next(p for p in psutil.process_iter(["cmdline"])
                       if p.info["cmdline"] and url.rsplit(":", 1)[1] in p.info["cmdline"])
         workers = sorted(c.pid for c in parent.children())
@@ -204,3 +209,21 @@ def test_bodies_over_the_limit(service, size):
     data = b"\x89PNG" + b"\0" * size
     check(post(service, "/ocr", files={"file": ("big.png", data, "image/png")}), "/ocr")
     check(post(service, "/ocr", json={"image": base64.b64encode(data).decode()}), "/ocr")
+
+
+def test_request_content_and_forged_lines_never_reach_the_log(service):
+    """Invalid requests quoting personal data (BentoML's validation tracebacks quoted the input), a path that
+    tries to write a forged access line, a client that hangs up mid-body: the log holds no request
+    content, no traceback and no forged line."""
+    forged = "/x%0d%0aFORGED%20request_id=evil%20client=ip:6.6.6.6%20path=/ocr%20status=200"
+    check(post(service, forged, json={"image": CANARY}), "forged")
+    for path, body in [("/ocr", {"image": 123, "mode": CANARY}), ("/ocr_batch", {"images": CANARY}),
+                       ("/v1/chat/completions", {"model": CANARY, "messages": [{"role": "user", "content": CANARY}]}),
+                       ("/layout_parsing", {"file": {"x": CANARY}})]:
+        check(post(service, path, json=body), path)
+    log = SERVER["server"].log_path.read_text(encoding="utf-8", errors="replace")
+    assert "Li Wei" not in log and "110101199003077777" not in log
+    assert "Traceback" not in log
+    assert not [line for line in log.splitlines() if line.startswith("FORGED")]
+    forged_lines = [line for line in log.splitlines() if "FORGED" in line]
+    assert forged_lines and all("\\r\\nFORGED" in line for line in forged_lines), forged_lines

@@ -43,7 +43,8 @@ def test_an_error_body_becomes_a_service_error_with_its_code():
 @pytest.mark.parametrize(("status", "code", "retryable"), [(503, ErrorCode.QUEUE_FULL, True),
                                                            (413, ErrorCode.TOO_LARGE, False),
                                                            (502, ErrorCode.UNAVAILABLE, True),
-                                                           (404, ErrorCode.INVALID_INPUT, False)])
+                                                           (404, ErrorCode.NOT_FOUND, False),
+                                                           (418, ErrorCode.INVALID_INPUT, False)])
 def test_a_body_without_a_code_is_judged_by_its_status(status, code, retryable):
     error = error_from_response(httpx.Response(status, text="<html>proxy error</html>"))
     assert error.code == code and error.retryable is retryable and "proxy error" in error.message

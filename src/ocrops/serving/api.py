@@ -48,6 +48,20 @@ class OcrApi:
         m = self.info["mlflow"]
         return {"name": m["name"], "version": str(m["version"]), "alias": m["alias"]}
 
+    def chat_model(self, asked: str) -> str:
+        """The model a chat request names, if it is this one: the registered name, NAME@ALIAS, or one of
+        ``serve.chat_models``; 4002 naming the served model otherwise (no answer under another model's name)."""
+        m = self.info["mlflow"]
+        accepted = {m["name"], f"{m['name']}@{m['alias']}", *self.settings.chat_models}
+        if not asked:
+            return m["name"]
+        if asked not in accepted:
+            others = ", ".join(sorted(accepted - {m["name"]}))
+            raise OcropsError(ErrorCode.INVALID_INPUT,
+                              f"model {asked[:60]!r} is not served here; this service serves {m['name']!r} "
+                              f"(also: {others})")
+        return asked
+
     def switches(self, postprocess: bool | None, redact_pii: bool | None) -> tuple[bool | None, bool | None]:
         if (postprocess is not None or redact_pii is not None) and not self.settings.postprocess_override:
             raise OcropsError(ErrorCode.INVALID_INPUT,
@@ -138,10 +152,11 @@ class OcrApi:
                                stream: bool) -> dict[str, Any]:
         if stream:
             raise OcropsError(ErrorCode.INVALID_INPUT, "stream=true is not supported")
+        served = self.chat_model(model)
         started = time.perf_counter()
         picture = await self.decode(chat_image(messages))
         result = (await self.read([picture], "auto", None, None, {}, started))[0]
-        return self.logged(request_id, chat_completion(result["text"], model or self.model_name, request_id))
+        return self.logged(request_id, chat_completion(result["text"], served, request_id))
 
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
         if file.startswith(("http://", "https://")):

@@ -9,11 +9,15 @@ from pathlib import Path
 
 KEYS_ENV = "OCROPS_API_KEYS"  # comma-separated keys
 KEYS_FILE_ENV = "OCROPS_API_KEYS_FILE"  # or a file with one key per line (a mounted secret)
+SALT_ENV = "OCROPS_KEY_SALT"  # the deployment's secret salt for key fingerprints; random per process when unset
+_PROCESS_SALT = os.urandom(16)
 
 
 def key_id(key: str) -> str:
-    """A stable, non-reversible name for a key (rate-limit buckets, logs)."""
-    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    """A key's name in logs and rate-limit buckets: a salted fingerprint (HMAC-SHA256 under the deployment's
+    salt), so a weak key cannot be recovered from a log by hashing guesses."""
+    salt = os.environ.get(SALT_ENV, "").encode() or _PROCESS_SALT
+    return "key:" + hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 class ApiKeys:

@@ -1,5 +1,6 @@
 """HTTP plumbing shared by every endpoint: JSON error bodies with request ids, and the ASGI gatekeeper that
-runs before the API (request ids, size limit, API keys, rate limit, admission queue, metrics, logs)."""
+runs before the API (request ids, size limit, API keys, rate limit, the body received whole and in time,
+admission queue, metrics, logs)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 
 from ocrops.errors import HTTP_STATUS, ErrorCode, OcropsError
 from ocrops.serving.auth import ApiKeys, key_id, presented_key
+from ocrops.serving.body import BodyLimits, ClientGone, read_body
 from ocrops.serving.ratelimit import RateLimiter
 
 log = logging.getLogger("ocrops.access")
@@ -23,8 +25,15 @@ OPEN_PATHS = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/schema.jso
 # endpoint label values (anything else is "other": a label per random path would grow without bound)
 API_PATHS = frozenset({"/ocr", "/ocr_batch", "/v1/chat/completions", "/layout_parsing", "/model"})
 # what BentoML or the server answers on its own, mapped to our codes
-FOREIGN_STATUS = {400: ErrorCode.INVALID_INPUT, 413: ErrorCode.TOO_LARGE, 422: ErrorCode.INVALID_INPUT,
-                  503: ErrorCode.QUEUE_FULL, 504: ErrorCode.TIMEOUT, 415: ErrorCode.INVALID_INPUT}
+FOREIGN_STATUS = {400: ErrorCode.INVALID_INPUT, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED,
+                  413: ErrorCode.TOO_LARGE, 415: ErrorCode.INVALID_INPUT, 422: ErrorCode.INVALID_INPUT,
+                  503: ErrorCode.QUEUE_FULL, 504: ErrorCode.TIMEOUT}
+CLIENT_CLOSED = 499  # nginx's status for a client that hung up before its answer: not a server error
+
+
+def quoted(text: str) -> str:
+    """``text`` as a JSON string: quoted, control characters and non-ASCII escaped (log fields)."""
+    return json.dumps(text[:300], ensure_ascii=True)
 
 
 def error_body(error: OcropsError, request_id: str | None) -> bytes:
@@ -83,7 +92,8 @@ class Gatekeeper:
         self.keys = api_keys if api_keys is not None else ApiKeys.from_env()
         r = settings.rate_limit
         self.limiter = RateLimiter(r.rate, r.burst) if r.enabled else None
-        self.in_flight = 0
+        self.in_flight = 0  # admitted requests (their bodies complete)
+        self.receiving = 0  # requests whose bodies are still arriving
         self._metrics = None
 
     @property
@@ -98,19 +108,25 @@ class Gatekeeper:
         per_image = self.settings.max_image_bytes * 4 // 3 + 64_000  # base64 + JSON overhead
         return per_image * (self.settings.max_images if path.endswith("_batch") else 1)
 
+    def body_limits(self, path: str) -> BodyLimits:
+        s = self.settings
+        return BodyLimits(self.max_body(path), s.body_timeout_s, s.body_idle_s, s.min_body_rate)
+
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        if path in ("/", "") or path.startswith(OPEN_PATHS) or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            return await self.app(scope, receive, send)
-
         given = _header(scope, REQUEST_ID.encode())
         request_id = given if given and _SAFE_ID.match(given) else uuid.uuid4().hex
+        if path in ("/", "") or path.startswith(OPEN_PATHS) or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            # probes, docs, the web page: no key, limit or queue; a foreign error still gets our JSON
+            return await self.app(scope, receive, self._rewriting(send, request_id, {"status": 0}))
+
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != REQUEST_ID.encode()]
         scope["headers"].append((REQUEST_ID.encode(), request_id.encode()))
         started = time.perf_counter()
-        status_seen = {"status": 500}
+        status_seen: dict = {"status": 500}
+        gone: dict = {}
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         key = presented_key(headers)
         authorized = not self.keys.enabled or self.keys.valid(key)
@@ -118,19 +134,24 @@ class Gatekeeper:
         # guessing keys is rate-limited too
         client = key_id(key) if key and authorized else "ip:" + ((scope.get("client") or ("unknown",))[0])
 
-        async def refuse(error: OcropsError, retry_after: int | None = None, status: int | None = None) -> None:
+        async def refuse(error: OcropsError, retry_after: int | None = None) -> None:
             self.metrics.shed.labels(code=str(int(error.code))).inc()
             response = error_response(error, request_id, retry_after)
-            if status:
-                response.status_code = status
+            if error.code == ErrorCode.REQUEST_TIMEOUT:
+                response.headers["connection"] = "close"  # the rest of a stalled body must not read as a request
             status_seen["status"] = response.status_code
-            await response(scope, receive, send)
+            try:
+                await response(scope, receive, send)
+            except OSError:  # the client is gone already
+                gone["gone"] = True
 
         try:
-            if (malformed := _multipart_header_error(_header(scope, b"content-type"))) is not None:
+            content_type = _header(scope, b"content-type")
+            if (malformed := _multipart_header_error(content_type)) is not None:
                 return await refuse(malformed)
             length = _header(scope, b"content-length")
-            if length and length.isdigit() and int(length) > self.max_body(path):
+            length = int(length) if length and length.isdigit() else None
+            if length is not None and length > self.max_body(path):
                 return await refuse(OcropsError(ErrorCode.TOO_LARGE,
                                                 f"request body of {length} bytes exceeds {self.max_body(path)}"))
             if self.limiter is not None and (wait := self.limiter.check(client)):
@@ -138,68 +159,52 @@ class Gatekeeper:
             if not authorized:
                 return await refuse(OcropsError(ErrorCode.UNAUTHORIZED,
                                                 "missing or invalid API key (Authorization: Bearer KEY)"))
+            if self.receiving >= self.settings.max_receiving:
+                return await refuse(OcropsError(ErrorCode.QUEUE_FULL, "server busy: too many uploads in progress"),
+                                    retry_after=self.settings.retry_after_s)
+            # the body first, whole and in time: a slow or stalled upload holds a connection, not a queue place
+            self.receiving += 1
+            try:
+                body = await read_body(receive, self.body_limits(path), length, _multipart_parser(content_type))
+            except OcropsError as exc:
+                return await refuse(exc)
+            finally:
+                self.receiving -= 1
             if self.in_flight >= self.settings.max_queue_size:
                 return await refuse(OcropsError(ErrorCode.QUEUE_FULL, "server busy: queue full, retry later"),
                                     retry_after=self.settings.retry_after_s)
             self.in_flight += 1
             self.metrics.queue_depth.inc()
             try:
-                overflow: dict = {}
-                try:
-                    await self.app(scope, self._limited(receive, path, overflow, _header(scope, b"content-type")),
-                                   self._rewriting(send, request_id, status_seen, overflow))
-                except OcropsError as exc:  # raised while reading the body, before any answer went out
-                    if status_seen.get("sent"):
-                        raise
-                    return await refuse(exc)
+                await self.app(scope, body.replay(receive, gone), self._rewriting(send, request_id, status_seen))
+            except OSError:  # writing to a client that hung up
+                gone["gone"] = True
             finally:
                 self.in_flight -= 1
                 self.metrics.queue_depth.dec()
+        except ClientGone:
+            gone["gone"] = True
         finally:
             seconds = time.perf_counter() - started
+            if gone.get("gone") and not status_seen.get("sent"):
+                status_seen["status"] = CLIENT_CLOSED
             status = str(status_seen["status"])
             endpoint = path if path in API_PATHS else "other"
             self.metrics.requests.labels(endpoint=endpoint, status=status).inc()
             self.metrics.latency.labels(endpoint=endpoint, status=status).observe(seconds)
-            # no OCR text, image bytes or keys in the log: only who (hashed), what, how it went
-            log.info("request_id=%s client=%s path=%s status=%s ms=%.1f", request_id, client, path, status,
+            # no OCR text, image bytes or keys in the log: who (a salted hash), what, how it went; the path
+            # is quoted with every control character escaped, so a request cannot write a line of its own
+            log.info("request_id=%s client=%s path=%s status=%s ms=%.1f", request_id, client, quoted(path), status,
                      seconds * 1000)
 
-    def _limited(self, receive, path: str, overflow: dict, content_type: str | None = None):
-        """The body as the app reads it, cut off past the size limit; a multipart body is checked as it streams
-        by (BentoML answers a broken one with a bare 500). The error is kept in ``overflow`` for the answer."""
-        limit, seen = self.max_body(path), 0
-        parser = _multipart_parser(content_type)
-
-        async def wrapped():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                seen += len(chunk)
-                if seen > limit:  # chunked uploads carry no Content-Length
-                    overflow["error"] = OcropsError(ErrorCode.TOO_LARGE, f"request body exceeds {limit} bytes")
-                    raise overflow["error"]
-                if parser is not None:
-                    try:
-                        parser.write(chunk)
-                    except Exception as exc:  # python-multipart's parse errors
-                        overflow["error"] = OcropsError(ErrorCode.INVALID_INPUT, f"malformed multipart body: {exc}")
-                        raise overflow["error"] from exc
-            return message
-
-        return wrapped
-
-    def _rewriting(self, send, request_id: str, status_seen: dict, overflow: dict):
-        """Error responses that did not come from ocrops (BentoML's validation, timeouts) get our JSON body."""
+    def _rewriting(self, send, request_id: str, status_seen: dict):
+        """Error responses that did not come from ocrops (BentoML's validation, timeouts, 404, 405) get our JSON
+        body."""
         state: dict = {"rewrite": None}
 
         async def wrapped(message):
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if "error" in overflow:  # _limited refused the body: whatever the app says, that is the answer
-                    status = HTTP_STATUS[overflow["error"].code]
-                    message = {**message, "status": status}
                 status_seen["status"] = status
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID.encode()]
                 headers.append((REQUEST_ID.encode(), request_id.encode()))
@@ -218,9 +223,7 @@ class Gatekeeper:
                     parsed = json.loads(body)
                 except ValueError:
                     parsed = body.decode("utf-8", "replace")[:300]
-                if "error" in overflow:
-                    body = error_body(overflow["error"], request_id)
-                elif not (isinstance(parsed, dict) and "code" in parsed):
+                if not (isinstance(parsed, dict) and "code" in parsed):
                     body = error_body(OcropsError(state["rewrite"], foreign_message(parsed)), request_id)
                 start = state["start"]
                 headers = [(k, v) for k, v in start["headers"]
