@@ -37,18 +37,19 @@ class LabelledPage:
     ignore: list[Polygon]
 
 
-def labelled_pages(accepted: str | Path, split: str) -> list[LabelledPage]:
-    """The validated pages of one split (the validate stage's pages.jsonl), decoded upright; none without
-    the file."""
-    pages: list[LabelledPage] = []
+def page_rows(accepted: str | Path, split: str) -> list[dict]:
+    """The validated page rows of one split (the validate stage's pages.jsonl); none without the file."""
     if not Path(accepted).exists():
-        return pages
-    for line in Path(accepted).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row["split"] == split:
-            pages.append(LabelledPage(row["image"], load_rgb(row["path"]), row.get("capture", ""),
-                                      [(item["text"], item["points"]) for item in row["lines"]], row.get("ignore", [])))
-    return pages
+        return []
+    rows = (json.loads(line) for line in Path(accepted).read_text(encoding="utf-8").splitlines())
+    return [row for row in rows if row["split"] == split]
+
+
+def labelled_pages(accepted: str | Path, split: str) -> list[LabelledPage]:
+    """The validated pages of one split, decoded upright; none without the file."""
+    return [LabelledPage(row["image"], load_rgb(row["path"]), row.get("capture", ""),
+                         [(item["text"], item["points"]) for item in row["lines"]], row.get("ignore", []))
+            for row in page_rows(accepted, split)]
 
 
 def run_reader(pages: Sequence[LabelledPage], reader: PageReader, recognize: Recognize

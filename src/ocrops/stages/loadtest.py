@@ -14,7 +14,7 @@ from ocrops.data.images import load_rgb
 from ocrops.data.lines import LineDataset
 from ocrops.harness.bench import batch_sweep, closed_loop, machine_info, open_loop
 from ocrops.harness.load import post_ocr
-from ocrops.harness.pages import pages_per_second
+from ocrops.harness.pages import page_rows, pages_per_second
 from ocrops.harness.server import bento_server, peer_server
 from ocrops.inference.lines import LineReader
 from ocrops.inference.rapidocr import rapidocr_pages
@@ -80,9 +80,7 @@ def run(params: Params) -> dict:
     test = LineDataset.from_accepted(paths.validate_.accepted, "test")
     payloads = [image_b64(line.path) for line in test]
     images = [test.image(i) for i in range(len(test))]
-    page_file = paths.validate_.pages
-    rows = map(json.loads, page_file.read_text(encoding="utf-8").splitlines() if page_file.exists() else [])
-    pages = [Path(row["path"]) for row in rows if row["split"] == "test"][: params.benchmark.pages]
+    pages = [Path(row["path"]) for row in page_rows(paths.validate_.pages, "test")][: params.benchmark.pages]
     logs.mkdir(parents=True, exist_ok=True)
 
     offline = offline_throughput(model_root, images, serve.max_batch_size, lt.requests_per_point)
