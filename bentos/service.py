@@ -1,14 +1,17 @@
-"""The ocrops Bento: an HTTP API service in front of an adaptively batched recognizer.
+"""The ocrops Bento: an HTTP API service, with the recognizer inside it on CPU or behind it on a GPU.
 
-``OCR`` (the API, CPU) decodes and checks images, finds the lines of full pages, and sends every line to
-``Recognizer`` (the model, one GPU where there is one), whose ``recognize`` BentoML batches across
-concurrent requests. Settings: the ``serve`` section of params.yaml, OCROPS_SERVE_* variables override.
+Two topologies (``serve.topology``, chosen when the service starts): on a machine without a GPU, ``OCR`` runs the
+engine in its own process (one service: no second process, no internal hop; engine calls side by side, one per
+core); with a GPU, ``OCR`` decodes images and finds the lines of pages, and sends every line to ``Recognizer`` (the
+model, on the GPU), whose ``recognize`` BentoML batches across concurrent requests. Settings: the ``serve`` section
+of params.yaml, OCROPS_SERVE_* variables override.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, Literal
@@ -20,11 +23,16 @@ from PIL import Image
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.serving.http import REQUEST_ID, Gatekeeper, error_response
 from ocrops.serving.logs import quiet_request_errors
+from ocrops.serving.metrics import own_metrics_dir
 from ocrops.serving.settings import load_settings
+from ocrops.serving.topology import choose_topology, engine_calls, engine_threads, serving_process
 
 log = logging.getLogger("ocrops.service")
 SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
+# a built bento holds both services (its graph must list any service it may start); a server chooses
+TOPOLOGY = choose_topology(SETTINGS.topology) if serving_process() else "two"
+own_metrics_dir()  # in `bentoml serve`'s parent: this server's workers share a metrics folder no other server uses
 # BentoML's own deadline per call stays well behind MODEL_TIMEOUT, which the API enforces with its 5004
 SERVER_TIMEOUT_S = max(1, math.ceil(SETTINGS.timeout_s * 3))
 
@@ -50,6 +58,7 @@ def _log_like_bentoml() -> None:
     # one under requests still in flight on it (they fail with "Server disconnected"); keep one pool
     runner_connection={"max_requests": 2**31, "max_age": 10.0**9},
     logging={"access": {"enabled": False}},  # an internal hop; the API logs each request once
+    metrics={"enabled": False},  # ocrops_batch_size records its batches; the API serves /metrics
 )
 class Recognizer:
     """The packaged model on the best engine this machine has; warmed up before it says it is ready."""
@@ -62,7 +71,8 @@ class Recognizer:
 
         _log_like_bentoml()
         self.ready = False
-        self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine, threads=SETTINGS.engine_threads or None)
+        self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine,
+                                   threads=engine_threads(SETTINGS.engine_threads, "two"))
         self.metrics = service_metrics()
         log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
         self.model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
@@ -92,31 +102,13 @@ class Recognizer:
         return {**self.model.version, "skipped_engines": self.model.skipped}
 
 
-@bentoml.service(
-    name=SETTINGS.bento,
-    workers=SETTINGS.workers,
-    traffic={"timeout": SERVER_TIMEOUT_S},
-    http={"port": 3000},
-    # ocrops.access logs one line per request instead: request id, hashed client, status, time; no content
-    logging={"access": {"enabled": False}},
-)
-class OCR:
-    """The API: each endpoint maps its HTTP fields to ocrops.serving.api.OcrApi."""
+class Endpoints:
+    """The HTTP API: each endpoint maps its HTTP fields to ocrops.serving.api.OcrApi (``self.api``)."""
 
-    recognizer = bentoml.depends(Recognizer)
-    model_ref = MODEL
+    api: Any
 
-    def __init__(self) -> None:
-        from ocrops.serving.api import OcrApi
-
-        _log_like_bentoml()
-        self.api = OcrApi(self.model_ref.path, SETTINGS, self._recognize)
-
-    async def _recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
-        try:
-            return await self.recognizer.to_async.recognize(lines)
-        except bentoml.exceptions.ServiceUnavailable as exc:  # the recognizer's queue is full
-            raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
+    async def _describe(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     async def _answer(self, ctx: bentoml.Context, work: Awaitable[dict[str, Any]]) -> Any:
         """The endpoint's answer, or its error as the JSON error body with the code's HTTP status."""
@@ -163,10 +155,86 @@ class OCR:
 
     @bentoml.api(route="/model")
     async def model_card(self) -> dict[str, Any]:
-        """The served model: MLflow name, version, alias, engine, and its evaluated figures."""
-        described = await self.recognizer.to_async.describe()
+        """The served model: MLflow name, version, alias, engine, topology, and its evaluated figures."""
+        described = await self._describe()
         return {**self.api.info, "engine": described.get("engine"),
-                "skipped_engines": described.get("skipped_engines")}
+                "skipped_engines": described.get("skipped_engines"), "topology": TOPOLOGY}
+
+
+API_CONFIG: dict[str, Any] = {
+    "name": SETTINGS.bento,
+    "workers": SETTINGS.workers,
+    "traffic": {"timeout": SERVER_TIMEOUT_S},
+    "http": {"port": 3000},
+    # ocrops.access logs one line per request instead: request id, hashed client, status, time; no content
+    "logging": {"access": {"enabled": False}},
+    # BentoML's request families label the raw path (one series per path a client makes up); the Gatekeeper
+    # serves /metrics with ocrops' own, bounded families instead
+    "metrics": {"enabled": False},
+}
+
+if TOPOLOGY == "two":
+
+    @bentoml.service(**API_CONFIG)
+    class OCR(Endpoints):
+        """The API in front of the adaptively batched recognizer service."""
+
+        recognizer = bentoml.depends(Recognizer)
+        model_ref = MODEL
+
+        def __init__(self) -> None:
+            from ocrops.serving.api import OcrApi
+
+            _log_like_bentoml()
+            self.api = OcrApi(self.model_ref.path, SETTINGS, self._recognize)
+
+        async def _recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+            try:
+                return await self.recognizer.to_async.recognize(lines)
+            except bentoml.exceptions.ServiceUnavailable as exc:  # the recognizer's queue is full
+                raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
+
+        async def _describe(self) -> dict[str, Any]:
+            return await self.recognizer.to_async.describe()
+
+else:
+
+    @bentoml.service(**API_CONFIG)
+    class OCR(Endpoints):  # type: ignore[no-redef]
+        """The API with the engine in its own process; ready once the engine is warm."""
+
+        model_ref = MODEL
+
+        def __init__(self) -> None:
+            from ocrops.serving.api import OcrApi
+            from ocrops.serving.inprocess import InProcessRecognizer
+
+            _log_like_bentoml()
+            self.ready = False
+            self.engine = InProcessRecognizer(
+                self.model_ref.path, SETTINGS.engine, engine_threads(SETTINGS.engine_threads, TOPOLOGY),
+                engine_calls(SETTINGS.engine_calls), SETTINGS.engine_batch_size)
+            described = self.engine.describe()
+            log.info("serving %s on %s in the API process, %d engine calls at once (skipped: %s)",
+                     self.engine.model.version, described["engine"], described["engine_calls"],
+                     described["skipped_engines"])
+            self.api = OcrApi(self.model_ref.path, SETTINGS, self.engine.recognize)
+            # warm up behind the running server: /livez answers at once, /readyz once the engine is warm
+            threading.Thread(target=self._warm_up, name="ocrops-warm-up", daemon=True).start()
+
+        def _warm_up(self) -> None:
+            try:
+                self.engine.warm_up(SETTINGS.warmup_batches)
+            except Exception:  # a failed warm-up leaves the server unready; its requests report the cause
+                log.exception("engine warm-up failed")
+                return
+            self.ready = True
+
+        def __is_ready__(self) -> bool:
+            return self.ready
+
+        async def _describe(self) -> dict[str, Any]:
+            return self.engine.describe()
 
 
 OCR.add_asgi_middleware(Gatekeeper, settings=SETTINGS)

@@ -174,6 +174,10 @@ class ServeParams(_Section):
     bento: str = Field("ocrops", description="bento name; the model is stored as '<bento>-model'")
     engine: Literal["auto", "tensorrt", "ort_cuda", "ort_cpu", "ort_int8", "torch"] = Field(
         "auto", description="auto = TensorRT, then ORT CUDA, then ORT CPU, then torch")
+    topology: Literal["auto", "one", "two"] = Field(
+        "auto", description="one = the engine inside the API process (no batching, no internal hop: best on CPU); "
+        "two = a separate recognizer service with adaptive batching (GPU); auto = two where an NVIDIA GPU is "
+        "visible, else one")
     workers: int = Field(1, ge=1, description="API worker processes (HTTP, decoding, detection)")
     max_batch_size: int = Field(32, ge=1, description="adaptive batching: most lines per model call")
     max_latency_ms: int = Field(20_000, ge=1, description="adaptive batching (BentoML's max_latency_ms): a queued "
@@ -182,7 +186,11 @@ class ServeParams(_Section):
     engine_batch_size: int = Field(8, ge=1, description="a request's lines reach the batcher in calls of this "
                                    "many; a dispatched batch runs in engine calls of at most this many, grouped by "
                                    "width (CPU: 8; GPU: max_batch_size)")
-    engine_threads: int = Field(0, ge=0, description="CPU threads per engine call; 0 = the library default")
+    engine_threads: int = Field(0, ge=0, description="CPU threads per engine call; 0 = one-process topology: 1 "
+                                "for calls running side by side, all cores for a call alone; two services: the "
+                                "library default")
+    engine_calls: int = Field(0, ge=0, description="one-process topology: engine calls run at once per API worker; "
+                              "0 = CPU cores + 1")
     warmup_batches: int = Field(3, ge=0, description="batches run before /readyz turns true")
     timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
     max_queue_size: int = Field(64, ge=1, description="MAX_QUEUE_SIZE: requests in flight per API worker (5030)")

@@ -28,6 +28,14 @@ LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L"]
 
 
 @pytest.fixture(scope="module")
+def two(bento):
+    """The same bento in the two-service topology (the GPU's: a recognizer process with adaptive batching)."""
+    with serve(bento, OCROPS_SERVE_TOPOLOGY="two", OCROPS_SERVE_RATE_LIMIT__RATE=1000,
+               OCROPS_SERVE_RATE_LIMIT__BURST=1000) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
 def url(bento):
     with serve(bento, OCROPS_SERVE_RATE_LIMIT__RATE=1000, OCROPS_SERVE_RATE_LIMIT__BURST=1000,
                OCROPS_SERVE_BODY_IDLE_S=8, OCROPS_SERVE_BODY_TIMEOUT_S=8) as base:
@@ -86,6 +94,7 @@ def test_model_card_names_the_version_and_the_engine(url):
     assert card["mlflow"]["version"] == "1" and card["mlflow"]["alias"] == "champion"
     assert card["engine"] == "ort_cpu"  # this machine: no TensorRT, no CUDA provider
     assert set(card["skipped_engines"]) == {"tensorrt", "ort_cuda"}
+    assert card["topology"] == "one"  # no GPU: the engine runs in the API process
 
 
 def test_ocr_reads_a_line_sent_as_base64(url):
@@ -229,17 +238,61 @@ def test_glmocr_sdk_parses_a_page_through_the_layout_parsing_endpoint(url, tmp_p
     assert LINES[0].split()[0] in parsed["md"]
 
 
-def test_concurrent_requests_are_batched(url):
+def test_metrics_of_a_server_survive_another_server_on_the_same_bentoml_home(url, two):
+    """Each server has a metrics folder of its own: starting ``two`` (same BENTOML_HOME) after ``url`` served
+    requests leaves ``url``'s counters as they were (BentoML's shared folder was emptied by each start)."""
+    post(url, "/ocr", {"image": b64(png(line_image(LINES[0], (320, 40))))})
+    assert _requests_200(url) >= 1
+    assert post(two, "/ocr", {"image": b64(png(line_image(LINES[1], (320, 40))))}).status_code == 200
+    assert _requests_200(url) >= 1 and _requests_200(two) == 1
+
+
+def _requests_200(url: str) -> float:
+    text = requests.get(url + "/metrics", timeout=10).text
+    found = [line.rsplit(" ", 1)[1] for line in text.splitlines()
+             if line.startswith('ocrops_requests_total{endpoint="/ocr",status="200"}')]
+    return float(found[0]) if found else 0.0
+
+
+def test_the_two_service_topology_reads_as_the_one_process_one_and_batches_concurrent_requests(url, two):
+    assert requests.post(two + "/model", json={}, timeout=30).json()["topology"] == "two"
+    page_image, _ = page()
+    for body in ({"image": b64(png(line_image(LINES[2], (320, 40))))}, {"image": b64(png(page_image))}):
+        one_answer, two_answer = post(url, "/ocr", body).json(), post(two, "/ocr", body).json()
+        assert one_answer["text"] == two_answer["text"] and one_answer["lines"] == two_answer["lines"]
     images = [b64(png(line_image(f"{LINES[i % 3]} {i}", (320, 40)))) for i in range(24)]
-    before = _batches(url)
-    threads = [threading.Thread(target=post, args=(url, "/ocr", {"image": im})) for im in images]
+    before = _batches(two)
+    threads = [threading.Thread(target=post, args=(two, "/ocr", {"image": im})) for im in images]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    after = _batches(url)
+    after = _batches(two)
     calls, lines = after[0] - before[0], after[1] - before[1]
     assert lines == 24 and calls < 24, (calls, lines)  # some model calls carried more than one line
+
+
+def test_made_up_paths_add_no_metric_series(url):
+    """300 random paths (GET and POST, no key) leave /metrics with the series it had: endpoint labels are
+    bounded ("other"), and BentoML's raw-path families are not exported."""
+    import uuid
+
+    def series() -> set[str]:
+        text = requests.get(url + "/metrics", timeout=10).text
+        return {line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+    for i in range(2):  # the "other" series exist once any made-up path was seen, for both methods' statuses
+        requests.get(url + f"/warm-{i}", timeout=10)
+        requests.post(url + f"/warm-{i}", json={}, timeout=10)
+    before = series()
+    session = requests.Session()
+    for i in range(300):
+        path = f"/{uuid.uuid4().hex}/{i}"
+        (session.get if i % 2 else session.post)(url + path, timeout=10)
+    after = series()
+    assert after == before, sorted(after - before)[:10]
+    assert not any("bentoml_service_request" in s for s in after)
+    assert any(s.startswith('ocrops_requests_total{endpoint="other"') for s in after)
 
 
 def _batches(url: str) -> tuple[float, float]:

@@ -77,7 +77,8 @@ def kill_under_load(url: str, service: str, seconds: float, send) -> tuple[list[
 
 
 def test_a_killed_recognizer_worker_fails_in_flight_requests_cleanly_and_comes_back(bento):
-    with serve(bento, **NO_RATE_LIMIT) as url:
+    # the recognizer is a process of its own in the two-service topology (the GPU's; forced here)
+    with serve(bento, OCROPS_SERVE_TOPOLOGY="two", **NO_RATE_LIMIT) as url:
         session = requests.Session()
 
         def send() -> object:

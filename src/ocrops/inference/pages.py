@@ -90,10 +90,15 @@ class PageReader:
             self._detector = TextDetector(dataclasses.replace(DetectorSettings(), **self.overrides))
         return self._detector
 
+    @staticmethod
+    def is_line(image: Image.Image, mode: Mode = "auto") -> bool:
+        """Whether ``image`` is read whole, as one line, without detection."""
+        return mode == "line" or (mode == "auto" and is_line(image))
+
     def regions(self, image: Image.Image, mode: Mode = "auto") -> Found:
         """What to recognise in one image: the whole of it (a line) or each detected line (a page)."""
         w, h = image.size
-        if mode == "line" or (mode == "auto" and is_line(image)):
+        if self.is_line(image, mode):
             return Found("line", [Region([[0, 0], [w, 0], [w, h], [0, h]], image)])
         from ocrops.inference.detection import crop_quad
 
@@ -159,7 +164,9 @@ class PageReader:
         it (a deadline) starts no further detection."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
-        found = [await asyncio.to_thread(self.regions, im, mode) for im in images]
+        # a line is its own region (no detection): found here, not worth a hop to a thread and back
+        found = [self.regions(im, mode) if self.is_line(im, mode) else await asyncio.to_thread(self.regions, im, mode)
+                 for im in images]
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
         crops = self._crops(found, max_lines)
         started = time.perf_counter()

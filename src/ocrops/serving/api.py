@@ -28,6 +28,8 @@ from ocrops.serving.settings import ServeSettings
 log = logging.getLogger("ocrops.service")
 
 # recognition of line crops (RGB uint8 arrays) in the recognizer: {"text", "confidence"} or {"error"} each
+# encoded images up to this size are decoded on the event loop (under a millisecond)
+INLINE_DECODE_BYTES = 64_000
 Recognize = Callable[[list[np.ndarray]], Awaitable[list[dict[str, Any]]]]
 
 
@@ -112,6 +114,8 @@ class OcrApi:
             data = decode_base64(image, self.limits)
         else:
             raise OcropsError(ErrorCode.INVALID_INPUT, "send an image: multipart field 'file' or base64 'image'")
+        if len(data) <= INLINE_DECODE_BYTES:  # a line image decodes faster than a hop to a thread and back
+            return open_image(data, self.limits)
         return await asyncio.to_thread(open_image, data, self.limits)
 
     def logged(self, request_id: str, answer: dict) -> dict:

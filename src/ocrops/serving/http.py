@@ -118,6 +118,8 @@ class Gatekeeper:
         path = scope.get("path", "")
         given = _header(scope, REQUEST_ID.encode())
         request_id = given if given and _SAFE_ID.match(given) else uuid.uuid4().hex
+        if path == "/metrics" and scope.get("method") in ("GET", "HEAD"):
+            return await self._metrics_page(scope, receive, send)
         if path in ("/", "") or path.startswith(OPEN_PATHS) or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             # probes, docs, the web page: no key, limit or queue; a foreign error still gets our JSON
             return await self.app(scope, receive, self._rewriting(send, request_id, {"status": 0}))
@@ -196,6 +198,17 @@ class Gatekeeper:
             # is quoted with every control character escaped, so a request cannot write a line of its own
             log.info("request_id=%s client=%s path=%s status=%s ms=%.1f", request_id, client, quoted(path), status,
                      seconds * 1000)
+
+    async def _metrics_page(self, scope, receive, send) -> None:
+        """/metrics: ocrops' families from every process of this server (their labels are bounded)."""
+        import anyio
+        from starlette.responses import Response
+
+        from ocrops.serving.metrics import exposition
+
+        self.metrics  # noqa: B018 - this worker's families exist (at zero) before the first scrape
+        content, media_type = await anyio.to_thread.run_sync(exposition)
+        await Response(content, media_type=media_type)(scope, receive, send)
 
     def _rewriting(self, send, request_id: str, status_seen: dict):
         """Error responses that did not come from ocrops (BentoML's validation, timeouts, 404, 405) get our JSON

@@ -1,14 +1,19 @@
-"""Prometheus metrics of the service (exported at /metrics next to BentoML's own).
+"""Prometheus metrics of the service, exported at /metrics by the Gatekeeper (BentoML's own request families are
+off: they label the raw path, one series per path a client makes up).
 
-Created on first use: BentoML sets PROMETHEUS_MULTIPROC_DIR in each worker after importing the service
-module, and prometheus_client must see it when a metric is made, or the worker's values never reach
-/metrics.
+Created on first use: prometheus_client must see PROMETHEUS_MULTIPROC_DIR, which BentoML gives each worker, when
+a metric is made, or the worker's values never reach /metrics.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -40,3 +45,29 @@ def service_metrics() -> ServiceMetrics:
                          ["name", "version", "alias", "engine", "family"], multiprocess_mode="max"),
         shed=Counter("ocrops_rejected", "Requests refused before inference, by error code", ["code"]),
     )
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every worker's metrics (all processes of this server), and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def own_metrics_dir() -> Path | None:
+    """In the process that starts a server (no PROMETHEUS_MULTIPROC_DIR yet): give this server a metrics folder of
+    its own, removed when it exits. BentoML's default, BENTOML_HOME/prometheus_multiproc_dir, is emptied by every
+    server that starts, so two servers on one BENTOML_HOME erased each other's values."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None  # a worker: BentoML gave it the server's folder
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    folder = Path(tempfile.gettempdir()) / f"ocrops-metrics-{os.getpid()}"
+    BentoMLContainer.prometheus_multiproc_dir.set(str(folder))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder

@@ -1,6 +1,7 @@
-"""The load test: the built bento under ``bentoml serve`` on 127.0.0.1 against the engine offline and a plain
-FastAPI peer, with the benchmark harness (closed loop by concurrency, open loop at half load and 4x overload);
-whole test pages sent to the service against RapidOCR reading the same pages in this process."""
+"""The load test: the built bento under ``bentoml serve`` on 127.0.0.1, in this machine's default topology and in
+the two-service one (batching on and off), against the engine offline and a plain FastAPI peer, with the benchmark
+harness (closed loop by concurrency, open loop at half load and 4x overload); whole test pages sent to the service
+against RapidOCR reading the same pages in this process."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def offline_throughput(model_root: Path, images, batch_size: int, lines: int) ->
         infer = lambda batch: reader.predict(batch, batch_size=len(batch))  # noqa: E731
     point = batch_sweep(infer, lambda _: prepared, [batch_size], lines_per_point=lines)
     return {"engine": model.engine_name, "batch_size": batch_size, **point[batch_size]}
+
+
+def model_card(url: str) -> dict:
+    request = urllib.request.Request(url + "/model", data=b"{}", headers={"content-type": "application/json"})
+    return json.loads(urllib.request.urlopen(request, timeout=30).read())
 
 
 def batch_histogram(url: str) -> dict:
@@ -91,9 +97,11 @@ def run(params: Params) -> dict:
         return lambda i: post_ocr(url, payloads[i % len(payloads)], lt.client_timeout_s, mode="line").status_code
 
     with bento_server(manifest["bento"], env=SERVICE_ENV, cwd_log=logs / "bento.log") as url:
-        report["batching_on"] = sweep(url, payloads, lt.concurrency, lt.requests_per_point, lt.client_timeout_s)
-        report["batching_on_batches"] = batch_histogram(url)
-        saturation = max(p["requests_per_s"] for p in report["batching_on"])
+        # the topology this machine gets by default (one process on CPU, two services on a GPU)
+        report["topology"] = model_card(url)["topology"]
+        report["service"] = sweep(url, payloads, lt.concurrency, lt.requests_per_point, lt.client_timeout_s)
+        report["service_batches"] = batch_histogram(url)
+        saturation = best_point(report["service"])["requests_per_s"]
         report["half_load"] = open_loop(status_call(url), saturation * 0.5, lt.open_loop_seconds)
         report["overload"] = open_loop(status_call(url), saturation * lt.overload_factor, lt.open_loop_seconds)
         after = post_ocr(url, payloads[0], lt.client_timeout_s, mode="line")
@@ -106,8 +114,16 @@ def run(params: Params) -> dict:
         report["pages"]["service_vs_rapidocr"] = {
             f"c{c}": report["pages"]["service"][c]["pages_per_s"] / rapid[c]["pages_per_s"]
             for c in params.benchmark.page_concurrency}
-    off_env = SERVICE_ENV | {"OCROPS_SERVE_MAX_BATCH_SIZE": "1"}
-    with bento_server(manifest["bento"], env=off_env, cwd_log=logs / "bento-unbatched.log") as url:
+    # the two-service topology (a recognizer service with adaptive batching), batching on and off
+    two = SERVICE_ENV | {"OCROPS_SERVE_TOPOLOGY": "two"}
+    if report["topology"] == "two":
+        report["batching_on"] = [p for p in report["service"] if p["concurrency"] in lt.compare_concurrency]
+    else:
+        with bento_server(manifest["bento"], env=two, cwd_log=logs / "bento-two.log") as url:
+            report["batching_on"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point,
+                                          lt.client_timeout_s)
+    with bento_server(manifest["bento"], env=two | {"OCROPS_SERVE_MAX_BATCH_SIZE": "1"},
+                      cwd_log=logs / "bento-unbatched.log") as url:
         report["batching_off"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point,
                                        lt.client_timeout_s)
     with peer_server(model_root, log_path=logs / "peer.log") as url:
@@ -122,9 +138,11 @@ def run(params: Params) -> dict:
 
 def summary(report: dict) -> list[str]:
     s = report["summary"]
-    return [f"saturation {s['saturation_requests_per_s']:.1f} req/s at {s['saturation_concurrency']} clients = "
-            f"{s['service_vs_offline']:.2f}x the engine offline ({s['offline_lines_per_s']:.1f} lines/s), "
-            f"{s['service_vs_peer']:.2f}x the FastAPI peer, batching on/off {s['batching_on_vs_off']:.2f}x",
+    return [f"topology {s['topology']}: saturation {s['saturation_requests_per_s']:.1f} req/s at "
+            f"{s['saturation_concurrency']} clients = {s['service_vs_peer']:.2f}x the FastAPI peer (p99 "
+            f"{s['p99_vs_peer']:.2f}x its p99 at {s['peer_saturation_concurrency']} clients), "
+            f"{s['service_vs_offline']:.2f}x the engine offline ({s['offline_lines_per_s']:.1f} lines/s); "
+            f"two services {s['two_service_vs_peer']:.2f}x the peer, batching on/off {s['batching_on_vs_off']:.2f}x",
             f"overload {s['overload_offered_per_s']:.0f} req/s offered: {s['overload_accepted']} answered, "
             f"{s['overload_shed_503']} shed with 503, {s['overload_500s']} other 5xx, "
             f"{s['overload_client_errors']} unanswered; half-load p99 {s['half_load_p99_ms']:.0f} ms "
@@ -148,19 +166,29 @@ HALF_LOAD_BUDGET_BATCHES = 3
 
 
 def summarize(report: dict) -> dict:
-    best = best_point(report["batching_on"])
+    best = best_point(report["service"])
     peer = best_point(report["peer"])
-    unbatched = best_point(report["batching_off"])
+    at_peer = next((p for p in report["service"] if p["concurrency"] == peer["concurrency"]), best)
     offline = report["offline"]
     one_batch_ms = offline["p50_ms"]  # one max-size batch on the engine
     over = report["overload"]
     accepted = over["statuses"].get("200", 0)
     return {
+        "topology": report["topology"],
         "saturation_requests_per_s": best["requests_per_s"], "saturation_concurrency": best["concurrency"],
         "offline_lines_per_s": offline["lines_per_s"],
         "service_vs_offline": best["requests_per_s"] / offline["lines_per_s"],
         "service_vs_peer": best["requests_per_s"] / peer["requests_per_s"],
-        "batching_on_vs_off": best["requests_per_s"] / unbatched["requests_per_s"],
+        # latency at the same load: the service's p99 with as many clients as saturate the peer
+        "peer_saturation_concurrency": peer["concurrency"],
+        "p99_vs_peer": at_peer["p99_ms"] / peer["p99_ms"],
+        "by_concurrency_vs_peer": {
+            str(p["concurrency"]): {"requests_per_s": s["requests_per_s"] / p["requests_per_s"],
+                                    "p99": s["p99_ms"] / p["p99_ms"]}
+            for p in report["peer"] for s in report["service"] if s["concurrency"] == p["concurrency"]},
+        "two_service_vs_peer": best_point(report["batching_on"])["requests_per_s"] / peer["requests_per_s"],
+        "batching_on_vs_off": (best_point(report["batching_on"])["requests_per_s"]
+                               / best_point(report["batching_off"])["requests_per_s"]),
         "half_load_p99_ms": report["half_load"]["p99_ms"],
         "half_load_p99_budget_ms": HALF_LOAD_BUDGET_BATCHES * one_batch_ms,
         "overload_offered_per_s": over["offered_per_s"],
@@ -173,10 +201,11 @@ def summarize(report: dict) -> dict:
 
 
 def write_plots(report: dict, plots_dir: Path) -> None:
-    """Requests/s and p99 by concurrency for the service (batching on / off) and the peer."""
+    """Requests/s and p99 by concurrency for the service, the two-service topology (batching on / off) and the
+    peer."""
     plots_dir.mkdir(parents=True, exist_ok=True)
     rows: dict[int, dict] = {}
-    for key in ("batching_on", "batching_off", "peer"):
+    for key in ("service", "batching_on", "batching_off", "peer"):
         for p in report[key]:
             rows.setdefault(p["concurrency"], {"concurrency": p["concurrency"]})[key] = p["requests_per_s"]
             rows[p["concurrency"]][f"{key}_p99_ms"] = p["p99_ms"]

@@ -43,7 +43,7 @@ def test_manifests_parse_and_probe_the_bentoml_endpoints():
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     port = container["ports"][0]["containerPort"]
     assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
-    assert f'http={{"port": {port}}}' in (PROJECT / "bentos" / "service.py").read_text(encoding="utf-8")
+    assert f'"http": {{"port": {port}}}' in (PROJECT / "bentos" / "service.py").read_text(encoding="utf-8")
     hpa = docs["hpa.yaml"][0]
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
 

@@ -108,3 +108,14 @@ def test_broken_multipart_bodies_are_4002_not_a_server_error():
     assert broken.status_code == 400 and broken.json()["code"] == 4002, broken.text
     good = c.post("/ocr", files={"file": ("a.png", b"\x89PNG", "image/png")})
     assert good.status_code == 200
+
+
+def test_metrics_are_served_by_the_gatekeeper_with_bounded_endpoint_labels():
+    """/metrics is the gatekeeper's own (the app behind it has no such route): a made-up path is counted as
+    "other", never under its own name; keys are not needed to scrape."""
+    c = client(keys=["k-123"])
+    c.post("/made-up-path-1f3a", headers={"Authorization": "Bearer k-123"})
+    scraped = c.get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    assert "ocrops_requests_total" in scraped.text and "ocrops_queue_depth" in scraped.text
+    assert 'endpoint="other"' in scraped.text and "made-up-path-1f3a" not in scraped.text

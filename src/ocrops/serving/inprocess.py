@@ -1,0 +1,67 @@
+"""The recognizer inside the API process (the one-process topology): each call's lines go straight to the engine
+on a small pool of threads, one engine call per core at once, with no batcher and no second process."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ocrops.errors import OcropsError
+
+
+class InProcessRecognizer:
+    """``recognize`` has the signature of the remote recognizer's, so OcrApi takes either.
+
+    ``threads=None``: calls that run side by side take one thread each (a line is too small for an engine call
+    to keep two cores busy), and a call that runs alone takes every core, so a lone client is not served at the
+    speed of one core; the two are two sessions of one model."""
+
+    def __init__(self, model_root: str | Path, engine: str, threads: int | None, calls: int,
+                 batch_size: int) -> None:
+        from ocrops.inference.runtime import PackagedModel
+        from ocrops.serving.metrics import service_metrics
+
+        self.model = PackagedModel(model_root, engine=engine, threads=threads or 1)
+        self.alone = PackagedModel(model_root, engine=self.model.engine_name) if threads is None and calls > 1 \
+            else self.model
+        self.batch_size, self.calls = batch_size, calls
+        self.running, self.lock = 0, threading.Lock()
+        # the engine releases the GIL while it runs: calls on these threads use the cores side by side
+        self.pool = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="ocrops-engine")
+        self.metrics = service_metrics()
+
+    def warm_up(self, batches: int) -> None:
+        self.model.warm_up(batches, self.batch_size)
+        if self.alone is not self.model:
+            self.alone.warm_up(batches, self.batch_size)
+        self.metrics.model_info.labels(**{k: str(v) for k, v in self.model.version.items()}).set(1)
+
+    def _read(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+        self.metrics.batch_size.observe(len(lines))
+        with self.lock:
+            self.running += 1
+            model = self.alone if self.running == 1 else self.model
+        try:
+            predictions = model.read([Image.fromarray(a) for a in lines], batch_size=self.batch_size)
+        except OcropsError as exc:
+            return [{"error": exc.to_dict()}] * len(lines)
+        finally:
+            with self.lock:
+                self.running -= 1
+        return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
+
+    async def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Line images (RGB uint8 arrays) -> [{"text", "confidence"}], or {"error"} per line of a failed call."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._read, lines)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.model.version, "skipped_engines": self.model.skipped, "engine_calls": self.calls}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
