@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test reliability lint install lock fonts browser data repro sample-data clean help
+.PHONY: run test reliability lint install lock fonts browser tools data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
@@ -27,7 +27,7 @@ help:
 
 run: install fonts data repro
 
-test: install fonts browser lint
+test: install fonts browser tools lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 # generated files (data, metrics, lock hashes, recorded model digests) are not scanned for secrets: their hashes look like keys;
@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/detect-secrets-hook --exclude-files '$(SECRETS_EXCLUDE)' $$(git ls-files)
 
 # The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.
-reliability: install fonts browser
+reliability: install fonts browser tools
 	OCROPS_RELIABILITY=long $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
 	cp test-artifacts/reliability.json reports/reliability.json
 
@@ -80,6 +80,15 @@ browser:
 	else \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
+# curl and jq: the README's HTTP examples are run as written (tests/integration/test_readme_examples.py)
+tools:
+	@if command -v curl >/dev/null && command -v jq >/dev/null; then \
+	  echo "tools: installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends curl jq; \
 	fi
 
 data: install

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.serving.http import REQUEST_ID, Gatekeeper, error_response
+from ocrops.serving.http import REQUEST_ID, Gatekeeper, answer_response, error_response
 from ocrops.serving.logs import quiet_request_errors
 from ocrops.serving.metrics import own_metrics_dir
 from ocrops.serving.settings import load_settings
@@ -113,7 +113,7 @@ class Endpoints:
     async def _answer(self, ctx: bentoml.Context, work: Awaitable[dict[str, Any]]) -> Any:
         """The endpoint's answer, or its error as the JSON error body with the code's HTTP status."""
         try:
-            return await work
+            return answer_response(await work)
         except OcropsError as exc:
             retry = SETTINGS.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None
             response = error_response(exc, ctx.request.headers.get(REQUEST_ID, ""), retry)

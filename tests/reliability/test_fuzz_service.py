@@ -222,6 +222,9 @@ def test_request_content_and_forged_lines_never_reach_the_log(service):
                        ("/layout_parsing", {"file": {"x": CANARY}})]:
         check(post(service, path, json=body), path)
     log = SERVER["server"].log_path.read_text(encoding="utf-8", errors="replace")
+    record("probe", log_lines=len(log.splitlines()), log_request_content=log.count("Li Wei")
+           + log.count("110101199003077777"), log_tracebacks=log.count("Traceback"),
+           log_forged_lines=sum(line.startswith("FORGED") for line in log.splitlines()))
     assert "Li Wei" not in log and "110101199003077777" not in log
     assert "Traceback" not in log
     assert not [line for line in log.splitlines() if line.startswith("FORGED")]

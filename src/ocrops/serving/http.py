@@ -36,6 +36,25 @@ def quoted(text: str) -> str:
     return json.dumps(text[:300], ensure_ascii=True)
 
 
+def tidy(value):
+    """Floats at 7 significant digits (a float32 box corner 46.8 is 46.8, not 46.79999923706055), recursively."""
+    if isinstance(value, float):
+        return float(f"{value:.7g}")
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [tidy(v) for v in value]
+    return value
+
+
+def answer_response(answer: dict):
+    """An endpoint's answer as JSON in UTF-8 (text as written, not ``\\u`` escapes), floats tidied."""
+    from starlette.responses import Response
+
+    body = json.dumps(tidy(answer), ensure_ascii=False, allow_nan=False).encode()
+    return Response(body, media_type="application/json")
+
+
 def error_body(error: OcropsError, request_id: str | None) -> bytes:
     return json.dumps(error.to_dict(request_id), ensure_ascii=False).encode()
 

@@ -27,9 +27,9 @@ class InProcessRecognizer:
         from ocrops.inference.runtime import PackagedModel
         from ocrops.serving.metrics import service_metrics
 
-        self.model = PackagedModel(model_root, engine=engine, threads=threads or 1)
-        self.alone = PackagedModel(model_root, engine=self.model.engine_name) if threads is None and calls > 1 \
-            else self.model
+        side_by_side = threads is None and calls > 1
+        self.model = PackagedModel(model_root, engine=engine, threads=1 if side_by_side else threads)
+        self.alone = PackagedModel(model_root, engine=self.model.engine_name) if side_by_side else self.model
         self.batch_size, self.calls = batch_size, calls
         self.running, self.lock = 0, threading.Lock()
         # the engine releases the GIL while it runs: calls on these threads use the cores side by side

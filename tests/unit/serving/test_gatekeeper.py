@@ -119,3 +119,13 @@ def test_metrics_are_served_by_the_gatekeeper_with_bounded_endpoint_labels():
     assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
     assert "ocrops_requests_total" in scraped.text and "ocrops_queue_depth" in scraped.text
     assert 'endpoint="other"' in scraped.text and "made-up-path-1f3a" not in scraped.text
+
+
+def test_answers_are_utf8_json_with_tidy_floats():
+    from ocrops.serving.http import answer_response
+
+    response = answer_response({"text": "谷丙转氨酶 71↑", "box": [[float(__import__("numpy").float32(46.8)), 34.7]],
+                                "confidence": 0.99151, "timings": {"total_ms": 12345.67}})
+    assert response.body.decode() == ('{"text": "谷丙转氨酶 71↑", "box": [[46.8, 34.7]], "confidence": 0.99151, '
+                                      '"timings": {"total_ms": 12345.67}}')
+    assert response.media_type == "application/json"
