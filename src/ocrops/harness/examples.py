@@ -17,7 +17,8 @@ from pathlib import Path
 EXAMPLES: dict[str, list[str]] = {
     "ocr-line": ["curl -s -F file=@docs/img/sample-line.jpg $URL/ocr"],
     "ocr-page": ["curl -s -F file=@docs/img/sample-page.png $URL/ocr | jq -c '.mode, .lines[0], .timings'"],
-    "ocr-error": ["curl -s -X POST $URL/ocr -H 'Content-Type: application/json' -d '{\"image\": \"bm90IGFuIGltYWdl\"}'"],
+    "ocr-error": ["curl -s -X POST $URL/ocr -H 'Content-Type: application/json' "
+                  "-d '{\"image\": \"bm90IGFuIGltYWdl\"}'"],
 }
 SHOWN_URL = "http://127.0.0.1:3000"
 BLOCK = re.compile(r"(<!-- example: (?P<name>[a-z0-9-]+) -->\n```bash\n)(?P<body>.*?)(```\n<!-- /example -->)", re.S)
