@@ -32,7 +32,8 @@ SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
 MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
 # a built bento holds both services (its graph must list any service it may start); a server chooses
 TOPOLOGY = choose_topology(SETTINGS.topology) if serving_process() else "two"
-own_metrics_dir()  # in `bentoml serve`'s parent: this server's workers share a metrics folder no other server uses
+if serving_process():
+    own_metrics_dir()  # in `bentoml serve`'s parent: its workers share a metrics folder no other server uses
 # BentoML's own deadline per call stays well behind MODEL_TIMEOUT, which the API enforces with its 5004
 SERVER_TIMEOUT_S = max(1, math.ceil(SETTINGS.timeout_s * 3))
 
