@@ -189,9 +189,10 @@ if TOPOLOGY == "two":
             _log_like_bentoml()
             self.api = OcrApi(self.model_ref.path, SETTINGS, self._recognize)
 
-        async def _recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+        async def _recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
             try:
-                return await self.recognizer.to_async.recognize(lines)
+                # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded)
+                return await self.recognizer.to_async.recognize([np.asarray(line) for line in lines])
             except bentoml.exceptions.ServiceUnavailable as exc:  # the recognizer's queue is full
                 raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
 

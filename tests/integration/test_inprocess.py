@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import line_image
 from ocrops.metrics import cer
@@ -23,8 +23,8 @@ def model_root(bento) -> Path:
     return next((Path(env["BENTOML_HOME"]) / "models" / "ocrops-model").glob("*/package.json")).parent
 
 
-def lines() -> list[np.ndarray]:
-    return [np.asarray(line_image(t, (320, 40)).convert("RGB")) for t in TEXTS]
+def lines() -> list[Image.Image]:
+    return [line_image(t, (320, 40)).convert("RGB") for t in TEXTS]
 
 
 def test_calls_side_by_side_read_what_one_call_alone_reads(model_root):

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
@@ -27,10 +26,10 @@ from ocrops.serving.settings import ServeSettings
 
 log = logging.getLogger("ocrops.service")
 
-# recognition of line crops (RGB uint8 arrays) in the recognizer: {"text", "confidence"} or {"error"} each
 # encoded images up to this size are decoded on the event loop (under a millisecond)
 INLINE_DECODE_BYTES = 64_000
-Recognize = Callable[[list[np.ndarray]], Awaitable[list[dict[str, Any]]]]
+# recognition of line crops (RGB images): {"text", "confidence"} or {"error"} each
+Recognize = Callable[[list[Image.Image]], Awaitable[list[dict[str, Any]]]]
 
 
 class OcrApi:
@@ -74,11 +73,9 @@ class OcrApi:
         """The crops through the batched recognizer, in calls of at most ``engine_batch_size`` lines sent
         together, so that the batcher interleaves them with other requests' lines and a page of any size fits
         its batches; the recognizer's errors keep their codes."""
-        # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded on the way)
-        arrays = [np.asarray(c) for c in crops]
         size = self.settings.engine_batch_size
         try:
-            parts = await asyncio.gather(*(self._remote(arrays[i : i + size]) for i in range(0, len(arrays), size)))
+            parts = await asyncio.gather(*(self._remote(crops[i : i + size]) for i in range(0, len(crops), size)))
         except OcropsError:
             raise
         except Exception as exc:  # the recognizer process failed, restarted or is unreachable

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from ocrops.errors import OcropsError
@@ -42,13 +41,13 @@ class InProcessRecognizer:
             self.alone.warm_up(batches, self.batch_size)
         self.metrics.model_info.labels(**{k: str(v) for k, v in self.model.version.items()}).set(1)
 
-    def _read(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+    def _read(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
         self.metrics.batch_size.observe(len(lines))
         with self.lock:
             self.running += 1
             model = self.alone if self.running == 1 else self.model
         try:
-            predictions = model.read([Image.fromarray(a) for a in lines], batch_size=self.batch_size)
+            predictions = model.read(lines, batch_size=self.batch_size)
         except OcropsError as exc:
             return [{"error": exc.to_dict()}] * len(lines)
         finally:
@@ -56,8 +55,8 @@ class InProcessRecognizer:
                 self.running -= 1
         return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
 
-    async def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
-        """Line images (RGB uint8 arrays) -> [{"text", "confidence"}], or {"error"} per line of a failed call."""
+    async def recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
+        """Line images -> [{"text", "confidence"}], or {"error"} per line of a failed call."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, self._read, lines)
 
     def describe(self) -> dict[str, Any]:

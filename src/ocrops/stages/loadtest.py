@@ -25,6 +25,8 @@ from ocrops.registry.pyfunc import image_b64
 # the load generator is one client; its own rate limit would only measure itself
 SERVICE_ENV = {"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
 MAX_ERROR_RATE = 0.01
+# the service and the peer take turns at each compare concurrency this many times (means reported)
+COMPARE_ROUNDS = 2
 
 
 def offline_throughput(model_root: Path, images, batch_size: int, lines: int) -> dict:
@@ -60,6 +62,20 @@ def sweep(url: str, payloads: list[str], concurrency: list[int], requests_per_po
             raise RuntimeError(f"HTTP {response.status_code}")
 
     return [closed_loop(call, c, max(2, requests_per_point // c), warmup=2) for c in concurrency]
+
+
+def in_turn(urls: dict[str, str], payloads: list[str], concurrency: list[int], rounds: int, requests_per_point: int,
+            timeout_s: float) -> dict[str, list[dict]]:
+    """Each server at each concurrency, ``rounds`` times, the servers taking turns point by point; per server and
+    concurrency the mean of its rounds (requests/s, p50, p99) and the rounds themselves."""
+    taken: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in concurrency} for name in urls}
+    for _ in range(rounds):
+        for c in concurrency:
+            for name, url in urls.items():
+                taken[name][c] += sweep(url, payloads, [c], requests_per_point, timeout_s)
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "error_rate")
+    return {name: [{"concurrency": c, **{k: sum(p[k] for p in points) / len(points) for k in keys},
+                    "rounds": points} for c, points in by_c.items()] for name, by_c in taken.items()}
 
 
 def page_sweep(url: str, pages: list[Path], concurrency: list[int], timeout_s: float) -> dict[int, dict]:
@@ -108,6 +124,12 @@ def run(params: Params) -> dict:
         report["overload"]["answers_after"] = after.status_code
         report["pages"] = {"pages": len(pages), "service": page_sweep(url, pages, params.benchmark.page_concurrency,
                                                                       lt.client_timeout_s) if pages else {}}
+        # against the peer: both servers up, points taken in turn, so a drift in the machine's speed during
+        # the run falls on both alike
+        with peer_server(model_root, log_path=logs / "peer.log") as peer_url:
+            report["versus_peer"] = in_turn({"service": url, "peer": peer_url}, payloads, lt.compare_concurrency,
+                                            COMPARE_ROUNDS, lt.requests_per_point, lt.client_timeout_s)
+        report["peer"] = report["versus_peer"]["peer"]
     if pages:  # the same pages read by RapidOCR in this process, while no server runs
         rapid = pages_per_second(rapidocr_pages(), [load_rgb(p) for p in pages], params.benchmark.page_concurrency)
         report["pages"]["rapidocr"] = rapid
@@ -126,8 +148,6 @@ def run(params: Params) -> dict:
                       cwd_log=logs / "bento-unbatched.log") as url:
         report["batching_off"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point,
                                        lt.client_timeout_s)
-    with peer_server(model_root, log_path=logs / "peer.log") as url:
-        report["peer"] = sweep(url, payloads, lt.compare_concurrency, lt.requests_per_point, lt.client_timeout_s)
 
     report["summary"] = summarize(report)
     paths.loadtest.metrics.parent.mkdir(parents=True, exist_ok=True)
@@ -139,9 +159,10 @@ def run(params: Params) -> dict:
 def summary(report: dict) -> list[str]:
     s = report["summary"]
     return [f"topology {s['topology']}: saturation {s['saturation_requests_per_s']:.1f} req/s at "
-            f"{s['saturation_concurrency']} clients = {s['service_vs_peer']:.2f}x the FastAPI peer (p99 "
-            f"{s['p99_vs_peer']:.2f}x its p99 at {s['peer_saturation_concurrency']} clients), "
-            f"{s['service_vs_offline']:.2f}x the engine offline ({s['offline_lines_per_s']:.1f} lines/s); "
+            f"{s['saturation_concurrency']} clients = {s['service_vs_offline']:.2f}x the engine offline "
+            f"({s['offline_lines_per_s']:.1f} lines/s); taking turns with the FastAPI peer: "
+            f"{s['service_vs_peer']:.2f}x its saturation, p99 {s['p99_vs_peer']:.2f}x its p99 at "
+            f"{s['peer_saturation_concurrency']} clients; "
             f"two services {s['two_service_vs_peer']:.2f}x the peer, batching on/off {s['batching_on_vs_off']:.2f}x",
             f"overload {s['overload_offered_per_s']:.0f} req/s offered: {s['overload_accepted']} answered, "
             f"{s['overload_shed_503']} shed with 503, {s['overload_500s']} other 5xx, "
@@ -167,8 +188,9 @@ HALF_LOAD_BUDGET_BATCHES = 3
 
 def summarize(report: dict) -> dict:
     best = best_point(report["service"])
-    peer = best_point(report["peer"])
-    at_peer = next((p for p in report["service"] if p["concurrency"] == peer["concurrency"]), best)
+    # against the peer: the points taken in turn with it (same concurrencies, same stretch of the run)
+    ours, peer = report["versus_peer"]["service"], best_point(report["peer"])
+    at_peer = next(p for p in ours if p["concurrency"] == peer["concurrency"])
     offline = report["offline"]
     one_batch_ms = offline["p50_ms"]  # one max-size batch on the engine
     over = report["overload"]
@@ -178,14 +200,14 @@ def summarize(report: dict) -> dict:
         "saturation_requests_per_s": best["requests_per_s"], "saturation_concurrency": best["concurrency"],
         "offline_lines_per_s": offline["lines_per_s"],
         "service_vs_offline": best["requests_per_s"] / offline["lines_per_s"],
-        "service_vs_peer": best["requests_per_s"] / peer["requests_per_s"],
+        "service_vs_peer": best_point(ours)["requests_per_s"] / peer["requests_per_s"],
         # latency at the same load: the service's p99 with as many clients as saturate the peer
         "peer_saturation_concurrency": peer["concurrency"],
         "p99_vs_peer": at_peer["p99_ms"] / peer["p99_ms"],
         "by_concurrency_vs_peer": {
             str(p["concurrency"]): {"requests_per_s": s["requests_per_s"] / p["requests_per_s"],
                                     "p99": s["p99_ms"] / p["p99_ms"]}
-            for p in report["peer"] for s in report["service"] if s["concurrency"] == p["concurrency"]},
+            for p in report["peer"] for s in ours if s["concurrency"] == p["concurrency"]},
         "two_service_vs_peer": best_point(report["batching_on"])["requests_per_s"] / peer["requests_per_s"],
         "batching_on_vs_off": (best_point(report["batching_on"])["requests_per_s"]
                                / best_point(report["batching_off"])["requests_per_s"]),
