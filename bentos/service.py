@@ -60,6 +60,7 @@ def _log_like_bentoml() -> None:
     runner_connection={"max_requests": 2**31, "max_age": 10.0**9},
     logging={"access": {"enabled": False}},  # an internal hop; the API logs each request once
     metrics={"enabled": False},  # ocrops_batch_size records its batches; the API serves /metrics
+    **({} if SETTINGS.tracing else {"tracing": {"excluded_urls": [".*"]}}),
 )
 class Recognizer:
     """The packaged model on the best engine this machine has; warmed up before it says it is ready."""
@@ -172,6 +173,8 @@ API_CONFIG: dict[str, Any] = {
     # BentoML's request families label the raw path (one series per path a client makes up); the Gatekeeper
     # serves /metrics with ocrops' own, bounded families instead
     "metrics": {"enabled": False},
+    # BentoML makes a span for every request even with no exporter configured; none unless serve.tracing
+    **({} if SETTINGS.tracing else {"tracing": {"excluded_urls": [".*"]}}),
 }
 
 if TOPOLOGY == "two":
