@@ -16,12 +16,13 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test reliability lint install lock fonts browser tools data repro sample-data clean help
+.PHONY: run test reliability ablation lint install lock fonts browser tools data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
 	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
+	@echo "make ablation - train the forgetting variants of recipes/ablation.yaml -> reports/ablation.md (hours)"
 	@echo "make sample-data - regenerate data/ from recipes/hospital.yaml"
 	@echo "make lock   - re-resolve requirements.lock / requirements-dev.lock after changing pyproject.toml"
 
@@ -38,6 +39,11 @@ lint: install
 	$(BIN)/ruff check src tests bentos
 	$(BIN)/lint-imports
 	$(BIN)/detect-secrets-hook --exclude-files '$(SECRETS_EXCLUDE)' $$(git ls-files)
+
+# One training per variant (about 15 min each on 2 cores); `make ablation ONLY="distill l2sp"` runs a few.
+ablation: install fonts data
+	$(BIN)/dvc repro validate general
+	$(BIN)/ocrops ablate $(foreach v,$(ONLY),--only $(v))
 
 # The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.
 reliability: install fonts browser tools
@@ -92,7 +98,7 @@ tools:
 	fi
 
 data: install
-	$(BIN)/dvc pull data.dvc pages.dvc
+	$(BIN)/dvc pull data.dvc pages.dvc guard.dvc
 
 repro: install
 	$(BIN)/dvc repro

@@ -7,6 +7,7 @@ run with the same checkpoint folder continues after the last finished epoch.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -26,6 +27,7 @@ from ocrops.data.contract import unrepresentable
 from ocrops.data.lines import LineDataset
 from ocrops.distributed import Distributed, distributed
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.forgetting import Anchor, distillation_loss, parameter_groups
 from ocrops.metrics import Scores, score
 from ocrops.models import load_model
 from ocrops.models.base import OCRModel
@@ -92,6 +94,9 @@ class DomainAdapter:
         self.general_data = general_data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.dist: Distributed | None = None
+        self.teacher: OCRModel | None = None  # the frozen base model, for train.distill
+        self.anchor: Anchor | None = None  # the pretrained weights, for train.l2sp
+        self.settings = TrainParams()
         self.on_epoch = on_epoch
         self.progress = progress
 
@@ -102,11 +107,17 @@ class DomainAdapter:
         s = settings
         lr, batch_size, epochs, strength, seed = s.lr, s.batch_size, s.epochs, s.augment, s.seed
         general_ratio, grad_accum = s.general_ratio, s.grad_accum
+        self.settings = s
+        # both taken before new characters grow the head: the base model as it was
+        self.teacher = self._frozen_copy() if s.distill > 0 and self.general_data and general_ratio > 0 else None
+        self.anchor = Anchor(self.model.module) if s.l2sp > 0 else None
         result = TrainResult(added_characters=self._prepare_vocabulary())
         _seed_everything(seed)
         self.dist = distributed()
         world = self.dist.world if self.dist else 1
         params = [p for p in self.model.module.parameters() if p.requires_grad]
+        if s.backbone_lr_scale != 1:
+            params = parameter_groups(self.model.module, lr, s.backbone_lr_scale)
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=s.weight_decay)
         batches_per_process = math.ceil(self._epoch_size(general_ratio) / batch_size) // world or 1
         steps_per_epoch = math.ceil(batches_per_process / grad_accum)
@@ -143,6 +154,26 @@ class DomainAdapter:
         if self.checkpoint_dir and (self.checkpoint_dir / "best").exists():
             self.model = load_model(self.checkpoint_dir / "best")
         return result
+
+    def _frozen_copy(self) -> OCRModel:
+        teacher = copy.deepcopy(self.model)
+        teacher.eval_mode()
+        for parameter in teacher.module.parameters():
+            parameter.requires_grad_(False)
+        return teacher
+
+    def _regularised(self, loss: torch.Tensor, batch: list, images: list) -> torch.Tensor:
+        """The batch loss plus what keeps general reading: distillation on its general lines, L2-SP."""
+        s = self.settings
+        general = [images[k] for k, (data, _) in enumerate(batch) if data is self.general_data]
+        if self.teacher is not None and general:
+            with torch.no_grad():
+                target = self.teacher.posteriors(general)
+            loss = loss + s.distill * distillation_loss(self.model.posteriors(general), target,
+                                                        s.distill_temperature)
+        if self.anchor is not None:
+            loss = loss + s.l2sp * self.anchor.penalty(self.model.module)
+        return loss
 
     def _prepare_vocabulary(self) -> list[str]:
         unknown = self.model.unknown_characters(self.train_data.texts() + self.val_data.texts())
@@ -183,7 +214,7 @@ class DomainAdapter:
                     image = augment_image(image, pipeline)
                 images.append(image)
                 texts.append(data[i].text)
-            loss = self.model.loss(images, texts)
+            loss = self._regularised(self.model.loss(images, texts), batch, images)
             if self.dist:
                 self.dist.accelerator.backward(loss / grad_accum)
             else:

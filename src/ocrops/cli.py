@@ -27,6 +27,8 @@ ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to 
 class ImportFormat(StrEnum):
     pairs = "pairs"
     sharegpt = "sharegpt"
+    page_xml = "page-xml"  # transcribed pages: every line cut out of its page image
+    alto = "alto"
 
 
 class ExportFormat(StrEnum):
@@ -40,23 +42,45 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @data_app.command("import")
 def data_import(
-    source: Annotated[Path, typer.Argument(help="folder of NAME.png + NAME.gt.txt, or a ShareGPT .json/.jsonl")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory to create")],
+    source: Annotated[Path, typer.Argument(help="folder of NAME.png + NAME.gt.txt, a ShareGPT .json/.jsonl, or a "
+                                                "folder of PAGE-XML / ALTO files beside their page images")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory to create (page-xml/alto: or add to)")],
     fmt: Annotated[ImportFormat, typer.Option("--format", "-f")] = ImportFormat.pairs,
     encoding: Annotated[str, typer.Option(help="encoding of .gt.txt files")] = "utf-8",
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
+    source_name: Annotated[str, typer.Option("--source-name", help="page-xml/alto: the collection, kept per row")] = "",
+    licence: Annotated[str, typer.Option(help="page-xml/alto: its licence, kept per row (e.g. CC-BY-4.0)")] = "",
+    url: Annotated[str, typer.Option(help="page-xml/alto: where it is published, kept per row")] = "",
+    margin: Annotated[float, typer.Option(help="page-xml/alto: paper kept around each line, x its height")] = 0.0,
+    max_lines: Annotated[int | None, typer.Option(help="page-xml/alto: whole pages (in hash order) up to this")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="page-xml/alto: leave out lines holding this text")] = None,
+    strip: Annotated[str, typer.Option(help="page-xml/alto: characters removed from the text (markers)")] = "",
+    test_share: Annotated[float | None, typer.Option(help="share of pages in the test split (the rest: train); "
+                                                          "default: params.yaml data.split")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Import a labeled folder or ShareGPT file into the dataset contract."""
+    """Import a labeled folder, a ShareGPT file, or transcribed pages (as line crops) into the dataset contract."""
+    from ocrops.config import SplitRatios
     from ocrops.data.importers import REJECTS_FILE, import_pairs, import_sharegpt
+    from ocrops.data.line_importers import LineFilter, Provenance, import_page_lines
 
     ratios = load_params(params).data.split if params.exists() else None
+    if test_share is not None:
+        ratios = SplitRatios(train=1 - test_share, val=0.0, test=test_share)
     kwargs = {"ratios": ratios} if ratios else {}
     try:
         if fmt is ImportFormat.pairs:
             result = import_pairs(source, out, encoding=encoding, overwrite=overwrite, **kwargs)
-        else:
+        elif fmt is ImportFormat.sharegpt:
             result = import_sharegpt(source, out, overwrite=overwrite, **kwargs)
+        else:
+            if overwrite:
+                _fresh(out, overwrite)
+            if not source_name or not licence:
+                raise _fail("page-xml/alto imports record their provenance: pass --source-name and --licence")
+            result = import_page_lines(source, out, Provenance(source_name, licence, url), fmt.value,
+                                       margin=margin, max_lines=max_lines,
+                                       line_filter=LineFilter(tuple(skip or ()), strip), **kwargs)
     except (FileExistsError, NotADirectoryError, FileNotFoundError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"imported [bold]{result.imported}[/] rows into {out} {result.splits}")
@@ -313,6 +337,28 @@ def stage(
     code = run_stage(name, params)
     if code:
         raise typer.Exit(code)
+
+
+@app.command("ablate")
+def ablate_cmd(
+    variants: Annotated[Path, typer.Option(help="YAML of train-param variants")] = Path("recipes/ablation.yaml"),
+    only: Annotated[list[str] | None, typer.Option(help="run just this variant (repeatable)")] = None,
+    max_test_cer: Annotated[float, typer.Option(help="domain test CER a variant must reach to be chosen")] = 0.005,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Train variants of the train params and read each on the domain test split and the guard set
+    (reports/ablation.json and .md; runs add to what is there). Needs `dvc repro validate general` first."""
+    from ocrops.ablation import ablate, best, load_variants
+
+    table = load_variants(variants)
+    unknown = [name for name in only or [] if name not in table]
+    if unknown:
+        raise _fail(f"{variants} has no variant {', '.join(unknown)}; it has {', '.join(table)}")
+    p = load_params(params)
+    report = ablate(p, table, only, progress=err.print)
+    chosen = best(report, max_test_cer, p.promote.max_general_cer_rise)
+    console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within "
+                  f"{p.promote.max_general_cer_rise:g} points of the base): {chosen or 'none yet'}")
 
 
 @app.command("serve")

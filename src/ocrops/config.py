@@ -41,6 +41,8 @@ class DataParams(_Section):
     path: str = "data"
     pages: str = Field("pages", description="page dataset directory: pages.jsonl + images/ (page evaluation, "
                                             "detector adaptation, page benchmark)")
+    guard: str = Field("guard", description="real general-text lines (labels.jsonl + images/): test rows are the "
+                                            "forgetting guard, train rows may join training's general mix-in")
     split: SplitRatios = SplitRatios()
 
 
@@ -71,6 +73,16 @@ class TrainParams(_Section):
     enhance_scan: bool = Field(False, description="denoise + detail-enhance every image (saved with the model)")
     patience: int = Field(2, ge=1, description="epochs without a better val CER before stopping")
     general_ratio: float = Field(0.1, ge=0, lt=1, description="share of general (non-domain) lines per epoch")
+    general_source: Literal["synthetic", "real", "both"] = Field(
+        "synthetic", description="the general lines mixed in: rendered (general stage), the guard set's train "
+                                 "rows (real scans), or both")
+    distill: float = Field(0.0, ge=0, description="weight of the KL between the model's and the frozen base "
+                                                  "model's CTC posteriors on the general lines of each batch")
+    distill_temperature: float = Field(2.0, gt=0, description="softens both posteriors before the KL")
+    l2sp: float = Field(0.0, ge=0, description="weight of L2-SP: half the squared distance from the pretrained "
+                                               "weights (use with weight_decay 0)")
+    backbone_lr_scale: float = Field(1.0, gt=0, le=1, description="learning rate of everything below the output "
+                                                                 "head, as a share of lr")
     grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
     seed: int = 42
     threads: int = Field(2, ge=1, description="CPU threads; with the seed, data, code and lock it decides the "
@@ -160,6 +172,8 @@ class PromoteParams(_Section):
     cer_tolerance: float = Field(0.001, ge=0, description="candidate CER may exceed the champion's by this much")
     term_recall_tolerance: float = Field(0.005, ge=0, description="term recall may drop by this much")
     max_latency_ms: float = Field(100, gt=0, description="per-line latency budget (batch 1, CPU of the evaluation)")
+    max_general_cer_rise: float = Field(0.1, ge=0, description="points the guard CER (real general lines) may rise "
+                                                               "over the base model's, and over the champion's")
 
 
 class RateLimitParams(_Section):
@@ -243,6 +257,8 @@ class ValidatePaths(_Section):
     pages: Path = Path("outputs/validate/pages.jsonl")  # pages that passed, with their split
     page_quarantine: Path = Path("reports/page_quarantine.jsonl")
     page_report: Path = Path("reports/page_validation.html")
+    guard: Path = Path("outputs/validate/guard.jsonl")  # guard rows that passed, with their source
+    guard_quarantine: Path = Path("reports/guard_quarantine.jsonl")
 
 
 class GeneralPaths(_Section):

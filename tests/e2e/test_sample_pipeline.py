@@ -25,7 +25,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_pull_then_repro_reproduces_committed_metrics_and_is_idempotent(clone: Path):
     assert not (clone / "data").exists()
     assert not (clone / "pages").exists()
-    _dvc("pull", "data.dvc", "pages.dvc", cwd=clone)
+    _dvc("pull", "data.dvc", "pages.dvc", "guard.dvc", cwd=clone)
     assert len(list((clone / "data" / "images").iterdir())) >= 1500
     committed = json.loads((clone / "reports" / "validation.json").read_text(encoding="utf-8"))
 

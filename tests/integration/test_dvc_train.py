@@ -21,6 +21,7 @@ import mlflow
 import pandas as pd
 import pytest
 import torch
+import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, with_paths, write_pages
@@ -48,7 +49,7 @@ def repo(tmp_path_factory) -> Path:
     # latency under a loaded test machine says nothing; the latency gate has its own unit tests. Even a 1-epoch
     # model, which reads a line quite differently with other padding, is served exactly as evaluated: reading is
     # batch-invariant, and the package stage allows no difference
-    copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "promote": {"max_latency_ms": 1e6},
+    copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "promote": {"max_latency_ms": 1e6, "max_general_cer_rise": 100.0},
                                "benchmark": SMALL_BENCHMARK})
     for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
@@ -235,6 +236,16 @@ def _ocrops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_path: Path):
     from ocrops.stages import evaluate, register
+
+    # a model trained on 24 domain lines reads the guard set's general lines worse than the base model did:
+    # with the default rise allowed (0.1 points) the gate refuses it, and says why
+    strict = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    strict["promote"]["max_general_cer_rise"] = 0.1
+    (tmp_path / "strict.yaml").write_text(yaml.safe_dump(strict), encoding="utf-8")
+    forgot = _ocrops("promote", "1", "--params", str(tmp_path / "strict.yaml"), cwd=in_repo)
+    assert forgot.returncode == 1
+    assert "guard CER" in forgot.stderr and "has forgotten general reading" in forgot.stderr
+    assert "promote.max_general_cer_rise 0.1 points" in forgot.stderr
 
     first = _ocrops("promote", "1", cwd=in_repo)
     assert first.returncode == 0, first.stderr

@@ -53,6 +53,9 @@ def copy_stages(root: Path, names: list[str], params_update: dict | None = None)
     for section, values in (params_update or {}).items():
         params[section].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+    if any("${data.guard}" in stages[n]["deps"] for n in names) and not (root / "guard").exists():
+        # the guard set every pipeline carries (general lines, half held out)
+        write_dataset(root / "guard", [(f"g{i}.png", f"general line {i}", ("train", "test")[i % 2]) for i in range(6)])
 
 
 def init_repo(root: Path) -> None:

@@ -39,3 +39,28 @@ def test_a_different_test_set_is_refused() -> None:
 def test_a_version_without_evaluation_tags_is_refused() -> None:
     reasons = gate({"family": "ppocr"}, tags(), PARAMS)
     assert len(reasons) == 1 and "register stage" in reasons[0]
+
+
+def guarded(guard: float, base: float = 0.05, guard_set: str = "g1", **kw) -> dict[str, str]:
+    return tags(**kw) | {"guard_cer": str(guard), "base_guard_cer": str(base), "guard_set_digest": guard_set,
+                         "guard_set_lines": "688"}
+
+
+def test_a_candidate_that_forgot_general_reading_is_refused_for_its_guard_cer() -> None:
+    # 0.1 points over the base is allowed, 0.2 is not; the reason names the figures and the param
+    assert gate(guarded(0.0509), None, PARAMS) == []
+    reasons = gate(guarded(0.052), None, PARAMS)
+    assert len(reasons) == 1
+    assert "guard CER 5.20% is 0.20 points above the base model's 5.00% on 688 real scanned" in reasons[0]
+    assert "promote.max_general_cer_rise 0.1 points" in reasons[0]
+
+
+def test_the_guard_is_also_held_against_the_champion_on_the_same_guard_set() -> None:
+    champion = guarded(0.040)
+    reasons = gate(guarded(0.0505), champion, PARAMS)  # within 0.1 of the base, 1.05 points above the champion
+    assert len(reasons) == 1 and "above the champion's 4.00%" in reasons[0]
+    assert gate(guarded(0.0505), guarded(0.040, guard_set="other"), PARAMS) == []  # other guard set: base only
+
+
+def test_versions_evaluated_without_a_guard_set_are_judged_without_it() -> None:
+    assert gate(tags(), guarded(0.01), PARAMS) == []

@@ -18,16 +18,16 @@ from ocrops.data.pages import PageLine, PageRow, parse_polygon, write_pages
 from ocrops.data.split import sha256_bytes, split_for_hash
 
 
-def _local(tag: str) -> str:
+def local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _children(element: ET.Element, name: str) -> list[ET.Element]:
-    return [child for child in element if _local(child.tag) == name]
+def children(element: ET.Element, name: str) -> list[ET.Element]:
+    return [child for child in element if local_name(child.tag) == name]
 
 
 def _points(element: ET.Element) -> list[list[float]] | None:
-    coords = next(iter(_children(element, "Coords")), None)
+    coords = next(iter(children(element, "Coords")), None)
     if coords is None or not coords.get("points"):
         return None
     try:
@@ -38,8 +38,8 @@ def _points(element: ET.Element) -> list[list[float]] | None:
 
 
 def _text(element: ET.Element) -> str | None:
-    for equiv in _children(element, "TextEquiv"):
-        unicode = next(iter(_children(equiv, "Unicode")), None)
+    for equiv in children(element, "TextEquiv"):
+        unicode = next(iter(children(equiv, "Unicode")), None)
         if unicode is not None:
             return (unicode.text or "").strip()
     return None
@@ -48,15 +48,15 @@ def _text(element: ET.Element) -> str | None:
 def read_page_xml(path: str | Path) -> tuple[str, list[PageLine], list[str]]:
     """(image file name, lines in reading order, problems) of one PAGE-XML file."""
     root = ET.parse(path).getroot()  # noqa: S314
-    page = next(e for e in root.iter() if _local(e.tag) == "Page")
-    regions = {r.get("id"): r for r in page.iter() if _local(r.tag) == "TextRegion"}
+    page = next(e for e in root.iter() if local_name(e.tag) == "Page")
+    regions = {r.get("id"): r for r in page.iter() if local_name(r.tag) == "TextRegion"}
     order = [ref.get("regionRef") for ref in sorted(
-        (e for e in page.iter() if _local(e.tag) in ("RegionRefIndexed", "RegionRef")),
+        (e for e in page.iter() if local_name(e.tag) in ("RegionRefIndexed", "RegionRef")),
         key=lambda e: int(e.get("index", 0)))]
     ordered = [regions[r] for r in order if r in regions] + [r for k, r in regions.items() if k not in order]
     lines, problems = [], []
     for region in ordered:
-        for line in _children(region, "TextLine"):
+        for line in children(region, "TextLine"):
             points, text = _points(line), _text(line)
             if points is None or text is None:
                 problems.append(f"line {line.get('id')}: " + ("no Coords points" if points is None else "no TextEquiv"))

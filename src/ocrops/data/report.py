@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ocrops.config import ValidatePaths
-from ocrops.data.contract import write_jsonl
+from ocrops.data.contract import read_labels, write_jsonl
 from ocrops.data.page_validation import accepted_pages
 from ocrops.data.pages import PageRow
 from ocrops.data.validation import ValidationReport
@@ -81,10 +82,29 @@ def write_page_report(report: ValidationReport, rows: dict[int, PageRow], paths:
     return figures
 
 
+def write_guard_report(report: ValidationReport | None, paths: ValidatePaths) -> dict:
+    """Write the guard set's quarantine and accepted rows (with each row's source and licence); its figures."""
+    for path in (paths.guard, paths.guard_quarantine):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if report is None:
+        write_jsonl(paths.guard_quarantine, [])
+        write_jsonl(paths.guard, [])
+        return {"skipped": "no guard set (data.guard holds no labels.jsonl): guard figures are skipped"}
+    provenance = {row.line: row.extra for row in read_labels(report.dataset)[0]}
+    rows = [row | provenance.get(row["line"], {}) for row in accepted_rows(report)]
+    write_jsonl(paths.guard_quarantine, report.quarantine)
+    write_jsonl(paths.guard, rows)
+    figures = summary(report)
+    figures["sources"] = dict(Counter(str(row.get("source", "unknown")) for row in rows if row["split"] == "test"))
+    return figures
+
+
 def write_report(report: ValidationReport, paths: ValidatePaths,
-                 pages: tuple[ValidationReport, dict[int, PageRow]] | None = None) -> dict:
+                 pages: tuple[ValidationReport, dict[int, PageRow]] | None = None,
+                 guard: ValidationReport | None = None) -> dict:
     """Write the metrics (validation.json), the HTML page, the quarantine and the accepted rows; with
-    ``pages`` (the page dataset's report and rows) its files too, its figures under "pages"."""
+    ``pages`` (the page dataset's report and rows) its files too, its figures under "pages"; the guard set's
+    under "guard"."""
     for path in (paths.metrics, paths.report, paths.quarantine, paths.accepted):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     figures = summary(report)
@@ -101,5 +121,6 @@ def write_report(report: ValidationReport, paths: ValidatePaths,
         figures["pages"] = {"skipped": "no page dataset (data.pages holds no pages.jsonl): page figures are skipped"}
         Path(paths.page_report).write_text(f"<!doctype html><title>ocrops page validation</title><p>"
                                            f"{figures['pages']['skipped']}</p>\n", encoding="utf-8")
+    figures["guard"] = write_guard_report(guard, paths)
     Path(paths.metrics).write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return figures

@@ -16,8 +16,9 @@ import onnxruntime as ort
 import pyclipper
 from PIL import Image
 
+from ocrops.data.geometry import crop_quad, order_points
 from ocrops.inference.lone_glyphs import lone_glyphs
-from ocrops.inference.quads import drop_nested, frames, order_points, page_angle
+from ocrops.inference.quads import drop_nested, frames, page_angle
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
 
 __all__ = ["DetectorSettings", "TextDetector", "crop_quad", "merge_line_segments", "order_points", "reading_order"]
@@ -192,16 +193,3 @@ def reading_order(boxes: list[np.ndarray]) -> list[np.ndarray]:
     return [boxes[i] for row in rows for i in sorted(row, key=lambda k: x[k] - half[k])]
 
 
-def crop_quad(image: Image.Image, quad: np.ndarray) -> Image.Image:
-    """Rectify a quadrilateral to an upright crop; tall crops (vertical text) are rotated to horizontal."""
-    tl, tr, br, bl = quad
-    width = int(max(math.dist(tl, tr), math.dist(bl, br)))
-    height = int(max(math.dist(tl, bl), math.dist(tr, br)))
-    width, height = max(width, 1), max(height, 1)
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
-    crop = cv2.warpPerspective(np.asarray(image.convert("RGB")), matrix, (width, height),
-                               borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
-    if height / width >= 1.5:
-        crop = np.rot90(crop)
-    return Image.fromarray(np.ascontiguousarray(crop))

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from ocrops.data.geometry import widen
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.types import Prediction
 from ocrops.postprocess import Postprocessor
@@ -41,15 +42,6 @@ class Region:
 class Found:
     kind: str  # "line" | "page"
     regions: list[Region]
-
-
-def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
-    """The quad grown by ``margin`` x its line height on every side (within the image)."""
-    line_height = max(float(np.ptp(quad[:, 1])), 1.0)
-    grown = quad + np.sign(quad - quad.mean(axis=0)) * margin * line_height
-    grown[:, 0] = grown[:, 0].clip(0, width - 1)
-    grown[:, 1] = grown[:, 1].clip(0, height - 1)
-    return grown.astype(np.float32)
 
 
 def one_line(quads: Sequence[np.ndarray], grown: Sequence[np.ndarray], image: Image.Image,

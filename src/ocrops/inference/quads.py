@@ -1,19 +1,10 @@
-"""Geometry of line quads (4 x 2 corners, clockwise from top-left): corner order, each quad's frame, and the
-page's text direction."""
+"""Geometry of detected line quads (4 x 2 corners, clockwise from top-left; ``ocrops.data.geometry`` orders
+them): each quad's frame, the page's text direction, nested quads."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-
-def order_points(points: np.ndarray) -> np.ndarray:
-    """Top-left, top-right, bottom-right, bottom-left."""
-    points = points[np.argsort(points[:, 0])]
-    left, right = points[:2], points[2:]
-    tl, bl = left[np.argsort(left[:, 1])]
-    tr, br = right[np.argsort(right[:, 1])]
-    return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
 def frames(quads: np.ndarray) -> tuple[np.ndarray, ...]:

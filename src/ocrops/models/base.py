@@ -55,6 +55,13 @@ class OCRModel(ABC):
     def loss(self, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
         """Training loss on one batch (the module must be in train mode)."""
 
+    def posteriors(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Per-step class logits (N, T, C) for distillation; families without CTC posteriors say so."""
+        from ocrops.errors import ErrorCode, OcropsError
+
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"train.distill needs a CTC family; {self.family} has no "
+                                                   "per-step posteriors to distil (its LoRA keeps the base weights)")
+
     def unknown_characters(self, texts: Sequence[str]) -> set[str]:
         """Characters the model cannot emit; empty where any text is representable."""
         return set()

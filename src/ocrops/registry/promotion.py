@@ -1,5 +1,6 @@
 """The promotion gate: ``champion`` moves to a version only if it is no worse than the current champion on
-the same test set (params ``promote``), or anyway with ``--force`` (the override is tagged on the version)."""
+the same test set and has not forgotten general reading (guard CER, params ``promote``), or anyway with
+``--force`` (the override is tagged on the version)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     if latency is not None and latency > p.max_latency_ms:
         reasons.append(f"latency p50 {latency:.1f} ms exceeds the budget of {p.max_latency_ms:g} ms "
                        "(promote.max_latency_ms)")
+    reasons += _forgetting(candidate, champion, p.max_general_cer_rise)
     if champion is None:
         return reasons
     if champion.get("test_set_digest") != candidate["test_set_digest"]:
@@ -61,6 +63,25 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     if recall is not None and best_recall is not None and recall < best_recall - p.term_recall_tolerance:
         reasons.append(f"term recall {100 * recall:.2f}% is below the champion's {100 * best_recall:.2f}% "
                        f"(tolerance {100 * p.term_recall_tolerance:.2f} points)")
+    return reasons
+
+
+def _forgetting(candidate: dict[str, str], champion: dict[str, str] | None, rise: float) -> list[str]:
+    """Refusals for general reading lost: guard CER (real scanned lines) above the base model's, or above the
+    champion's on the same guard set, by more than ``rise`` points."""
+    guard, base = _figure(candidate, "guard_cer"), _figure(candidate, "base_guard_cer")
+    if guard is None or base is None:
+        return []  # evaluated without a guard set: nothing to hold it to
+    lines, reasons = candidate.get("guard_set_lines", "?"), []
+    if 100 * (guard - base) > rise:
+        reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - base):.2f} points above the base model's "
+                       f"{100 * base:.2f}% on {lines} real scanned general lines (promote.max_general_cer_rise "
+                       f"{rise:g} points): the adaptation has forgotten general reading")
+    best = _figure(champion or {}, "guard_cer")
+    same_set = champion is not None and champion.get("guard_set_digest") == candidate.get("guard_set_digest")
+    if best is not None and same_set and 100 * (guard - best) > rise:
+        reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - best):.2f} points above the champion's "
+                       f"{100 * best:.2f}% (promote.max_general_cer_rise {rise:g} points)")
     return reasons
 
 

@@ -50,9 +50,15 @@ def headline_tags(evaluation: dict) -> dict[str, str]:
         "latency_p95_ms": adapted["latency"]["p95_ms"],
         "general_cer_change_points": evaluation["general"]["cer_change_points"],
     }
+    guard = evaluation.get("guard", {})
+    if "adapted" in guard:  # absent when the project has no guard set
+        figures |= {"guard_cer": guard["adapted"]["cer"], "base_guard_cer": guard["base"]["cer"],
+                    "guard_cer_change_points": guard["cer_change_points"]}
     tags = {k: f"{v:.6g}" for k, v in figures.items() if v is not None}
     tags["test_set_digest"] = evaluation["test_set"]["digest"]
     tags["test_set_lines"] = str(evaluation["test_set"]["lines"])
+    if "adapted" in guard:
+        tags["guard_set_digest"], tags["guard_set_lines"] = guard["digest"], str(guard["lines"])
     return tags
 
 

@@ -23,7 +23,7 @@ from ocrops.models import load_model
 from ocrops.models.base import OCRModel
 from ocrops.page_gallery import contact_sheet, draw_page, write_gallery
 from ocrops.postprocess import Postprocessor
-from ocrops.stages.common import base_model, general_lines
+from ocrops.stages.common import base_model, general_lines, guard_lines
 from ocrops.tracking import log_to_active_run
 
 
@@ -72,17 +72,26 @@ def run(params: Params) -> dict:
     adapted = load_model(model_dir)
     refs = test.texts()
 
-    report: dict = {"test": {}, "general": {}, "test_set": {"lines": len(test), "digest": test.digest()}}
+    guard, sources = guard_lines(paths.validate_.guard)
+    report: dict = {"test": {}, "guard": {"kind": "real", "lines": len(guard), "digest": guard.digest()},
+                    "general": {"kind": "synthetic", "lines": len(general)},
+                    "test_set": {"lines": len(test), "digest": test.digest()}}
     readings: dict[str, list[Prediction]] = {}
     for name, model in (("base", base), ("adapted", adapted)):
         raw, post, readings[name] = measure(model, test, lexicon, chain, e.batch_size)
         report["test"][name] = raw | {"latency": latency_ms(model, test, e.latency_lines)}
         report["test"][f"{name}_postprocessed"] = post
         report["general"][name] = measure(model, general, [], None, e.batch_size)[0]
+        if len(guard):
+            raw, _, read = measure(model, guard, [], None, e.batch_size)
+            report["guard"][name] = raw | {"by_source": _by_source(read, guard, sources)}
     b, a = report["test"]["base"]["cer"], report["test"]["adapted"]["cer"]
     report["test"]["cer_relative_reduction"] = (b - a) / b if b else 0.0
     report["general"]["cer_change_points"] = 100 * (report["general"]["adapted"]["cer"]
                                                    - report["general"]["base"]["cer"])
+    if len(guard):
+        report["guard"]["cer_change_points"] = 100 * (report["guard"]["adapted"]["cer"]
+                                                     - report["guard"]["base"]["cer"])
 
     # the base model's vocabulary defines "out of vocabulary" (characters the adapter had to add)
     oov = base.unknown_characters(refs)
@@ -108,6 +117,15 @@ def run(params: Params) -> dict:
                    out.gallery, title="Error gallery: adapted model on the test split")
     log_to_active_run(report, prefix="evaluate")  # under `mlflow run -e evaluate` only
     return report
+
+
+def _by_source(predictions: list[Prediction], lines: LineDataset, sources: list[str]) -> dict[str, dict]:
+    by: dict[str, tuple[list[str], list[str]]] = {}
+    for prediction, line, source in zip(predictions, lines, sources, strict=True):
+        hyps, refs = by.setdefault(source, ([], []))
+        hyps.append(prediction.text)
+        refs.append(line.text)
+    return {source: {"lines": len(refs), "cer": cer(hyps, refs)} for source, (hyps, refs) in sorted(by.items())}
 
 
 def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: LineDataset) -> dict:
@@ -154,7 +172,10 @@ def summary(report: dict) -> list[str]:
     test, general, pages = report["test"], report["general"], report["pages"]
     lines = [f"test CER {test['base']['cer']:.4f} -> {test['adapted']['cer']:.4f} "
             f"({test['cer_relative_reduction']:.0%} lower; post-processed {test['adapted_postprocessed']['cer']:.4f}); "
-            f"general CER change {general['cer_change_points']:+.2f} points"]
+            f"general CER change {general['cer_change_points']:+.2f} points (synthetic)"]
+    if "adapted" in (guard := report["guard"]):
+        lines.append(f"guard ({guard['lines']} real scanned lines): CER {guard['base']['cer']:.4f} -> "
+                     f"{guard['adapted']['cer']:.4f} ({guard['cer_change_points']:+.2f} points)")
     if "skipped" in pages:
         return [*lines, f"pages: {pages['skipped']}"]
     return [*lines, f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "

@@ -17,7 +17,7 @@ from ocrops.augment import preview_grid
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
 from ocrops.distributed import is_main_process
-from ocrops.stages.common import base_family, base_model, general_lines
+from ocrops.stages.common import base_family, base_model, mixin_lines
 from ocrops.tracking import TrainingRun
 
 
@@ -83,7 +83,7 @@ def run(params: Params) -> dict | None:
     with TrainingRun(params, checkpoints / "mlflow_run_id") if main else nullcontext() as run:
         if run:
             run.log_setup(accepted, params.data.path, base_family(params).name)
-        general = general_lines(paths.general.lines, "train") if t.general_ratio > 0 else None
+        general = mixin_lines(params)
         adapter = DomainAdapter(base_model(params), train, val, general_data=general, checkpoint_dir=checkpoints,
                                 preprocess="enhance_scan" if t.enhance_scan else None,
                                 on_epoch=run.log_epoch if run else None)

@@ -9,9 +9,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ocrops.data.fonts import find_font
+from ocrops.data.geometry import order_points
 from ocrops.inference.detection import TextDetector
 from ocrops.inference.lone_glyphs import lone_glyphs
-from ocrops.inference.quads import drop_nested, order_points
+from ocrops.inference.quads import drop_nested
 
 
 def _box(x0, y0, x1, y1):

@@ -100,3 +100,28 @@ def test_preprocessing_travels_with_the_model(lines, tmp_path: Path):
     images = [val.image(i) for i in range(3)]
     plain = pretrained("ppocr-v4")
     assert loaded.predict(images) == plain.predict([enhance_scan(im) for im in images])
+
+
+def test_the_forgetting_regularisers_keep_the_weights_nearer_the_base(lines):
+    train, val = lines
+    general = LineDataset(list(val), "general")
+
+    def drift(**extra) -> tuple[float, DomainAdapter]:
+        model = pretrained("ppocr-v4")
+        start = {k: v.clone() for k, v in model.module.named_parameters()}
+        adapter = DomainAdapter(model, train, val, general_data=general, progress=False)
+        adapter.train(TrainParams(epochs=1, general_ratio=0.3, **(FAST | extra)))
+        moved = 0.0
+        for name, now in adapter.model.module.named_parameters():
+            before = start[name]
+            moved += float((now[tuple(slice(0, n) for n in before.shape)] - before).pow(2).sum())
+        return moved, adapter
+
+    free, _ = drift()
+    assert drift(l2sp=1.0, weight_decay=0.0)[0] < free
+    assert drift(backbone_lr_scale=0.1)[0] < free
+    distilled, adapter = drift(distill=1.0)
+    assert distilled != free  # the KL term takes part in the updates
+    teacher = dict(adapter.teacher.module.named_parameters())
+    base = dict(pretrained("ppocr-v4").module.named_parameters())
+    assert all(torch.equal(teacher[k], base[k]) for k in base)  # the teacher stays the frozen base model

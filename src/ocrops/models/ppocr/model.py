@@ -69,6 +69,9 @@ class PPOCRModel(OCRModel):
             zero_infinity=True,  # a label longer than the image allows contributes nothing, not NaN
         )
 
+    def posteriors(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return self.forward_module(torch.from_numpy(batch_arrays(self.prepare(images))))
+
     def unknown_characters(self, texts: Sequence[str]) -> set[str]:
         return {ch for text in texts for ch in text if ch not in self._index}
 

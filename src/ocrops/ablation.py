@@ -1,0 +1,117 @@
+"""The forgetting ablation: variants of the ``train`` params (recipes/ablation.yaml), each trained from scratch on
+the pipeline's data and read on the domain test split and on the guard set. Results are kept per variant in
+reports/ablation.json (a run adds to it), with a Markdown table beside it; ``best`` picks the trade-off."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from ocrops.config import Params
+from ocrops.data.lines import LineDataset
+from ocrops.metrics import cer
+from ocrops.models import load_model
+from ocrops.models.base import OCRModel
+
+REPORT = Path("reports/ablation.json")
+WORK = Path("outputs/ablation")
+
+
+def load_variants(path: str | Path) -> dict[str, dict]:
+    return dict(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["variants"])
+
+
+def variant_params(params: Params, name: str, overrides: dict, work: Path = WORK) -> Params:
+    """The pipeline's params with ``overrides`` on ``train``, training into ``work/name``, tracked in MLflow
+    under ``EXPERIMENT-ablation`` so the pipeline's experiment holds pipeline runs only."""
+    data = params.model_dump(mode="json", by_alias=True)
+    data["train"].update(overrides)
+    folder = work / name
+    data["paths"]["train"] = {"model": str(folder / "model"), "checkpoints": str(folder / "checkpoints"),
+                              "preview": str(folder / "augment_preview.png"),
+                              "history": str(folder / "history.json"), "metrics": str(folder / "train.json")}
+    data["mlflow"]["experiment"] = f"{params.mlflow.experiment}-ablation"
+    return Params.model_validate(data)
+
+
+def read_sets(params: Params) -> dict[str, LineDataset]:
+    from ocrops.stages.common import guard_lines
+
+    return {"test": LineDataset.from_accepted(params.paths.validate_.accepted, "test"),
+            "guard": guard_lines(params.paths.validate_.guard)[0]}
+
+
+def cers(model: OCRModel, sets: dict[str, LineDataset], batch_size: int = 16) -> dict[str, float]:
+    out = {}
+    for name, data in sets.items():
+        predictions = model.predict([data.image(i) for i in range(len(data))], batch_size=batch_size)
+        out[f"{name}_cer"] = cer([p.text for p in predictions], data.texts())
+    return out
+
+
+def run_variant(params: Params, name: str, overrides: dict, sets: dict[str, LineDataset]) -> dict:
+    from ocrops.stages import train
+
+    varied = variant_params(params, name, overrides)
+    started = time.perf_counter()
+    summary = train.run(varied) or {}
+    minutes = (time.perf_counter() - started) / 60
+    figures = cers(load_model(varied.paths.train.model), sets, params.evaluate.batch_size)
+    return {"overrides": overrides, **figures, "train_minutes": minutes,
+            "epochs_run": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch")}
+
+
+def best(report: dict, max_test_cer: float, max_rise_points: float) -> str | None:
+    """The variant with the lowest domain test CER among those within both limits (guard CER at most
+    ``max_rise_points`` above the base model's); the shorter training on a tie."""
+    base = report["base"]["guard_cer"]
+    fit = [(v["test_cer"], v["train_minutes"], name) for name, v in report["variants"].items()
+           if v["test_cer"] <= max_test_cer and 100 * (v["guard_cer"] - base) <= max_rise_points]
+    return min(fit)[2] if fit else None
+
+
+def markdown(report: dict) -> str:
+    base = report["base"]
+    rows = ["| variant | train overrides | domain test CER | guard CER | guard vs base | training |",
+            "|---|---|---:|---:|---:|---:|",
+            f"| base model (no training) | | {100 * base['test_cer']:.2f} % | {100 * base['guard_cer']:.2f} % | "
+            f"| |"]
+    for name, v in report["variants"].items():
+        overrides = ", ".join(f"{k}={val}" for k, val in v["overrides"].items()) or "(params.yaml)"
+        mark = " **chosen**" if name == report.get("chosen") else ""
+        rows.append(f"| {name}{mark} | {overrides} | {100 * v['test_cer']:.2f} % | {100 * v['guard_cer']:.2f} % | "
+                    f"{100 * (v['guard_cer'] - base['guard_cer']):+.2f} pts | {v['train_minutes']:.1f} min, "
+                    f"{v['epochs_run']} epochs |")
+    return "\n".join(rows) + "\n"
+
+
+def ablate(params: Params, variants: dict[str, dict], only: list[str] | None = None,
+           report_path: Path = REPORT, progress=print) -> dict:
+    """Run the chosen variants (all by default), keep the report of earlier ones, write JSON and Markdown."""
+    from ocrops.stages.common import base_model
+
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {"variants": {}}
+    sets = read_sets(params)
+    report["sets"] = {name: {"lines": len(data), "digest": data.digest()} for name, data in sets.items()}
+    if report.get("base", {}).get("sets") != report["sets"]:  # new data: earlier variants are not comparable
+        report = {"sets": report["sets"], "variants": {},
+                  "base": cers(base_model(params), sets) | {"sets": report["sets"]}}
+    for name in only or list(variants):
+        progress(f"ablation: training {name} {variants[name]}")
+        report["variants"][name] = run_variant(params, name, variants[name], sets)
+        report["chosen"] = best(report, 0.005, params.promote.max_general_cer_rise)
+        _write(report, report_path)
+        progress(f"ablation: {name}: " + json.dumps({k: v for k, v in report["variants"][name].items()
+                                                     if k != "overrides"}))
+    report["chosen"] = best(report, 0.005, params.promote.max_general_cer_rise)
+    _write(report, report_path)
+    return report
+
+
+def _write(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path.with_suffix(".md").write_text(markdown(report), encoding="utf-8")

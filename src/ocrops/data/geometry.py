@@ -1,0 +1,43 @@
+"""Geometry of line quadrilaterals (4 x 2 corners, clockwise from top-left) on an image: corner order, growing a
+quad by a margin, cutting it out upright. Shared by the page reader and the line importers."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def order_points(points: np.ndarray) -> np.ndarray:
+    """Top-left, top-right, bottom-right, bottom-left."""
+    points = points[np.argsort(points[:, 0])]
+    left, right = points[:2], points[2:]
+    tl, bl = left[np.argsort(left[:, 1])]
+    tr, br = right[np.argsort(right[:, 1])]
+    return np.array([tl, tr, br, bl], dtype=np.float32)
+
+
+def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """The quad grown by ``margin`` x its line height on every side (within the image)."""
+    line_height = max(float(np.ptp(quad[:, 1])), 1.0)
+    grown = quad + np.sign(quad - quad.mean(axis=0)) * margin * line_height
+    grown[:, 0] = grown[:, 0].clip(0, width - 1)
+    grown[:, 1] = grown[:, 1].clip(0, height - 1)
+    return grown.astype(np.float32)
+
+
+def crop_quad(image: Image.Image, quad: np.ndarray) -> Image.Image:
+    """Rectify a quadrilateral to an upright crop; tall crops (vertical text) are rotated to horizontal."""
+    tl, tr, br, bl = quad
+    width = int(max(math.dist(tl, tr), math.dist(bl, br)))
+    height = int(max(math.dist(tl, bl), math.dist(tr, br)))
+    width, height = max(width, 1), max(height, 1)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    crop = cv2.warpPerspective(np.asarray(image.convert("RGB")), matrix, (width, height),
+                               borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    if height / width >= 1.5:
+        crop = np.rot90(crop)
+    return Image.fromarray(np.ascontiguousarray(crop))
