@@ -64,12 +64,13 @@ def run_variant(params: Params, name: str, overrides: dict, sets: dict[str, Line
             "epochs_run": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch")}
 
 
-def best(report: dict, max_test_cer: float, max_rise_points: float) -> str | None:
-    """The variant with the lowest domain test CER among those within both limits (guard CER at most
-    ``max_rise_points`` above the base model's); the shorter training on a tie."""
+def best(report: dict, max_test_cer: float, max_rise_points: float, max_minutes: float = 15.0) -> str | None:
+    """The variant with the lowest domain test CER among those within the limits (domain test CER, guard CER
+    at most ``max_rise_points`` above the base model's, training time); the shorter training on a tie."""
     base = report["base"]["guard_cer"]
     fit = [(v["test_cer"], v["train_minutes"], name) for name, v in report["variants"].items()
-           if v["test_cer"] <= max_test_cer and 100 * (v["guard_cer"] - base) <= max_rise_points]
+           if v["test_cer"] <= max_test_cer and 100 * (v["guard_cer"] - base) <= max_rise_points
+           and v["train_minutes"] <= max_minutes]
     return min(fit)[2] if fit else None
 
 
@@ -89,8 +90,9 @@ def markdown(report: dict) -> str:
 
 
 def ablate(params: Params, variants: dict[str, dict], only: list[str] | None = None,
-           report_path: Path = REPORT, progress=print) -> dict:
-    """Run the chosen variants (all by default), keep the report of earlier ones, write JSON and Markdown."""
+           limits: tuple[float, float] = (0.005, 15.0), report_path: Path = REPORT, progress=print) -> dict:
+    """Run the chosen variants (all by default), keep the report of earlier ones, write JSON and Markdown;
+    ``limits`` (domain test CER, training minutes) with the guard rise of ``promote`` decide the choice."""
     from ocrops.stages.common import base_model
 
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {"variants": {}}
@@ -102,11 +104,13 @@ def ablate(params: Params, variants: dict[str, dict], only: list[str] | None = N
     for name in only or list(variants):
         progress(f"ablation: training {name} {variants[name]}")
         report["variants"][name] = run_variant(params, name, variants[name], sets)
-        report["chosen"] = best(report, 0.005, params.promote.max_general_cer_rise)
+        report["chosen"] = best(report, limits[0], params.promote.max_general_cer_rise, limits[1])
         _write(report, report_path)
         progress(f"ablation: {name}: " + json.dumps({k: v for k, v in report["variants"][name].items()
                                                      if k != "overrides"}))
-    report["chosen"] = best(report, 0.005, params.promote.max_general_cer_rise)
+    report["chosen"] = best(report, limits[0], params.promote.max_general_cer_rise, limits[1])
+    report["limits"] = {"max_test_cer": limits[0], "max_general_cer_rise_points": params.promote.max_general_cer_rise,
+                        "max_train_minutes": limits[1]}
     _write(report, report_path)
     return report
 

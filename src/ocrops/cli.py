@@ -344,21 +344,21 @@ def ablate_cmd(
     variants: Annotated[Path, typer.Option(help="YAML of train-param variants")] = Path("recipes/ablation.yaml"),
     only: Annotated[list[str] | None, typer.Option(help="run just this variant (repeatable)")] = None,
     max_test_cer: Annotated[float, typer.Option(help="domain test CER a variant must reach to be chosen")] = 0.005,
+    max_minutes: Annotated[float, typer.Option(help="training time a variant may take to be chosen")] = 15.0,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Train variants of the train params and read each on the domain test split and the guard set
     (reports/ablation.json and .md; runs add to what is there). Needs `dvc repro validate general` first."""
-    from ocrops.ablation import ablate, best, load_variants
+    from ocrops.ablation import ablate, load_variants
 
     table = load_variants(variants)
     unknown = [name for name in only or [] if name not in table]
     if unknown:
         raise _fail(f"{variants} has no variant {', '.join(unknown)}; it has {', '.join(table)}")
     p = load_params(params)
-    report = ablate(p, table, only, progress=err.print)
-    chosen = best(report, max_test_cer, p.promote.max_general_cer_rise)
-    console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within "
-                  f"{p.promote.max_general_cer_rise:g} points of the base): {chosen or 'none yet'}")
+    report = ablate(p, table, only, limits=(max_test_cer, max_minutes), progress=err.print)
+    console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within {p.promote.max_general_cer_rise:g} "
+                  f"points of the base, training <= {max_minutes:g} min): {report['chosen'] or 'none yet'}")
 
 
 @app.command("serve")

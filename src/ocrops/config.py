@@ -68,7 +68,7 @@ class TrainParams(_Section):
     batch_size: int = Field(16, ge=1)
     lr: float = Field(5e-4, gt=0)
     warmup: float = Field(0.1, ge=0, lt=1, description="share of steps with linear warm-up, then cosine")
-    weight_decay: float = Field(1e-4, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="decay toward zero; 0 where l2sp pulls toward the start")
     augment: float = Field(0.5, ge=0, le=1, description="strength of scan augmentations; 0 turns them off")
     enhance_scan: bool = Field(False, description="denoise + detail-enhance every image (saved with the model)")
     patience: int = Field(2, ge=1, description="epochs without a better val CER before stopping")
@@ -79,11 +79,12 @@ class TrainParams(_Section):
     distill: float = Field(0.0, ge=0, description="weight of the KL between the model's and the frozen base "
                                                   "model's CTC posteriors on the general lines of each batch")
     distill_temperature: float = Field(2.0, gt=0, description="softens both posteriors before the KL")
-    l2sp: float = Field(0.0, ge=0, description="weight of L2-SP: half the squared distance from the pretrained "
+    l2sp: float = Field(0.01, ge=0, description="weight of L2-SP: half the squared distance from the pretrained "
                                                "weights (use with weight_decay 0)")
     backbone_lr_scale: float = Field(1.0, gt=0, le=1, description="learning rate of everything below the output "
                                                                  "head, as a share of lr")
     grad_accum: int = Field(1, ge=1, description="batches per optimizer step")
+    group_by_length: bool = Field(True, description="batches of lines of similar width (less padding, faster)")
     seed: int = 42
     threads: int = Field(2, ge=1, description="CPU threads; with the seed, data, code and lock it decides the "
                                               "model bit for bit (summation order depends on it)")

@@ -39,7 +39,8 @@ def _sh(command: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = clone_project(tmp_path_factory.mktemp("byo") / "ocrops")
-    _sh("dvc pull -q pages.dvc guard.dvc", root)  # the sample pages, as `make run` left them (the line data is replaced)
+    # the sample pages and the guard set, as `make run` left them (the line data is replaced)
+    _sh("dvc pull -q pages.dvc guard.dvc", root)
     scans = root / "scans"
     scans.mkdir()
     for i in range(40):  # a team's labeled lines, as ground-truth pairs

@@ -51,7 +51,7 @@ def test_a_candidate_that_forgot_general_reading_is_refused_for_its_guard_cer() 
     assert gate(guarded(0.0509), None, PARAMS) == []
     reasons = gate(guarded(0.052), None, PARAMS)
     assert len(reasons) == 1
-    assert "guard CER 5.20% is 0.20 points above the base model's 5.00% on 688 real scanned" in reasons[0]
+    assert "guard CER 5.20% is 0.20 points above the base model's 5.00% on the 688 lines of the guard set" in reasons[0]
     assert "promote.max_general_cer_rise 0.1 points" in reasons[0]
 
 

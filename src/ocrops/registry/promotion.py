@@ -75,7 +75,7 @@ def _forgetting(candidate: dict[str, str], champion: dict[str, str] | None, rise
     lines, reasons = candidate.get("guard_set_lines", "?"), []
     if 100 * (guard - base) > rise:
         reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - base):.2f} points above the base model's "
-                       f"{100 * base:.2f}% on {lines} real scanned general lines (promote.max_general_cer_rise "
+                       f"{100 * base:.2f}% on the {lines} lines of the guard set (promote.max_general_cer_rise "
                        f"{rise:g} points): the adaptation has forgotten general reading")
     best = _figure(champion or {}, "guard_cer")
     same_set = champion is not None and champion.get("guard_set_digest") == candidate.get("guard_set_digest")
