@@ -12,7 +12,6 @@ import yaml
 
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
-from ocrops.metrics import cer
 from ocrops.models import load_model
 from ocrops.models.base import OCRModel
 
@@ -45,11 +44,9 @@ def read_sets(params: Params) -> dict[str, LineDataset]:
 
 
 def cers(model: OCRModel, sets: dict[str, LineDataset], batch_size: int = 16) -> dict[str, float]:
-    out = {}
-    for name, data in sets.items():
-        predictions = model.predict([data.image(i) for i in range(len(data))], batch_size=batch_size)
-        out[f"{name}_cer"] = cer([p.text for p in predictions], data.texts())
-    return out
+    from ocrops.stages.evaluate import measure  # the evaluate stage's reading, so the figures compare
+
+    return {f"{name}_cer": measure(model, data, [], None, batch_size)[0]["cer"] for name, data in sets.items()}
 
 
 def run_variant(params: Params, name: str, overrides: dict, sets: dict[str, LineDataset]) -> dict:

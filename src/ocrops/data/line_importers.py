@@ -10,7 +10,6 @@ taken are listed in ``import_rejects.jsonl``.
 
 from __future__ import annotations
 
-import io
 import json
 import xml.etree.ElementTree as ET  # noqa: S405 - files the user imports, not network input
 from collections.abc import Iterable
@@ -127,12 +126,11 @@ def import_page_lines(src: str | Path, out_dir: str | Path, provenance: Provenan
     rows = list(read_labels(out)[0]) if (out / "labels.jsonl").exists() else []
     start = len(rows)
     rejected: list[dict] = []
-    for xml, image, lines in _pages(src, read, rejected):
+    for xml, image, digest, lines in _pages(src, read, rejected):
         if max_lines is not None and len(rows) - start >= max_lines:
             break
-        data = image.read_bytes()
-        split = split_for_hash(sha256_bytes(data), ratios)
-        page = load_rgb(io.BytesIO(data))
+        split = split_for_hash(digest, ratios)
+        page = load_rgb(image)
         page_name = xml.relative_to(src).as_posix()
         for number, line in enumerate(lines, start=1):
             where = f"{page_name} line {number}"
@@ -156,8 +154,8 @@ def import_page_lines(src: str | Path, out_dir: str | Path, provenance: Provenan
     return ImportResult(out, len(rows) - start, rejected, splits)
 
 
-def _pages(src: Path, read, rejected: list[dict]) -> Iterable[tuple[Path, Path, list[PageLine]]]:
-    """(transcription, page image, lines) in the order of the image's hash, for every readable file."""
+def _pages(src: Path, read, rejected: list[dict]) -> Iterable[tuple[Path, Path, str, list[PageLine]]]:
+    """(transcription, page image, its hash, lines) in the order of the hash, for every readable file."""
     found = []
     for xml in sorted(src.rglob("*.xml")):
         where = xml.relative_to(src).as_posix()  # rows and rejects name files inside the source, not this machine
@@ -172,5 +170,5 @@ def _pages(src: Path, read, rejected: list[dict]) -> Iterable[tuple[Path, Path, 
             rejected.append({"source": where, "reason": f"image {image_name!r} not found beside it"})
             continue
         found.append((sha256_bytes(image.read_bytes()), xml, image, lines))
-    for _, xml, image, lines in sorted(found, key=lambda f: f[0]):
-        yield xml, image, lines
+    for digest, xml, image, lines in sorted(found, key=lambda f: f[0]):
+        yield xml, image, digest, lines
