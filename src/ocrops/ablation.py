@@ -14,6 +14,7 @@ from ocrops.config import Params
 from ocrops.data.lines import LineDataset
 from ocrops.models import load_model
 from ocrops.models.base import OCRModel
+from ocrops.registry.promotion import forgetting_reasons
 
 REPORT = Path("reports/ablation.json")
 WORK = Path("outputs/ablation")
@@ -71,18 +72,26 @@ def best(report: dict, max_test_cer: float, max_rise_points: float, max_minutes:
     return min(fit)[2] if fit else None
 
 
+def gate_on_guard(guard_cer: float, base: dict, rise: float) -> str:
+    """What `ocrops promote`'s guard rule says of a variant's figures (no champion)."""
+    tags = {"guard_cer": str(guard_cer), "base_guard_cer": str(base["guard_cer"]),
+            "guard_set_lines": str(base["sets"]["guard"]["lines"])}
+    return "refused: forgot general reading" if forgetting_reasons(tags, None, rise) else "passes"
+
+
 def markdown(report: dict) -> str:
     base = report["base"]
-    rows = ["| variant | train overrides | domain test CER | guard CER | guard vs base | training |",
-            "|---|---|---:|---:|---:|---:|",
+    rise = report.get("limits", {}).get("max_general_cer_rise_points", 0.1)
+    rows = ["| variant | train overrides | domain test CER | guard CER | guard vs base | training | promotion gate |",
+            "|---|---|---:|---:|---:|---:|---|",
             f"| base model (no training) | | {100 * base['test_cer']:.2f} % | {100 * base['guard_cer']:.2f} % | "
-            f"| |"]
+            f"| | |"]
     for name, v in report["variants"].items():
         overrides = ", ".join(f"{k}={val}" for k, val in v["overrides"].items()) or "(params.yaml)"
         mark = " **chosen**" if name == report.get("chosen") else ""
         rows.append(f"| {name}{mark} | {overrides} | {100 * v['test_cer']:.2f} % | {100 * v['guard_cer']:.2f} % | "
                     f"{100 * (v['guard_cer'] - base['guard_cer']):+.2f} pts | {v['train_minutes']:.1f} min, "
-                    f"{v['epochs_run']} epochs |")
+                    f"{v['epochs_run']} epochs | {gate_on_guard(v['guard_cer'], base, rise)} |")
     return "\n".join(rows) + "\n"
 
 

@@ -113,8 +113,10 @@ class DomainAdapter:
         # both taken before new characters grow the head: the base model as it was
         self.teacher = self._frozen_copy() if s.distill > 0 and self.general_data and general_ratio > 0 else None
         self.anchor = Anchor(self.model.module) if s.l2sp > 0 else None
-        result = TrainResult(added_characters=self._prepare_vocabulary())
+        # seeded before the head grows: its new rows are drawn from the generators, so a training in a process
+        # that used them before (ocrops ablate, a notebook) starts from the same weights as the train stage
         _seed_everything(seed)
+        result = TrainResult(added_characters=self._prepare_vocabulary())
         self.dist = distributed()
         world = self.dist.world if self.dist else 1
         params = [p for p in self.model.module.parameters() if p.requires_grad]

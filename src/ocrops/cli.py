@@ -291,6 +291,36 @@ def promote_cmd(
         console.print(f"  {reason}")
 
 
+@app.command("evaluate")
+def evaluate_cmd(
+    version: Annotated[str, typer.Argument(help="registered version: a number, or @ALIAS (e.g. @champion)")],
+    dataset: Annotated[Path | None, typer.Option(help="a dataset directory to read instead of the current test "
+                                                       "split (validated first; quarantined rows are left out)")]
+    = None,
+    split: Annotated[str, typer.Option(help="split of --dataset to read: test, val, train or all")] = "test",
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Read a registered version on the current test split (or --dataset) and record the figures on it, so the
+    gate and the MLflow UI can compare it with any version read on the same test set."""
+    from ocrops.reevaluation import evaluate_version, test_set
+
+    settings = load_params(params)
+    try:
+        data = test_set(settings, dataset, split)
+        number, figures, recorded = evaluate_version(settings, version, data)
+    except (OcropsError, PipelineError) as exc:
+        raise _fail(str(exc), 1) from exc
+    if data.quarantined:
+        err.print(f"[yellow]{data.quarantined} rows of {dataset} failed validation and were left out[/]")
+    recall = figures.term_recall_postprocessed
+    console.print(f"{settings.mlflow.registered_model} version {number} on {figures.name}: {figures.lines} lines, "
+                  f"test set {figures.digest[:12]}: CER {100 * figures.cer:.2f}% raw, "
+                  f"{100 * figures.cer_postprocessed:.2f}% post-processed"
+                  + ("" if recall is None else f", term recall {100 * recall:.2f}%"))
+    console.print(f"recorded on the version (tag evaluation.{figures.digest[:12]}, and its description)" if recorded
+                  else "the test set it was registered with: its registered figures stay as they are")
+
+
 @app.command("ui")
 def ui(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -317,6 +347,25 @@ def ui(
            "--host", host, "--port", str(port)]
     try:
         raise typer.Exit(subprocess.call(cmd, env=os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command("mlflow", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                         "allow_interspersed_args": False})
+def mlflow_cmd(ctx: typer.Context) -> None:
+    """Run the `mlflow` command on the project's store: `ocrops mlflow models serve -m models:/ocrops@champion
+    --env-manager local` (MLFLOW_TRACKING_URI from ./params.yaml unless it is set already)."""
+    import os
+    import subprocess
+    import sys
+
+    from ocrops.tracking import tracking_uri
+
+    uri = tracking_uri(load_params(Path("params.yaml")))
+    env = os.environ | {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    try:
+        raise typer.Exit(subprocess.call([sys.executable, "-m", "mlflow", *ctx.args], env=env))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
 
@@ -349,13 +398,16 @@ def ablate_cmd(
 ) -> None:
     """Train variants of the train params and read each on the domain test split and the guard set
     (reports/ablation.json and .md; runs add to what is there). Needs `dvc repro validate general` first."""
+    from ocrops.env import pin_kernels
+
+    p = load_params(params)
+    pin_kernels(p.train.threads)  # before torch is imported: the train stage's numerics, so its model is a variant's
     from ocrops.ablation import ablate, load_variants
 
     table = load_variants(variants)
     unknown = [name for name in only or [] if name not in table]
     if unknown:
         raise _fail(f"{variants} has no variant {', '.join(unknown)}; it has {', '.join(table)}")
-    p = load_params(params)
     report = ablate(p, table, only, limits=(max_test_cer, max_minutes), progress=err.print)
     console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within {p.promote.max_general_cer_rise:g} "
                   f"points of the base, training <= {max_minutes:g} min): {report['chosen'] or 'none yet'}")

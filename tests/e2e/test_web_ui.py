@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import launch, screenshot
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import PROJECT, line_image, serve
@@ -22,28 +21,11 @@ pytestmark = pytest.mark.e2e
 
 LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L", "Potassium 4.1 mmol/L"]
 MAX_SIDE = 1800  # the served limit: a 2400 px page is refused at full size, its 1024 px preview is not
-ARTIFACTS = Path(os.environ.get("OCROPS_TEST_ARTIFACTS", PROJECT / "test-artifacts"))
-# no component updates, sync or background requests: the machines here have no internet
-CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-dev-shm-usage"]
-
-
-def chromium() -> str:
-    for candidate in (os.environ.get("OCROPS_CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    pytest.fail("Chromium not found: `make browser` installs Debian's chromium (or set OCROPS_CHROMIUM)")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    args = CHROMIUM_ARGS + (["--no-sandbox"] if os.geteuid() == 0 else [])  # root cannot use the sandbox
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium(), headless=True, args=args)
-        yield launched
-        launched.close()
+    yield from launch()
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +110,6 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
     return w * h / union if union else 0.0
-
-
-def screenshot(tab, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / name
-    tab.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def assert_boxes_on_lines(tab, ink: list[tuple[int, int, int, int]]) -> None:

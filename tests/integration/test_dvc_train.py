@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from mlflow_server import MlflowServer, free_port
 from ocrops.config import SplitRatios, load_params
 from ocrops.data.lines import LineDataset
 from ocrops.data.synth import load_recipe, synthesize
+from ocrops.harness.server import ServerProcess
 from ocrops.metrics import cer
 from ocrops.models import load_model
 from ocrops.registry.pyfunc import image_b64
@@ -168,9 +170,10 @@ def test_mlflow_models_serve_reads_images(in_repo: Path):
     port = free_port()
     log = open(in_repo / "models_serve.log", "wb")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", "models:/ocrops@candidate",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=in_repo, env=_env() | {"MLFLOW_TRACKING_URI": _store(in_repo)}, stdout=log, stderr=log,
+        # `ocrops mlflow ...` is `mlflow ...` on the project's store: no MLFLOW_TRACKING_URI to remember
+        [str(Path(sys.executable).parent / "ocrops"), "mlflow", "models", "serve", "-m", "models:/ocrops@candidate",
+         "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "--workers", "1"],
+        cwd=in_repo, env={k: v for k, v in _env().items() if k != "MLFLOW_TRACKING_URI"}, stdout=log, stderr=log,
         start_new_session=True)
     try:
         _wait_http(f"http://127.0.0.1:{port}/ping", proc, in_repo / "models_serve.log")
@@ -182,6 +185,7 @@ def test_mlflow_models_serve_reads_images(in_repo: Path):
             predictions = json.loads(answer.read())["predictions"]
         expected = load_model(in_repo / "outputs" / "train" / "model").predict([test.image(i) for i in range(3)])
         assert [p["raw_text"] for p in predictions] == [e.text for e in expected]
+        assert not (in_repo / "mlflow.db").exists()  # what plain `mlflow` does without the variable
     finally:
         os.killpg(proc.pid, 9)
         proc.wait(timeout=30)
@@ -231,21 +235,14 @@ def _worse_model(repo: Path, out: Path) -> Path:
 
 
 def _ocrops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return _run([str(Path(sys.executable).parent / "ocrops"), *args], cwd, check=False)
+    """``ocrops ARGS`` without MLFLOW_TRACKING_URI: it finds the project's store from params.yaml."""
+    env = {k: v for k, v in _env().items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run([str(Path(sys.executable).parent / "ocrops"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
 
 
 def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_path: Path):
     from ocrops.stages import evaluate, register
-
-    # a model trained on 24 domain lines reads the guard set's general lines worse than the base model did:
-    # with the default rise allowed (0.1 points) the gate refuses it, and says why
-    strict = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
-    strict["promote"]["max_general_cer_rise"] = 0.1
-    (tmp_path / "strict.yaml").write_text(yaml.safe_dump(strict), encoding="utf-8")
-    forgot = _ocrops("promote", "1", "--params", str(tmp_path / "strict.yaml"), cwd=in_repo)
-    assert forgot.returncode == 1
-    assert "guard CER" in forgot.stderr and "has forgotten general reading" in forgot.stderr
-    assert "promote.max_general_cer_rise 0.1 points" in forgot.stderr
 
     first = _ocrops("promote", "1", cwd=in_repo)
     assert first.returncode == 0, first.stderr
@@ -322,6 +319,15 @@ def test_the_bento_is_built_from_the_alias_set_in_the_ui(in_repo: Path, tmp_path
             assert answer.status == 200
     rebuilt = _dvc("repro", "--force", "--single-item", "package", cwd=in_repo)
     assert "Running stage 'package'" in rebuilt.stdout
+    # its serve check reads at a rate the service takes: no load shed, no retry
+    assert "5030" not in rebuilt.stdout + rebuilt.stderr and "retry" not in rebuilt.stdout + rebuilt.stderr
+    # the hint it prints works as printed (from the project root, with only a port added)
+    hint = re.search(r"`(BENTOML_HOME=\$PWD/\.bentoml bentoml serve [^`]+)`", rebuilt.stdout + rebuilt.stderr)
+    assert hint is not None, rebuilt.stdout
+    port = free_port()
+    with ServerProcess(["bash", "-c", f"{hint.group(1)} --port {port}"], port, env={"PATH": _env()["PATH"]},
+                       log_path=tmp_path / "hint.log") as url, urllib.request.urlopen(f"{url}/healthz") as answer:
+        assert answer.status == 200
     report = json.loads((in_repo / "reports" / "package.json").read_text(encoding="utf-8"))
     assert report["mlflow_version"] == new and report["alias"] == "champion"
     assert report["serve_check"]["matches"] and report["bento"] != first["bento"]
@@ -337,3 +343,94 @@ def test_mlflow_run_evaluate_entry_point(in_repo: Path):
     experiment = client.get_experiment_by_name("ocrops")
     runs = client.search_runs([experiment.experiment_id], "metrics.`evaluate.test.adapted.cer` >= 0")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+
+
+def _on_another_test_set(root: Path, tmp_path: Path):
+    """Params whose validate/evaluate/register files are under ``tmp_path``, and a second dataset there (the
+    same recipe, another seed: another test set)."""
+    recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(
+        update={"count": 30, "seed": 7, "split": SplitRatios(train=0.5, val=0.2, test=0.3)})
+    synthesize(recipe, tmp_path / "data2", progress=False)
+    params = load_params(root / "params.yaml")
+    validate_files = {k: tmp_path / "validate" / Path(v).name
+                      for k, v in params.paths.validate_.model_dump().items()}
+    evaluate_files = {"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
+                      "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
+                      "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json"}
+    return with_paths(params, validate=validate_files, evaluate=evaluate_files,
+                      register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+
+
+def test_versions_on_different_test_sets_are_compared_after_ocrops_evaluate(in_repo: Path, tmp_path: Path):
+    from ocrops.stages import evaluate, register, validate
+
+    client = MlflowClient(tracking_uri=_store(in_repo))
+    elsewhere = _on_another_test_set(in_repo, tmp_path)
+    validate.run(elsewhere, tmp_path / "data2")
+    other = evaluate.run(elsewhere)
+    mine = json.loads(Path("reports/evaluate.json").read_text(encoding="utf-8"))
+    assert other["test_set"]["digest"] != mine["test_set"]["digest"]
+    second = str(register.run(elsewhere)["version"])  # the same model, registered on the other test set
+    client.set_registered_model_alias("ocrops", "champion", second)
+
+    refused = _ocrops("promote", "1", cwd=in_repo)
+    assert refused.returncode == 1 and "different test set" in refused.stderr
+    assert f"ocrops evaluate {second}" in refused.stderr.replace("\n", " ")
+
+    # the champion read on the current test split: the figures land on the version, under that test set
+    read = _ocrops("evaluate", "@champion", cwd=in_repo)
+    assert read.returncode == 0, read.stderr
+    assert f"version {second} on data (test split): {mine['test_set']['lines']} lines" in read.stdout
+    tags = client.get_model_version("ocrops", second).tags
+    recorded = json.loads(tags[f"evaluation.{mine['test_set']['digest'][:12]}"])
+    assert recorded["digest"] == mine["test_set"]["digest"]
+    # the same model and chain read the same lines as the evaluate stage did
+    assert recorded["cer"] == pytest.approx(mine["test"]["adapted"]["cer"], abs=1e-9)
+    assert "**Also evaluated on**" in client.get_model_version("ocrops", second).description
+
+    decided = _ocrops("promote", "1", cwd=in_repo)
+    assert decided.returncode == 0, decided.stderr  # equal figures on one test set: allowed
+    assert str(client.get_model_version_by_alias("ocrops", "champion").version) == "1"
+    page = client.get_model_version("ocrops", "1").description
+    assert page.startswith("| Figure | This version | Base model |") and "This version is the `champion`." in page
+    # the replaced champion's page now compares it with version 1 on the test set both were read on
+    assert "Versus the champion (version 1) on data (test split)" in client.get_model_version(
+        "ocrops", second).description
+
+    again = _ocrops("evaluate", "1", cwd=in_repo)  # its own test set: the registered figures stay
+    assert again.returncode == 0 and "registered figures stay as they are" in again.stdout
+    missing = _ocrops("evaluate", "@nobody", cwd=in_repo)
+    assert missing.returncode == 1 and "no version or alias '@nobody'" in missing.stderr
+
+
+def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_repo: Path, tmp_path: Path):
+    """Many epochs at a high learning rate on 24 domain lines, with no augmentation, no general lines and no
+    pull toward the pretrained weights: the model forgets general reading, and `ocrops promote` (default
+    promote.max_general_cer_rise, 0.1 points) refuses it, saying so."""
+    from ocrops.stages import evaluate, register, train
+
+    params = load_params("params.yaml")
+    overfit = params.train.model_copy(update={"epochs": 20, "lr": 0.002, "warmup": 0.0, "augment": 0.0,
+                                              "general_ratio": 0.0, "l2sp": 0.0, "weight_decay": 0.0,
+                                              "patience": 20})
+    files = {"model": tmp_path / "model", "checkpoints": tmp_path / "checkpoints", "preview": tmp_path / "p.png",
+             "history": tmp_path / "history.json", "metrics": tmp_path / "train.json"}
+    params = with_paths(params.model_copy(update={"train": overfit}), train=files,
+                        evaluate={"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
+                                  "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
+                                  "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json"},
+                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+    trained = train.run(params)
+    assert trained["epochs_run"] == 20
+    guard = evaluate.run(params)["guard"]
+    assert guard["cer_change_points"] > 0.1, guard  # it did forget
+    version = str(register.run(params)["version"])
+    default = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    default["promote"] = {"max_latency_ms": 1e6}  # the latency budget aside (a loaded test machine), defaults
+    (tmp_path / "default.yaml").write_text(yaml.safe_dump(default), encoding="utf-8")
+    refused = _ocrops("promote", version, "--params", str(tmp_path / "default.yaml"), cwd=in_repo)
+    assert refused.returncode == 1
+    reason = " ".join(refused.stderr.split())
+    assert (f"guard CER {100 * guard['adapted']['cer']:.2f}% is {guard['cer_change_points']:.2f} points above the "
+            f"base model's {100 * guard['base']['cer']:.2f}%") in reason
+    assert "promote.max_general_cer_rise 0.1 points): the adaptation has forgotten general reading" in reason

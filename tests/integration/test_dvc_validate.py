@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT, truncated_png, write_dataset, write_pages
+from conftest import PROJECT, line_image, truncated_png, write_dataset, write_pages
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,23 @@ def copy_stages(root: Path, names: list[str], params_update: dict | None = None)
         params[section].update(values)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     if any("${data.guard}" in stages[n]["deps"] for n in names) and not (root / "guard").exists():
-        # the guard set every pipeline carries (general lines, half held out)
-        write_dataset(root / "guard", [(f"g{i}.png", f"general line {i}", ("train", "test")[i % 2]) for i in range(6)])
+        write_guard(root / "guard")
+
+
+# general printed English, as the real guard set holds it; each image shows exactly its text
+GUARD_TEXTS = ["The meeting was held on Monday.", "Please return the signed form.", "Total amount due: 42.50",
+               "Results are shown in Table 3.", "Dear Sir, thank you for your letter.", "Room 12, second floor"]
+
+
+def write_guard(root: Path) -> Path:
+    """The guard set every pipeline carries: six rendered general lines, half held out."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, text in enumerate(GUARD_TEXTS):
+        line_image(text, size=(11 * len(text) + 16, 36)).save(root / "images" / f"g{i}.png")
+        rows.append(json.dumps({"image": f"images/g{i}.png", "text": text, "split": ("train", "test")[i % 2]}))
+    (root / "labels.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
 
 
 def init_repo(root: Path) -> None:

@@ -15,7 +15,7 @@ def _report() -> dict:
         return {"overrides": overrides, "test_cer": test, "guard_cer": guard, "train_minutes": minutes,
                 "epochs_run": 3, "best_epoch": 3}
 
-    return {"base": {"test_cer": 0.15, "guard_cer": 0.0541},
+    return {"base": {"test_cer": 0.15, "guard_cer": 0.0541, "sets": {"guard": {"lines": 688}}},
             "variants": {"default": row(0.0024, 0.0678, 8.8),  # best domain CER, but it forgot
                          "slow": row(0.0020, 0.0300, 21.0, distill=1.0),  # too slow
                          "body": row(0.0033, 0.0432, 9.2, backbone_lr_scale=0.1),
@@ -35,8 +35,12 @@ def test_the_table_shows_each_variant_against_the_base() -> None:
     report = _report() | {"chosen": "mixin"}
     table = markdown(report)
     assert "| base model (no training) | | 15.00 % | 5.41 % |" in table
-    assert "| default | (params.yaml) | 0.24 % | 6.78 % | +1.37 pts | 8.8 min, 3 epochs |" in table
-    assert "| mixin **chosen** | general_source=both | 0.26 % | 2.22 % | -3.19 pts |" in table
+    assert "| base model (no training) | | 15.00 % | 5.41 % | | | |" in table
+    # the last column is what `ocrops promote`'s guard rule would say of the variant
+    assert ("| default | (params.yaml) | 0.24 % | 6.78 % | +1.37 pts | 8.8 min, 3 epochs | refused: forgot general "
+            "reading |") in table
+    assert ("| mixin **chosen** | general_source=both | 0.26 % | 2.22 % | -3.19 pts | 14.9 min, 3 epochs | "
+            "passes |") in table
 
 
 def test_a_variant_trains_into_its_own_folder_and_experiment(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""The promotion gate on version tags: worse CER or term recall, latency, different test sets."""
+"""The promotion gate on version tags: worse CER or term recall, latency, different test sets (and the same
+versions once read on one test set)."""
 
 from __future__ import annotations
 
 from ocrops.config import Params
+from ocrops.registry.evaluations import Figures, evaluations, figures_on
 from ocrops.registry.promotion import gate
 
 PARAMS = Params.model_validate({"promote": {"cer_tolerance": 0.001, "term_recall_tolerance": 0.005,
@@ -64,3 +66,31 @@ def test_the_guard_is_also_held_against_the_champion_on_the_same_guard_set() -> 
 
 def test_versions_evaluated_without_a_guard_set_are_judged_without_it() -> None:
     assert gate(tags(), guarded(0.01), PARAMS) == []
+
+
+def reread(cer: float, recall: float, test_set: str, lines: int = 300) -> dict[str, str]:
+    """The tag `ocrops evaluate` leaves on a version read on another test set."""
+    return dict([Figures(name="data2 (test split)", digest=test_set, lines=lines, cer=cer, cer_postprocessed=cer,
+                         term_recall_postprocessed=recall).tag()])
+
+
+def test_versions_on_different_test_sets_are_compared_once_one_is_read_on_the_others() -> None:
+    candidate, champion = tags(cer=0.002, test_set="old"), tags(cer=0.01, test_set="new")
+    refused = gate(candidate, champion, PARAMS, ("1", "2"))
+    assert len(refused) == 1 and "`ocrops evaluate 2`" in refused[0] and "`ocrops evaluate 1`" in refused[0]
+    # read on the champion's test set, the candidate is worse there, whatever it scored on its own
+    worse = candidate | reread(cer=0.03, recall=0.95, test_set="new")
+    reasons = gate(worse, champion, PARAMS, ("1", "2"))
+    assert len(reasons) == 1
+    assert "test CER 3.00% is worse than the champion's 1.00% on data2 (test split) (300 lines)" in reasons[0]
+    assert gate(candidate | reread(cer=0.008, recall=0.95, test_set="new"), champion, PARAMS) == []
+    # or the champion read on the candidate's test set
+    assert gate(candidate, champion | reread(cer=0.002, recall=0.95, test_set="old"), PARAMS) == []
+    assert "test CER 0.20% is worse than the champion's 0.05% on its test split" in gate(
+        candidate, champion | reread(cer=0.0005, recall=0.95, test_set="old"), PARAMS)[0]
+
+
+def test_a_malformed_evaluation_tag_is_ignored() -> None:
+    broken = tags(test_set="old") | {"evaluation.new": "{not json"}
+    assert evaluations(broken) == [] and figures_on(broken, "new") is None
+    assert "different test set" in gate(broken, tags(test_set="new"), PARAMS)[0]

@@ -13,7 +13,8 @@ from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.registry.versions import CHAMPION
+from ocrops.registry.evaluations import shared
+from ocrops.registry.versions import CHAMPION, refresh_description
 from ocrops.tracking import setup
 
 OVERRIDE_TAG = "promotion.override"
@@ -35,8 +36,11 @@ def _figure(tags: dict[str, str], key: str) -> float | None:
         return None
 
 
-def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Params) -> list[str]:
-    """Why ``candidate`` may not replace ``champion`` (tags of both versions); empty when it may."""
+def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Params,
+         versions: tuple[str, str] = ("VERSION", "CHAMPION")) -> list[str]:
+    """Why ``candidate`` may not replace ``champion`` (tags of both versions; ``versions``: their numbers, for
+    the commands a refusal names); empty when it may. Test figures are compared on a test set both were read
+    on: the one either was registered with, or one ``ocrops evaluate`` read them on later."""
     p, reasons = params.promote, []
     needed = ("test_cer_postprocessed", "test_set_digest", "latency_p50_ms")
     missing = [k for k in needed if k not in candidate]
@@ -47,26 +51,30 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     if latency is not None and latency > p.max_latency_ms:
         reasons.append(f"latency p50 {latency:.1f} ms exceeds the budget of {p.max_latency_ms:g} ms "
                        "(promote.max_latency_ms)")
-    reasons += _forgetting(candidate, champion, p.max_general_cer_rise)
+    reasons += forgetting_reasons(candidate, champion, p.max_general_cer_rise)
     if champion is None:
         return reasons
-    if champion.get("test_set_digest") != candidate["test_set_digest"]:
+    both = shared(candidate, champion)
+    if both is None:
         return reasons + [
             f"evaluated on a different test set than the champion (test set {candidate['test_set_digest'][:12]} "
-            f"vs {str(champion.get('test_set_digest'))[:12]}); re-evaluate both on one test set"]
-    cer, best = _figure(candidate, "test_cer_postprocessed"), _figure(champion, "test_cer_postprocessed")
+            f"vs {str(champion.get('test_set_digest'))[:12]}): read both on one test set with `ocrops evaluate "
+            f"{versions[1]}` (the champion on the current test split; `ocrops evaluate {versions[0]}` too if this "
+            "version was registered on another), then promote again"]
+    mine, theirs = both
+    cer, best = mine.cer_postprocessed, theirs.cer_postprocessed
+    on = f" on {mine.name} ({mine.lines} lines)"
     if cer is not None and best is not None and cer > best + p.cer_tolerance:
-        reasons.append(f"test CER {100 * cer:.2f}% is worse than the champion's {100 * best:.2f}% "
+        reasons.append(f"test CER {100 * cer:.2f}% is worse than the champion's {100 * best:.2f}%{on} "
                        f"(tolerance {100 * p.cer_tolerance:.2f} points)")
-    recall = _figure(candidate, "test_term_recall_postprocessed")
-    best_recall = _figure(champion, "test_term_recall_postprocessed")
+    recall, best_recall = mine.term_recall_postprocessed, theirs.term_recall_postprocessed
     if recall is not None and best_recall is not None and recall < best_recall - p.term_recall_tolerance:
-        reasons.append(f"term recall {100 * recall:.2f}% is below the champion's {100 * best_recall:.2f}% "
+        reasons.append(f"term recall {100 * recall:.2f}% is below the champion's {100 * best_recall:.2f}%{on} "
                        f"(tolerance {100 * p.term_recall_tolerance:.2f} points)")
     return reasons
 
 
-def _forgetting(candidate: dict[str, str], champion: dict[str, str] | None, rise: float) -> list[str]:
+def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | None, rise: float) -> list[str]:
     """Refusals for general reading lost: guard CER (real scanned lines) above the base model's, or above the
     champion's on the same guard set, by more than ``rise`` points."""
     guard, base = _figure(candidate, "guard_cer"), _figure(candidate, "base_guard_cer")
@@ -101,7 +109,8 @@ def promote(params: Params, version: str, force: bool = False, alias: str = CHAM
         current = None
     if current is not None and str(current.version) == str(candidate.version):
         return Decision(str(version), True, [f"version {version} already holds '{alias}'"], str(current.version))
-    reasons = gate(candidate.tags, current.tags if current else None, params)
+    reasons = gate(candidate.tags, current.tags if current else None, params,
+                   (str(candidate.version), str(current.version) if current else ""))
     decision = Decision(str(version), not reasons, reasons, str(current.version) if current else None)
     if reasons and not force:
         return decision
@@ -110,4 +119,6 @@ def promote(params: Params, version: str, force: bool = False, alias: str = CHAM
         decision.allowed, decision.forced = True, True
         client.set_model_version_tag(name, str(version), OVERRIDE_TAG, json.dumps(
             {"alias": alias, "replaced": decision.champion, "reasons": reasons}, ensure_ascii=False))
+    for changed in {str(version), decision.champion} - {None}:  # their pages compare with the champion
+        refresh_description(client, name, str(changed))
     return decision

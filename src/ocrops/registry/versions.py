@@ -20,6 +20,7 @@ from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError, PipelineError
 from ocrops.family import saved_family
 from ocrops.postprocess import Postprocessor
+from ocrops.registry.description import describe
 from ocrops.registry.pyfunc import image_b64, log_pyfunc
 from ocrops.tracking import setup
 
@@ -35,7 +36,7 @@ class Registered:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def headline_tags(evaluation: dict) -> dict[str, str]:
+def headline_tags(evaluation: dict, test_set_name: str = "the test split") -> dict[str, str]:
     """The figures a version is judged by, from ``reports/evaluate.json``."""
     test = evaluation["test"]
     adapted, post = test["adapted"], test["adapted_postprocessed"] or test["adapted"]
@@ -48,6 +49,7 @@ def headline_tags(evaluation: dict) -> dict[str, str]:
         "base_test_cer": test["base"]["cer"],
         "latency_p50_ms": adapted["latency"]["p50_ms"],
         "latency_p95_ms": adapted["latency"]["p95_ms"],
+        "test_lines_per_s": adapted.get("lines_per_s"),
         "general_cer_change_points": evaluation["general"]["cer_change_points"],
     }
     guard = evaluation.get("guard", {})
@@ -57,6 +59,7 @@ def headline_tags(evaluation: dict) -> dict[str, str]:
     tags = {k: f"{v:.6g}" for k, v in figures.items() if v is not None}
     tags["test_set_digest"] = evaluation["test_set"]["digest"]
     tags["test_set_lines"] = str(evaluation["test_set"]["lines"])
+    tags["test_set_name"] = test_set_name
     if "adapted" in guard:
         tags["guard_set_digest"], tags["guard_set_lines"] = guard["digest"], str(guard["lines"])
     return tags
@@ -65,12 +68,14 @@ def headline_tags(evaluation: dict) -> dict[str, str]:
 def register(params: Params, model_dir: Path, evaluation: dict, chain: Postprocessor, example_image: Path,
              train_run_id: str | None = None, lineage: dict[str, str] | None = None) -> Registered:
     """Log the packaged model (into the training run when the store still has it), register a new version
-    with its tags, and point alias ``candidate`` at it."""
+    with its tags and its description (headline figures, versus the champion), and point alias ``candidate``
+    at it."""
     experiment_id = setup(params)
     client = MlflowClient()
     family = saved_family(model_dir)
     run_id = train_run_id if train_run_id and _run_exists(client, train_run_id) else None
-    tags = headline_tags(evaluation) | {"family": family.name} | {k: v for k, v in (lineage or {}).items() if v}
+    tags = (headline_tags(evaluation, f"{params.data.path} (test split)") | {"family": family.name}
+            | {k: v for k, v in (lineage or {}).items() if v})
     with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
                           run_name=None if run_id else "register") as run:
         metrics = {f"test_{k}": v for k, v in evaluation["test"]["adapted"].items() if isinstance(v, int | float)}
@@ -94,8 +99,27 @@ def register(params: Params, model_dir: Path, evaluation: dict, chain: Postproce
         warnings.simplefilter("ignore", FutureWarning)
         mv = mlflow.register_model(info.model_uri, name, tags=tags)
     client.set_registered_model_alias(name, CANDIDATE, mv.version)
+    refresh_description(client, name, str(mv.version))
     return Registered(name=name, version=str(mv.version), model_uri=f"models:/{name}@{CANDIDATE}",
                       run_id=run.info.run_id, tags=tags)
+
+
+def champion_of(client: MlflowClient, name: str) -> tuple[str | None, dict[str, str] | None]:
+    """(version, tags) of the version holding ``champion``, or (None, None)."""
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None, None
+    return str(mv.version), dict(mv.tags)
+
+
+def refresh_description(client: MlflowClient, name: str, version: str) -> str:
+    """Write the version page's Markdown from the version's tags and the current champion's."""
+    tags = dict(client.get_model_version(name, version).tags)
+    champion, champion_tags = champion_of(client, name)
+    text = describe(version, tags, champion, champion_tags)
+    client.update_model_version(name, version, description=text)
+    return text
 
 
 def _run_exists(client: MlflowClient, run_id: str) -> bool:

@@ -176,4 +176,6 @@ def summary(manifest: dict) -> list[str]:
             f"engines: {manifest['engines']['source']}",
             f"`bentoml serve` read {c['lines']} test lines through POST /ocr: CER {c['served_cer']:.4f} "
             f"(registered {c['registered_cer']})",
-            f"serve it with `bentoml serve {manifest['bento']}`, or `bentoml containerize {manifest['bento']}`"]
+            f"serve it with `ocrops serve` (http://127.0.0.1:3000), or `BENTOML_HOME=$PWD/.bentoml bentoml serve "
+            f"{manifest['bento']}`; build its image with `BENTOML_HOME=$PWD/.bentoml bentoml containerize "
+            f"{manifest['bento']}`"]

@@ -1,0 +1,89 @@
+"""``ocrops evaluate VERSION``: read a registered version (its model and its own post-processing chain, as
+registered) on the current test split, or on another dataset's, and record the figures on the version under
+that test set's digest. Versions registered on different test sets become comparable, in the gate and on the
+version page."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ocrops.config import Params
+from ocrops.data.contract import read_lexicon
+from ocrops.data.lines import Line, LineDataset
+from ocrops.data.validation import Vocabulary, validate_dataset
+from ocrops.errors import ErrorCode, OcropsError
+from ocrops.models import load_model
+from ocrops.postprocess import Postprocessor
+from ocrops.registry.evaluations import Figures
+from ocrops.registry.versions import refresh_description
+from ocrops.stages.common import base_family
+from ocrops.stages.evaluate import measure
+from ocrops.tracking import download_registered, setup
+
+
+@dataclass
+class TestSet:
+    lines: LineDataset
+    name: str
+    lexicon: list[str]
+    quarantined: int = 0
+
+
+def resolve_version(client: MlflowClient, name: str, ref: str) -> str:
+    """``3`` or ``@champion`` / ``champion`` -> the version number."""
+    alias = ref.removeprefix("@")
+    try:
+        if ref.isdigit():
+            return str(client.get_model_version(name, ref).version)
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        raise OcropsError(ErrorCode.INVALID_INPUT,
+                          f"registered model {name!r} has no version or alias {ref!r}") from exc
+
+
+def test_set(params: Params, dataset: Path | None = None, split: str = "test") -> TestSet:
+    """The validate stage's test split, or ``split`` of ``dataset`` after the same validation (rows it
+    quarantines are counted and left out)."""
+    if dataset is None:
+        accepted = params.paths.validate_.accepted
+        if not accepted.exists():
+            raise OcropsError(ErrorCode.INVALID_INPUT, f"{accepted} does not exist: run `dvc repro validate` first")
+        lines = LineDataset.from_accepted(accepted, split)
+        return TestSet(lines, f"{params.data.path} ({split} split)", read_lexicon(params.data.path))
+    family = base_family(params)
+    report = validate_dataset(dataset, params, Vocabulary(family.name, family.code().vocabulary()))
+    rows = [r for r in report.accepted if split == "all" or r.split == split]
+    lines = LineDataset([Line((Path(dataset) / str(r.image)).as_posix(), str(r.text)) for r in rows], split)
+    name = f"{dataset} ({'all rows' if split == 'all' else f'{split} split'})"
+    return TestSet(lines, name, read_lexicon(dataset), len(report.quarantine))
+
+
+def evaluate_version(params: Params, ref: str, data: TestSet) -> tuple[str, Figures, bool]:
+    """Read version ``ref`` on ``data``; record the figures on it (tag ``evaluation.<digest>``) and rewrite its
+    description. Returns (version, figures, recorded): on the test set it was registered with nothing is
+    recorded, its figures stay those of registration."""
+    if not len(data.lines):
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"{data.name} has no lines to read")
+    setup(params)
+    client, name = MlflowClient(), params.mlflow.registered_model
+    version = resolve_version(client, name, ref)
+    with tempfile.TemporaryDirectory(prefix="ocrops-evaluate-") as tmp:
+        model_dir = download_registered(f"models:/{name}/{version}", tmp)
+        chain = Postprocessor.load(next(Path(tmp).rglob("postprocess")))
+        model = load_model(model_dir)
+        raw, post, _ = measure(model, data.lines, data.lexicon, chain, params.evaluate.batch_size)
+    post = post or raw
+    figures = Figures(name=data.name, digest=data.lines.digest(), lines=len(data.lines), cer=raw["cer"],
+                      cer_postprocessed=post["cer"], term_recall_postprocessed=post["term_recall"],
+                      exact_match=raw["exact_match"], evaluated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    recorded = client.get_model_version(name, version).tags.get("test_set_digest") != figures.digest
+    if recorded:
+        client.set_model_version_tag(name, version, *figures.tag())
+        refresh_description(client, name, version)
+    return version, figures, recorded
