@@ -16,13 +16,14 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test reliability ablation lint install lock fonts browser tools data repro sample-data clean help
+.PHONY: run test reliability ablation screenshots lint install lock fonts browser tools data repro sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
 	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
 	@echo "make ablation - train the forgetting variants of recipes/ablation.yaml -> reports/ablation.md (hours)"
+	@echo "make screenshots - the README's MLflow UI images, walked in Chromium on the project's store (after make run)"
 	@echo "make sample-data - regenerate data/ from recipes/hospital.yaml"
 	@echo "make lock   - re-resolve requirements.lock / requirements-dev.lock after changing pyproject.toml"
 
@@ -44,6 +45,11 @@ lint: install
 ablation: install fonts data
 	$(BIN)/dvc repro validate general
 	$(BIN)/ocrops ablate $(foreach v,$(ONLY),--only $(v))
+
+# The README's MLflow UI images (docs/img/mlflow-*.png): the integration test's walk through the UI, on this
+# project's store; the alias dialog is left unsaved.
+screenshots: install browser
+	$(BIN)/python tests/mlflow_ui.py --out docs/img
 
 # The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.
 reliability: install fonts browser tools

@@ -74,7 +74,7 @@ class Recognizer:
         _log_like_bentoml()
         self.ready = False
         self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine,
-                                   threads=engine_threads(SETTINGS.engine_threads, "two"))
+                                   threads=engine_threads(SETTINGS.engine_threads))
         self.metrics = service_metrics()
         log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
         self.model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
@@ -91,13 +91,9 @@ class Recognizer:
     def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
         """Line images (RGB uint8 arrays) -> [{"text", "confidence"}]; a failed batch answers
         {"error": {...}} per line."""
-        self.metrics.batch_size.observe(len(lines))
-        try:
-            predictions = self.model.read([Image.fromarray(a) for a in lines],
-                                          batch_size=SETTINGS.engine_batch_size)
-        except OcropsError as exc:
-            return [{"error": exc.to_dict()}] * len(lines)
-        return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
+        from ocrops.serving.inprocess import readings
+
+        return readings(self.model, [Image.fromarray(a) for a in lines], SETTINGS.engine_batch_size, self.metrics)
 
     @bentoml.api
     def describe(self) -> dict[str, Any]:
@@ -217,7 +213,7 @@ else:
             _log_like_bentoml()
             self.ready = False
             self.engine = InProcessRecognizer(
-                self.model_ref.path, SETTINGS.engine, engine_threads(SETTINGS.engine_threads, TOPOLOGY),
+                self.model_ref.path, SETTINGS.engine, engine_threads(SETTINGS.engine_threads),
                 engine_calls(SETTINGS.engine_calls), SETTINGS.engine_batch_size)
             described = self.engine.describe()
             log.info("serving %s on %s in the API process, %d engine calls at once (skipped: %s)",

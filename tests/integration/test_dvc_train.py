@@ -1,8 +1,9 @@
 """validate -> general -> train -> evaluate -> register -> export -> benchmark -> package with the real
 `dvc repro` on a small dataset, tracked and registered in MLflow, ending with a built bento that `bentoml serve`
 answered; then what a team does with the registered version: load it by alias, serve it with `mlflow models
-serve`, analyse it in the notebook, promote it (the gate refuses a worse model), move an alias through the UI's
-REST API and rebuild the bento from it, and rerun one step with `mlflow run`.
+serve`, analyse it in the notebook, promote it (the gate refuses a worse model and an over-fitted one), move an
+alias through the UI's REST API and rebuild the bento from it, rerun one step with `mlflow run`, read a version
+on another test set with `ocrops evaluate`, and promote in the real MLflow UI in Chromium.
 
 The tests of this module share one trained repository and run in order (pytest -n uses --dist loadfile).
 """
@@ -23,7 +24,9 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from browser import ARTIFACTS, launch
 from mlflow.tracking import MlflowClient
+from mlflow_ui import VIEWPORT, headline_table, ocrops_ui, open_alias_dialog, shot, walk_to_version
 
 from conftest import PROJECT, with_paths, write_pages
 from integration.test_dvc_validate import _dvc, _env, _run, copy_stages, init_repo
@@ -298,7 +301,7 @@ def test_an_alias_moved_in_the_ui_is_what_gets_served(in_repo: Path, monkeypatch
 
 
 def test_the_bento_is_built_from_the_alias_set_in_the_ui(in_repo: Path, tmp_path: Path):
-    """A new version promoted in the UI: `dvc repro --force --single-item package` builds a bento of it, and
+    """A new version promoted in the UI: `dvc repro --force --downstream package` builds a bento of it, and
     `bentoml serve` of that bento reads the test split as the version was evaluated."""
     from ocrops.stages import register
 
@@ -317,7 +320,7 @@ def test_the_bento_is_built_from_the_alias_set_in_the_ui(in_repo: Path, tmp_path
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 200
-    rebuilt = _dvc("repro", "--force", "--single-item", "package", cwd=in_repo)
+    rebuilt = _dvc("repro", "--force", "--downstream", "package", cwd=in_repo)  # as the README says
     assert "Running stage 'package'" in rebuilt.stdout
     # its serve check reads at a rate the service takes: no load shed, no retry
     assert "5030" not in rebuilt.stdout + rebuilt.stderr and "retry" not in rebuilt.stdout + rebuilt.stderr
@@ -434,3 +437,33 @@ def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_r
     assert (f"guard CER {100 * guard['adapted']['cer']:.2f}% is {guard['cer_change_points']:.2f} points above the "
             f"base model's {100 * guard['base']['cer']:.2f}%") in reason
     assert "promote.max_general_cer_rise 0.1 points): the adaptation has forgotten general reading" in reason
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from launch()
+
+
+def test_a_person_promotes_in_the_mlflow_ui_with_the_figures_in_sight(in_repo: Path, browser, tmp_path: Path):
+    """The README's path through MLflow 3.17's UI from `ocrops ui`: the version page opens on the headline table
+    `register` wrote; the alias dialog sets `champion`; the UI sends no telemetry."""
+    client = MlflowClient(tracking_uri=_store(in_repo))
+    for alias in client.get_model_version("ocrops", "1").aliases:
+        client.delete_registered_model_alias("ocrops", alias)
+    tags = client.get_model_version("ocrops", "1").tags
+    with ocrops_ui(in_repo, tmp_path / "ui.log") as url:
+        with urllib.request.urlopen(f"{url}/ajax-api/3.0/mlflow/ui-telemetry", timeout=30) as answer:
+            assert json.loads(answer.read())["disable_ui_telemetry"] is True
+        tab = browser.new_context(viewport=VIEWPORT).new_page()
+        walk_to_version(tab, url, "ocrops", "1", ARTIFACTS)
+        table = headline_table(tab)
+        box = table.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"]  # in sight, no scrolling
+        rows = table.inner_text()
+        assert f"{100 * float(tags['test_cer']):.2f} %" in rows and "Guard CER (real scans)" in rows
+        shot(tab, ARTIFACTS, "mlflow-version-page.png")
+        dialog = open_alias_dialog(tab, "champion")
+        shot(tab, ARTIFACTS, "mlflow-edit-alias.png")
+        dialog.get_by_role("button", name="Save aliases").click()
+        dialog.wait_for(state="hidden")
+    assert str(client.get_model_version_by_alias("ocrops", "champion").version) == "1"

@@ -7,11 +7,27 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from ocrops.errors import OcropsError
+
+if TYPE_CHECKING:
+    from ocrops.inference.runtime import PackagedModel
+    from ocrops.serving.metrics import ServiceMetrics
+
+
+def readings(model: PackagedModel, lines: list[Image.Image], batch_size: int, metrics: ServiceMetrics
+             ) -> list[dict[str, Any]]:
+    """One engine call, as both topologies answer it: {"text", "confidence"} per line, or the call's error on
+    every line; the call's size goes to ``ocrops_batch_size``."""
+    metrics.batch_size.observe(len(lines))
+    try:
+        predictions = model.read(lines, batch_size=batch_size)
+    except OcropsError as exc:
+        return [{"error": exc.to_dict()}] * len(lines)
+    return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
 
 
 class InProcessRecognizer:
@@ -42,18 +58,14 @@ class InProcessRecognizer:
         self.metrics.model_info.labels(**{k: str(v) for k, v in self.model.version.items()}).set(1)
 
     def _read(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
-        self.metrics.batch_size.observe(len(lines))
         with self.lock:
             self.running += 1
             model = self.alone if self.running == 1 else self.model
         try:
-            predictions = model.read(lines, batch_size=self.batch_size)
-        except OcropsError as exc:
-            return [{"error": exc.to_dict()}] * len(lines)
+            return readings(model, lines, self.batch_size, self.metrics)
         finally:
             with self.lock:
                 self.running -= 1
-        return [{"text": p.text, "confidence": float(p.confidence)} for p in predictions]
 
     async def recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
         """Line images -> [{"text", "confidence"}], or {"error"} per line of a failed call."""

@@ -32,7 +32,7 @@ def choose_topology(setting: str) -> Topology:
     return "two" if nvidia_gpu_visible() else "one"
 
 
-def engine_threads(setting: int, topology: Topology) -> int | None:
+def engine_threads(setting: int) -> int | None:
     """Threads per engine call: as set; else None, the default (one process: one thread for each of the calls
     running side by side, every core for a call running alone; two services: the library's default)."""
     return setting or None
