@@ -19,7 +19,7 @@ from ocrops.data.lines import Line, LineDataset
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.models import load_model
-from ocrops.postprocess import Postprocessor
+from ocrops.postprocess import POSTPROCESS_FILE, Postprocessor
 from ocrops.registry.evaluations import Figures
 from ocrops.registry.versions import refresh_description
 from ocrops.stages.common import base_family
@@ -75,7 +75,11 @@ def evaluate_version(params: Params, ref: str, data: TestSet) -> tuple[str, Figu
     version = resolve_version(client, name, ref)
     with tempfile.TemporaryDirectory(prefix="ocrops-evaluate-") as tmp:
         model_dir = download_registered(f"models:/{name}/{version}", tmp)
-        chain = Postprocessor.load(next(Path(tmp).rglob("postprocess")))
+        chain_file = model_dir.parent / POSTPROCESS_FILE  # the pyfunc's artifacts: the model and its chain
+        if not chain_file.exists():
+            raise OcropsError(ErrorCode.UNAVAILABLE, f"{name} version {version} carries no {POSTPROCESS_FILE}: "
+                              "it was not registered by the register stage")
+        chain = Postprocessor.load(chain_file)
         model = load_model(model_dir)
         raw, post, _ = measure(model, data.lines, data.lexicon, chain, params.evaluate.batch_size)
     post = post or raw

@@ -237,17 +237,24 @@ def _worse_model(repo: Path, out: Path) -> Path:
     return model.save(out)
 
 
-def _ocrops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``ocrops ARGS`` without MLFLOW_TRACKING_URI: it finds the project's store from params.yaml."""
+def _ocrops(*args: str, cwd: Path, record: str | None = None) -> subprocess.CompletedProcess:
+    """``ocrops ARGS`` without MLFLOW_TRACKING_URI: it finds the project's store from params.yaml. ``record``:
+    append the command and its output to test-artifacts/RECORD.txt (the README's examples)."""
     env = {k: v for k, v in _env().items() if k != "MLFLOW_TRACKING_URI"}
-    return subprocess.run([str(Path(sys.executable).parent / "ocrops"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    result = subprocess.run([str(Path(sys.executable).parent / "ocrops"), *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=600)
+    if record:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with (ARTIFACTS / f"{record}.txt").open("a", encoding="utf-8") as out:
+            out.write(f"$ ocrops {' '.join(args)}\n{result.stdout}{result.stderr}\n")
+    return result
 
 
 def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_path: Path):
     from ocrops.stages import evaluate, register
 
-    first = _ocrops("promote", "1", cwd=in_repo)
+    (ARTIFACTS / "promote-worse.txt").unlink(missing_ok=True)
+    first = _ocrops("promote", "1", cwd=in_repo, record="promote-worse")
     assert first.returncode == 0, first.stderr
     assert "version 1 is now 'champion'" in first.stdout
 
@@ -263,16 +270,16 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_p
     registered = register.run(params)
     assert registered["version"] == 2
 
-    refused = _ocrops("promote", "2", cwd=in_repo)
+    refused = _ocrops("promote", "2", cwd=in_repo, record="promote-worse")
     assert refused.returncode == 1
     assert "refused" in refused.stderr and "worse than the champion" in refused.stderr
     client = MlflowClient(tracking_uri=_store(in_repo))
     assert str(client.get_model_version_by_alias("ocrops", "champion").version) == "1"
 
-    missing = _ocrops("promote", "99", cwd=in_repo)
+    missing = _ocrops("promote", "99", cwd=in_repo, record="promote-worse")
     assert missing.returncode == 1 and "has no version '99'" in missing.stderr
 
-    forced = _ocrops("promote", "2", "--force", cwd=in_repo)
+    forced = _ocrops("promote", "2", "--force", cwd=in_repo, record="promote-worse")
     assert forced.returncode == 0 and "forced" in forced.stdout
     assert str(client.get_model_version_by_alias("ocrops", "champion").version) == "2"
     override = json.loads(client.get_model_version("ocrops", "2").tags["promotion.override"])
@@ -349,12 +356,13 @@ def test_mlflow_run_evaluate_entry_point(in_repo: Path):
 
 
 def _on_another_test_set(root: Path, tmp_path: Path):
-    """Params whose validate/evaluate/register files are under ``tmp_path``, and a second dataset there (the
-    same recipe, another seed: another test set)."""
+    """Params for a second dataset, ``data2`` in the repository (the same recipe, another seed: another test
+    set), whose validate/evaluate/register files are under ``tmp_path``."""
     recipe = load_recipe(PROJECT / "recipes" / "hospital.yaml").model_copy(
         update={"count": 30, "seed": 7, "split": SplitRatios(train=0.5, val=0.2, test=0.3)})
-    synthesize(recipe, tmp_path / "data2", progress=False)
+    synthesize(recipe, root / "data2", progress=False)
     params = load_params(root / "params.yaml")
+    params = params.model_copy(update={"data": params.data.model_copy(update={"path": "data2"})})
     validate_files = {k: tmp_path / "validate" / Path(v).name
                       for k, v in params.paths.validate_.model_dump().items()}
     evaluate_files = {"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
@@ -368,51 +376,56 @@ def test_versions_on_different_test_sets_are_compared_after_ocrops_evaluate(in_r
     from ocrops.stages import evaluate, register, validate
 
     client = MlflowClient(tracking_uri=_store(in_repo))
+    (ARTIFACTS / "evaluate-versions.txt").unlink(missing_ok=True)
     elsewhere = _on_another_test_set(in_repo, tmp_path)
-    validate.run(elsewhere, tmp_path / "data2")
+    validate.run(elsewhere)
     other = evaluate.run(elsewhere)
     mine = json.loads(Path("reports/evaluate.json").read_text(encoding="utf-8"))
     assert other["test_set"]["digest"] != mine["test_set"]["digest"]
     second = str(register.run(elsewhere)["version"])  # the same model, registered on the other test set
     client.set_registered_model_alias("ocrops", "champion", second)
 
-    refused = _ocrops("promote", "1", cwd=in_repo)
+    refused = _ocrops("promote", "1", cwd=in_repo, record="evaluate-versions")
     assert refused.returncode == 1 and "different test set" in refused.stderr
     assert f"ocrops evaluate {second}" in refused.stderr.replace("\n", " ")
 
-    # the champion read on the current test split: the figures land on the version, under that test set
-    read = _ocrops("evaluate", "@champion", cwd=in_repo)
+    # version 1 read on the champion's test set: the figures land on the version, under that test set
+    read = _ocrops("evaluate", "1", "--dataset", "data2", cwd=in_repo, record="evaluate-versions")
     assert read.returncode == 0, read.stderr
-    assert f"version {second} on data (test split): {mine['test_set']['lines']} lines" in read.stdout
-    tags = client.get_model_version("ocrops", second).tags
-    recorded = json.loads(tags[f"evaluation.{mine['test_set']['digest'][:12]}"])
-    assert recorded["digest"] == mine["test_set"]["digest"]
-    # the same model and chain read the same lines as the evaluate stage did
-    assert recorded["cer"] == pytest.approx(mine["test"]["adapted"]["cer"], abs=1e-9)
-    assert "**Also evaluated on**" in client.get_model_version("ocrops", second).description
+    assert f"version 1 on data2 (test split): {other['test_set']['lines']} lines" in read.stdout
+    recorded = json.loads(client.get_model_version("ocrops", "1").tags[
+        f"evaluation.{other['test_set']['digest'][:12]}"])
+    assert recorded["digest"] == other["test_set"]["digest"]
+    # the same model and chain read the same lines as the evaluate stage did there
+    assert recorded["cer"] == pytest.approx(other["test"]["adapted"]["cer"], abs=1e-9)
+    assert "**Also evaluated on**" in client.get_model_version("ocrops", "1").description
 
-    decided = _ocrops("promote", "1", cwd=in_repo)
+    decided = _ocrops("promote", "1", cwd=in_repo, record="evaluate-versions")
     assert decided.returncode == 0, decided.stderr  # equal figures on one test set: allowed
     assert str(client.get_model_version_by_alias("ocrops", "champion").version) == "1"
     page = client.get_model_version("ocrops", "1").description
     assert page.startswith("| Figure | This version | Base model |") and "This version is the `champion`." in page
     # the replaced champion's page now compares it with version 1 on the test set both were read on
-    assert "Versus the champion (version 1) on data (test split)" in client.get_model_version(
-        "ocrops", second).description
+    assert "Versus the champion (version 1) on" in client.get_model_version("ocrops", second).description
 
-    again = _ocrops("evaluate", "1", cwd=in_repo)  # its own test set: the registered figures stay
-    assert again.returncode == 0 and "registered figures stay as they are" in again.stdout
+    # an alias names a version too: the champion read on the current test split
+    current = _ocrops("evaluate", "@champion", cwd=in_repo)
+    assert current.returncode == 0 and "registered figures stay as they are" in current.stdout
+    elsewhere_read = _ocrops("evaluate", second, cwd=in_repo)
+    assert elsewhere_read.returncode == 0, elsewhere_read.stderr
+    assert f"version {second} on data (test split): {mine['test_set']['lines']} lines" in elsewhere_read.stdout
     missing = _ocrops("evaluate", "@nobody", cwd=in_repo)
     assert missing.returncode == 1 and "no version or alias '@nobody'" in missing.stderr
 
 
 def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_repo: Path, tmp_path: Path):
-    """Many epochs at a high learning rate on 24 domain lines, with no augmentation, no general lines and no
-    pull toward the pretrained weights: the model forgets general reading, and `ocrops promote` (default
+    """20 epochs at a high learning rate on 24 domain lines, with no augmentation, no general lines and no pull
+    toward the pretrained weights: the model forgets general reading, and `ocrops promote` (default
     promote.max_general_cer_rise, 0.1 points) refuses it, saying so."""
     from ocrops.stages import evaluate, register, train
 
     params = load_params("params.yaml")
+    # at the default learning rate 20 epochs leave the three guard lines as they were: 4x it, no warm-up
     overfit = params.train.model_copy(update={"epochs": 20, "lr": 0.002, "warmup": 0.0, "augment": 0.0,
                                               "general_ratio": 0.0, "l2sp": 0.0, "weight_decay": 0.0,
                                               "patience": 20})
@@ -428,10 +441,11 @@ def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_r
     guard = evaluate.run(params)["guard"]
     assert guard["cer_change_points"] > 0.1, guard  # it did forget
     version = str(register.run(params)["version"])
+    (ARTIFACTS / "promote-overfit.txt").unlink(missing_ok=True)
     default = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
     default["promote"] = {"max_latency_ms": 1e6}  # the latency budget aside (a loaded test machine), defaults
-    (tmp_path / "default.yaml").write_text(yaml.safe_dump(default), encoding="utf-8")
-    refused = _ocrops("promote", version, "--params", str(tmp_path / "default.yaml"), cwd=in_repo)
+    Path("promote-defaults.yaml").write_text(yaml.safe_dump(default), encoding="utf-8")
+    refused = _ocrops("promote", version, "--params", "promote-defaults.yaml", cwd=in_repo, record="promote-overfit")
     assert refused.returncode == 1
     reason = " ".join(refused.stderr.split())
     assert (f"guard CER {100 * guard['adapted']['cer']:.2f}% is {guard['cer_change_points']:.2f} points above the "
