@@ -4,7 +4,7 @@ compares with the champion, without scrolling through tags."""
 
 from __future__ import annotations
 
-from ocrops.registry.evaluations import evaluations, shared
+from ocrops.registry.evaluations import evaluations, figure, shared
 
 
 def _pct(value: float | None) -> str:
@@ -13,13 +13,6 @@ def _pct(value: float | None) -> str:
 
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} ms"
-
-
-def _num(tags: dict[str, str], key: str) -> float | None:
-    try:
-        return float(tags[key])
-    except (KeyError, ValueError):
-        return None
 
 
 def _change(mine: float | None, theirs: float | None, lower_is_better: bool = True) -> str:
@@ -35,15 +28,15 @@ def _change(mine: float | None, theirs: float | None, lower_is_better: bool = Tr
 def headline_table(tags: dict[str, str]) -> list[str]:
     """The figures a version is judged by, measured at registration on its own test set."""
     rows = [
-        ("Domain test CER (raw)", _pct(_num(tags, "test_cer")), _pct(_num(tags, "base_test_cer"))),
-        ("Domain test CER (post-processed)", _pct(_num(tags, "test_cer_postprocessed")), ""),
-        ("Term recall (post-processed)", _pct(_num(tags, "test_term_recall_postprocessed")), ""),
-        ("Exact-match lines", _pct(_num(tags, "test_exact_match")), ""),
-        ("Guard CER (real scans)", _pct(_num(tags, "guard_cer")), _pct(_num(tags, "base_guard_cer"))),
-        ("Latency per line p50 / p95", f"{_ms(_num(tags, 'latency_p50_ms'))} / {_ms(_num(tags, 'latency_p95_ms'))}",
+        ("Domain test CER (raw)", _pct(figure(tags, "test_cer")), _pct(figure(tags, "base_test_cer"))),
+        ("Domain test CER (post-processed)", _pct(figure(tags, "test_cer_postprocessed")), ""),
+        ("Term recall (post-processed)", _pct(figure(tags, "test_term_recall_postprocessed")), ""),
+        ("Exact-match lines", _pct(figure(tags, "test_exact_match")), ""),
+        ("Guard CER (real scans)", _pct(figure(tags, "guard_cer")), _pct(figure(tags, "base_guard_cer"))),
+        ("Latency per line p50 / p95", f"{_ms(figure(tags, 'latency_p50_ms'))} / {_ms(figure(tags, 'latency_p95_ms'))}",
          ""),
-        ("Lines/s (batched)", "–" if _num(tags, "test_lines_per_s") is None
-         else f"{_num(tags, 'test_lines_per_s'):.1f}", ""),
+        ("Lines/s (batched)", "–" if figure(tags, "test_lines_per_s") is None
+         else f"{figure(tags, 'test_lines_per_s'):.1f}", ""),
     ]
     lines = ["| Figure | This version | Base model |", "|---|---|---|"]
     return lines + [f"| {name} | **{mine}** | {base} |" for name, mine, base in rows]
@@ -81,7 +74,7 @@ def versus_champion(version: str, tags: dict[str, str], champion: str | None,
              f"| Term recall (post-processed) | {_pct(mine.term_recall_postprocessed)} | "
              f"{_pct(theirs.term_recall_postprocessed)} | "
              f"{_change(mine.term_recall_postprocessed, theirs.term_recall_postprocessed, False)} |"]
-    guard, best = _num(tags, "guard_cer"), _num(champion_tags, "guard_cer")
+    guard, best = figure(tags, "guard_cer"), figure(champion_tags, "guard_cer")
     if guard is not None and best is not None and tags.get("guard_set_digest") == champion_tags.get(
             "guard_set_digest"):
         lines.append(f"| Guard CER (real scans) | {_pct(guard)} | {_pct(best)} | {_change(guard, best)} |")

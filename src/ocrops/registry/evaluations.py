@@ -28,10 +28,11 @@ class Figures:
         return PREFIX + self.digest[:12], json.dumps(asdict(self), sort_keys=True)
 
 
-def _float(value: object) -> float | None:
+def figure(tags: dict[str, str], key: str) -> float | None:
+    """A version's numeric tag, or None when it is absent or not a number."""
     try:
-        return None if value is None else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return float(tags[key])
+    except (KeyError, ValueError):
         return None
 
 
@@ -40,10 +41,10 @@ def registered_figures(tags: dict[str, str]) -> Figures | None:
     if "test_set_digest" not in tags:
         return None
     return Figures(name=tags.get("test_set_name", "its test split"), digest=tags["test_set_digest"],
-                   lines=int(tags.get("test_set_lines", 0)), cer=_float(tags.get("test_cer")),
-                   cer_postprocessed=_float(tags.get("test_cer_postprocessed")),
-                   term_recall_postprocessed=_float(tags.get("test_term_recall_postprocessed")),
-                   exact_match=_float(tags.get("test_exact_match")))
+                   lines=int(tags.get("test_set_lines", 0)), cer=figure(tags, "test_cer"),
+                   cer_postprocessed=figure(tags, "test_cer_postprocessed"),
+                   term_recall_postprocessed=figure(tags, "test_term_recall_postprocessed"),
+                   exact_match=figure(tags, "test_exact_match"))
 
 
 def evaluations(tags: dict[str, str]) -> list[Figures]:

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.registry.evaluations import shared
+from ocrops.registry.evaluations import figure, shared
 from ocrops.registry.versions import CHAMPION, refresh_description
 from ocrops.tracking import setup
 
@@ -29,13 +29,6 @@ class Decision:
     forced: bool = False
 
 
-def _figure(tags: dict[str, str], key: str) -> float | None:
-    try:
-        return float(tags[key])
-    except (KeyError, ValueError):
-        return None
-
-
 def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Params,
          versions: tuple[str, str] = ("VERSION", "CHAMPION")) -> list[str]:
     """Why ``candidate`` may not replace ``champion`` (tags of both versions; ``versions``: their numbers, for
@@ -47,7 +40,7 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     if missing:
         return [f"the version carries no {', '.join(missing)} tag: register it with the register stage "
                 "(dvc repro register), which evaluates it first"]
-    latency = _figure(candidate, "latency_p50_ms")
+    latency = figure(candidate, "latency_p50_ms")
     if latency is not None and latency > p.max_latency_ms:
         reasons.append(f"latency p50 {latency:.1f} ms exceeds the budget of {p.max_latency_ms:g} ms "
                        "(promote.max_latency_ms)")
@@ -77,7 +70,7 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
 def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | None, rise: float) -> list[str]:
     """Refusals for general reading lost: guard CER (real scanned lines) above the base model's, or above the
     champion's on the same guard set, by more than ``rise`` points."""
-    guard, base = _figure(candidate, "guard_cer"), _figure(candidate, "base_guard_cer")
+    guard, base = figure(candidate, "guard_cer"), figure(candidate, "base_guard_cer")
     if guard is None or base is None:
         return []  # evaluated without a guard set: nothing to hold it to
     lines, reasons = candidate.get("guard_set_lines", "?"), []
@@ -85,7 +78,7 @@ def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | Non
         reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - base):.2f} points above the base model's "
                        f"{100 * base:.2f}% on the {lines} lines of the guard set (promote.max_general_cer_rise "
                        f"{rise:g} points): the adaptation has forgotten general reading")
-    best = _figure(champion or {}, "guard_cer")
+    best = figure(champion or {}, "guard_cer")
     same_set = champion is not None and champion.get("guard_set_digest") == candidate.get("guard_set_digest")
     if best is not None and same_set and 100 * (guard - best) > rise:
         reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - best):.2f} points above the champion's "
