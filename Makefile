@@ -16,21 +16,24 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test reliability ablation screenshots lint install lock fonts browser tools data repro sample-data clean help
+.PHONY: run test long container container-tools reliability ablation screenshots lint install lock fonts browser tools data repro \
+	sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
+	@echo "make container - the package stage's Bento as an image, offline, with podman (after make run)"
+	@echo "make long   - the checks too long for make test: the pipeline, then the image built, run and checked"
 	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
 	@echo "make ablation - train the forgetting variants of recipes/ablation.yaml -> reports/ablation.md (hours)"
 	@echo "make screenshots - the README's MLflow UI images, walked in Chromium on the project's store (after make run)"
 	@echo "make sample-data - regenerate data/ from recipes/hospital.yaml"
-	@echo "make lock   - re-resolve requirements.lock / requirements-dev.lock after changing pyproject.toml"
+	@echo "make lock   - re-resolve requirements{,-serve,-dev}.lock after changing pyproject.toml"
 
 run: install fonts data repro
 
 test: install fonts browser tools lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests
 
 # generated files (data, metrics, lock hashes, recorded model digests) are not scanned for secrets: their hashes look like keys;
 # a false positive in a source file gets an inline `pragma: allowlist secret` comment saying why
@@ -51,6 +54,27 @@ ablation: install fonts data
 screenshots: install browser
 	$(BIN)/python tests/mlflow_ui.py --out docs/img
 
+# The package stage's Bento as a container image, built offline with podman: a base from Debian's packages
+# (debootstrap), the Bento's locked wheels downloaded here, `bentoml containerize --backend podman`.
+container: install container-tools
+	@test -f outputs/package/bento.json || $(BIN)/dvc repro package
+	$(BIN)/ocrops container build
+
+# podman (with runc) and debootstrap from Debian's packages; their settings stay in deploy/container/
+container-tools:
+	@if command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null; then \
+	  echo "container tools: installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq podman runc debootstrap; \
+	fi
+
+# What does not fit make test's 20 minutes: the pipeline on the sample data, then its Bento's image built, run
+# and held to `bentoml serve` and the registered CER (tests/long) -> reports/container.json
+long: run container
+	OCROPS_LONG=1 $(BIN)/python -m pytest tests/long
+	cp test-artifacts/container.json reports/container.json
+
 # The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.
 reliability: install fonts browser tools
 	OCROPS_RELIABILITY=long $(BIN)/python -m pytest -n 2 --dist loadfile tests/reliability
@@ -67,13 +91,16 @@ $(VENV)/.installed: pyproject.toml requirements.lock requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-# After changing dependencies in pyproject.toml: re-resolve and re-hash both locks (the runtime set, which the
-# Bento installs, and the development set constrained to the same pins). Run it on Linux x86_64, Python 3.11.
+# After changing dependencies in pyproject.toml: re-resolve and re-hash the three locks: the workflow's set
+# (requirements.lock), the serving set a CPU Bento installs (requirements-serve.lock) and the development set,
+# both constrained to the workflow's pins. Run it on Linux x86_64, Python 3.11.
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links \
 	--no-emit-index-url
 lock: install
-	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
-	$(PIP_COMPILE) --extra dev --constraint requirements.lock --output-file requirements-dev.lock pyproject.toml
+	$(PIP_COMPILE) --extra pipeline --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --constraint requirements.lock --output-file requirements-serve.lock pyproject.toml
+	$(PIP_COMPILE) --extra pipeline --extra dev --constraint requirements.lock --output-file requirements-dev.lock \
+		pyproject.toml
 
 # System fonts for `ocrops synth` (three CJK faces plus DejaVu for superscripts).
 fonts:

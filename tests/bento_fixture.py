@@ -42,7 +42,8 @@ def build(root: Path) -> str:
 
     context = root / "context"
     (context / "bentos").mkdir(parents=True)
-    for name in ("bentos/service.py", "bentos/bentofile.yaml", "bentos/README.md", "params.yaml", "requirements.lock"):
+    for name in ("bentos/service.py", "bentos/bentofile.yaml", "bentos/Dockerfile.template", "bentos/README.md",
+                 "params.yaml", "requirements-serve.lock"):
         shutil.copy2(PROJECT / name, context / name)
     build_wheel(context / "outputs" / "package" / "wheels")
     os.chdir(context)  # bentoml resolves the wheel paths from the working directory

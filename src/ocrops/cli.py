@@ -504,3 +504,61 @@ def predict(
     if failed:
         err.print(f"{failed} of {len(files)} image(s) failed")
         raise typer.Exit(1)
+
+
+container_app = typer.Typer(no_args_is_help=True, help="The Bento's container image, with podman (make container).")
+app.add_typer(container_app, name="container")
+IMAGE_FILE = Path("outputs/container/image.json")
+
+
+def _packaged(params: Path) -> dict:
+    from ocrops.stages.package import bentoml_home
+
+    bentoml_home(Path.cwd())
+    manifest = load_params(params).paths.package.bento
+    if not manifest.exists():
+        raise _fail("no bento built yet: run `dvc repro package`")
+    return json.loads(manifest.read_text(encoding="utf-8"))
+
+
+@container_app.command("build")
+def container_build(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Build the package stage's Bento into an image, offline (deploy/container: base from Debian's packages)."""
+    from ocrops.harness.container import build
+
+    facts = build(_packaged(params)["bento"])
+    IMAGE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    IMAGE_FILE.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    console.print(f"built {facts['image']}: {facts['image_bytes'] / 1e6:.0f} MB (base {facts['base_image']} "
+                  f"{facts['base_image_bytes'] / 1e6:.0f} MB) in {facts['image_build_s']:.0f} s; run it with "
+                  f"`CONTAINERS_CONF=$PWD/deploy/container/containers.conf podman run --rm -p 3000:3000 "
+                  f"{facts['image']}`")
+
+
+@container_app.command("check")
+def container_check(
+    report: Annotated[Path, typer.Option(help="where the figures go")] = Path("reports/container.json"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Run the built image and hold it to `bentoml serve` and the registered CER; figures to REPORT."""
+    from ocrops.harness.container import check
+
+    manifest = _packaged(params)
+    if not IMAGE_FILE.exists():
+        raise _fail("no image built yet: run `ocrops container build` (make container)")
+    built = json.loads(IMAGE_FILE.read_text(encoding="utf-8"))
+    result = check(built["image"], manifest["bento"], load_params(params).paths.validate_.accepted,
+                   manifest["evaluation"])
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(built | result, indent=2) + "\n", encoding="utf-8")
+    console.print(f"{built['image']}: ready in {result['ready_s']} s as {result['user']} (uid {result['uid']}); "
+                  f"{result['lines']} test lines, CER {result['container_cer']:.5f} (registered "
+                  f"{result['registered_cer']}); {result['answers_equal_bentoml_serve']} of {result['lines']} "
+                  f"answers equal to `bentoml serve`; /metrics {'answers' if result['metrics_answer'] else 'FAILED'}")
+    failed = [what for what, ok in (("non-root user", result["uid"] != 0), ("/metrics", result["metrics_answer"]),
+                                    ("answers equal to bentoml serve",
+                                     result["answers_equal_bentoml_serve"] == result["lines"]),
+                                    ("registered CER", result["cer_matches_registered"] or not result["same_test_set"]))
+              if not ok]
+    if failed:
+        raise _fail(f"the container failed: {', '.join(failed)}", 1)

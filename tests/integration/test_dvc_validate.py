@@ -55,8 +55,14 @@ def copy_stages(root: Path, names: list[str], params_update: dict | None = None)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     if any("${data.guard}" in stages[n]["deps"] for n in names) and not (root / "guard").exists():
         write_guard(root / "guard")
+    if "general" in names:
+        # 60 general lines, not 400: every evaluate stage reads the test ones with two models
+        recipe = root / "recipes" / "general.yaml"
+        spec = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+        recipe.write_text(yaml.safe_dump(spec | {"count": GENERAL_LINES}, allow_unicode=True), encoding="utf-8")
 
 
+GENERAL_LINES = 60
 # general printed English, as the real guard set holds it; each image shows exactly its text
 GUARD_TEXTS = ["The meeting was held on Monday.", "Please return the signed form.", "Total amount due: 42.50",
                "Results are shown in Table 3.", "Dear Sir, thank you for your letter.", "Room 12, second floor"]

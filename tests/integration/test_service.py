@@ -370,3 +370,56 @@ def test_unknown_paths_and_methods_answer_json_with_a_code(url):
     assert missing.status_code == 404 and missing.json()["code"] == 4040
     wrong = requests.put(url + "/ocr", timeout=10)
     assert wrong.status_code == 405 and wrong.json()["code"] == 4050
+
+
+# -- the serving set: what a Bento installs ----------------------------------------------------------
+
+BLOCKER = '''
+import importlib.abc, sys
+BLOCKED = frozenset({blocked!r})
+class _NotInTheServingSet(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (not in requirements-serve.lock)", name=name)
+sys.meta_path.insert(0, _NotInTheServingSet())
+'''
+
+
+def modules_outside_the_serving_set() -> set[str]:
+    """Top-level modules of this environment that only packages outside requirements-serve.lock provide."""
+    import importlib.metadata as md
+    import re
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    lock = (Path(__file__).resolve().parents[2] / "requirements-serve.lock").read_text(encoding="utf-8")
+    serving = {norm(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9._-]+)==", lock, re.M)} | {"ocrops"}
+    return {module for module, dists in md.packages_distributions().items()
+            if not module.startswith("_") and not {norm(d) for d in dists} & serving}
+
+
+@pytest.fixture(scope="module")
+def serving_set_only(bento, tmp_path_factory):
+    """The bento served by a Python that cannot import anything the serving lock leaves out (torch, mlflow,
+    dvc, onnx, rapidocr, ...): a sitecustomize refuses those modules in the server and its workers."""
+    blocked = modules_outside_the_serving_set()
+    assert {"torch", "mlflow", "dvc", "onnx", "rapidocr_onnxruntime", "transformers"} <= blocked
+    site = tmp_path_factory.mktemp("serving-set")
+    (site / "sitecustomize.py").write_text(BLOCKER.format(blocked=sorted(blocked)), encoding="utf-8")
+    with serve(bento, PYTHONPATH=site) as base:
+        yield base
+
+
+def test_the_service_runs_on_the_serving_set_alone(serving_set_only):
+    """requirements-serve.lock is all a CPU Bento installs: lines and pages read without torch or the pipeline's
+    packages (the page detector is the packaged model's own copy, not the rapidocr wheel's)."""
+    line = post(serving_set_only, "/ocr", {"image": b64(png(line_image(LINES[0], (320, 40)))), "mode": "line"})
+    assert line.status_code == 200, line.text
+    assert cer([line.json()["text"]], [LINES[0]]) < 0.2
+    image, _ = page()
+    answer = post(serving_set_only, "/ocr", {"image": b64(png(image))})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["mode"] == "page" and len(answer.json()["lines"]) == 3
+    card = requests.post(serving_set_only + "/model", json={}, timeout=30).json()
+    assert card["engine"] == "ort_cpu"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -43,9 +44,11 @@ class DetectorSettings:
 
 
 class TextDetector:
-    def __init__(self, settings: DetectorSettings = DetectorSettings(), providers: list[str] | None = None) -> None:
+    def __init__(self, settings: DetectorSettings = DetectorSettings(), providers: list[str] | None = None,
+                 model: Path | None = None) -> None:
+        """``model``: the DBNet ONNX file (a packaged model carries its own copy); default: the rapidocr wheel's."""
         self.settings = settings
-        self.session = ort.InferenceSession(str(wheel_model(DET_MODEL)),
+        self.session = ort.InferenceSession(str(model or wheel_model(DET_MODEL)),
                                             providers=providers or ["CPUExecutionProvider"])
 
     def _input(self, image: Image.Image) -> tuple[np.ndarray, float, float]:

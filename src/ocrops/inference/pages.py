@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -68,8 +69,10 @@ class PageReader:
     line images with some paper around them."""
 
     def __init__(self, detector=None, margin: float = 0.3, min_confidence: float = 0.0,
-                 unclip_ratio: float | None = None, merge_gap: float | None = None) -> None:
+                 unclip_ratio: float | None = None, merge_gap: float | None = None,
+                 detector_model: Path | None = None) -> None:
         self._detector, self.margin, self.min_confidence = detector, margin, min_confidence
+        self.detector_model = detector_model  # the default detector's ONNX file (None: the rapidocr wheel's)
         # the default detector's box growth and segment joining; None keeps DetectorSettings' own
         self.overrides = {k: v for k, v in (("unclip_ratio", unclip_ratio), ("merge_gap", merge_gap))
                           if v is not None}
@@ -79,7 +82,8 @@ class PageReader:
         if self._detector is None:
             from ocrops.inference.detection import DetectorSettings, TextDetector
 
-            self._detector = TextDetector(dataclasses.replace(DetectorSettings(), **self.overrides))
+            self._detector = TextDetector(dataclasses.replace(DetectorSettings(), **self.overrides),
+                                          model=self.detector_model)
         return self._detector
 
     @staticmethod

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 MODEL_DIR = "model"  # the recognizer as saved by its family (weights, vocabulary, preprocessing)
 ENGINES_DIR = "engines"  # the export stage's files + export.json
 POSTPROCESS_FILE = "postprocess.json"
+DETECTOR_FILE = "detector.onnx"  # the page reader's line detector (PP-OCRv4 DBNet), so a bento needs no rapidocr
 PACKAGE_FILE = "package.json"  # where it came from: MLflow name, version, alias, run, figures, family
 EXPORT_MANIFEST = "export.json"
 
@@ -46,6 +47,9 @@ def choose_reader(family_name: str, model_dir: Path, engines_dir: Path, preferen
             reader = family.reader(model_dir, engines_dir, name, threads=threads)
         except EngineUnavailable as exc:
             skipped[name] = str(exc)
+            continue
+        except ModuleNotFoundError as exc:  # a slim serving install has no torch: the torch engine is not there
+            skipped[name] = f"{exc.name} is not installed here"
             continue
         return EngineChoice(name, wrap_reader(reader), skipped)
     raise OcropsError(ErrorCode.UNAVAILABLE, f"no inference engine could be loaded: {skipped}")

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from ocrops.inference.types import EngineUnavailable, Prediction, Reader
-from ocrops.models.base import OCRModel
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ocrops.config import ExportParams
     from ocrops.family import Family
+    from ocrops.models.base import OCRModel
 
 
 class NotExportable(Exception):
@@ -62,6 +62,9 @@ class ModelFamily(ABC):
 
     #: serving engines in order of preference (``serve.engine: auto`` takes the first that loads)
     engines: tuple[str, ...] = ("torch",)
+    #: the lock a Bento of this family installs: the workflow's (torch included) unless the family serves from
+    #: exported engines alone, then the serving set (requirements-serve.lock)
+    serving_requirements: str = "requirements.lock"
 
     def __init__(self, record: Family) -> None:
         self.record = record

@@ -19,7 +19,7 @@ from PIL import Image
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.inputs import PayloadLimits, decode_base64, open_image
 from ocrops.inference.pages import Mode, PageReader
-from ocrops.inference.runtime import read_package
+from ocrops.inference.runtime import DETECTOR_FILE, read_package
 from ocrops.inference.types import Prediction
 from ocrops.serving.protocols import chat_completion, chat_image, layout_parsing
 from ocrops.serving.settings import ServeSettings
@@ -36,8 +36,9 @@ class OcrApi:
     def __init__(self, model_root: str | Path, settings: ServeSettings, recognize: Recognize) -> None:
         self.settings, self._remote = settings, recognize
         self.info, self.post = read_package(model_root)
+        detector = Path(model_root) / DETECTOR_FILE
         self.pages = PageReader(margin=settings.crop_margin, unclip_ratio=settings.unclip_ratio,
-                                merge_gap=settings.merge_gap)
+                                merge_gap=settings.merge_gap, detector_model=detector if detector.exists() else None)
         self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels)
         self.model_name = self.info["mlflow"]["name"]
         if settings.log_content:

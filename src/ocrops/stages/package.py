@@ -3,6 +3,7 @@ exported engines into the BentoML model store, then ``bentoml build`` of bentos/
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -17,7 +18,15 @@ from mlflow.tracking import MlflowClient
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.family import saved_family
-from ocrops.inference.runtime import ENGINES_DIR, EXPORT_MANIFEST, MODEL_DIR, PACKAGE_FILE, POSTPROCESS_FILE
+from ocrops.inference.rapidocr import DET_MODEL, wheel_model
+from ocrops.inference.runtime import (
+    DETECTOR_FILE,
+    ENGINES_DIR,
+    EXPORT_MANIFEST,
+    MODEL_DIR,
+    PACKAGE_FILE,
+    POSTPROCESS_FILE,
+)
 from ocrops.registry.versions import serving_version
 from ocrops.tracking import download_registered, setup
 
@@ -61,6 +70,8 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
         "evaluation": {k: tags[k] for k in ("test_cer", "test_cer_postprocessed", "test_term_recall",
                                             "latency_p50_ms", "test_set_digest") if k in tags},
         "engines": engine_facts,
+        "detector": {"file": DETECTOR_FILE, "source": f"{DET_MODEL} from rapidocr-onnxruntime "
+                                                     f"{importlib.metadata.version('rapidocr-onnxruntime')}"},
     }
     with bentoml.models.create(f"{params.serve.bento}-model", labels={"mlflow_version": version, "alias": alias},
                                metadata={"mlflow_model_uri": info["mlflow"]["model_uri"], "family": info["family"]},
@@ -69,6 +80,7 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
         shutil.copytree(mlflow_model, root / MODEL_DIR)
         shutil.copy2(mlflow_model.parent / POSTPROCESS_FILE, root / POSTPROCESS_FILE)
         shutil.copytree(engines, root / ENGINES_DIR)
+        shutil.copy2(wheel_model(DET_MODEL), root / DETECTOR_FILE)
         (root / PACKAGE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return model, info
 
@@ -98,6 +110,23 @@ def build_wheel(out: Path) -> Path:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                         "--wheel-dir", str(out), str(copy)], check=True)
     return next(out.glob("ocrops-*.whl"))
+
+
+def bentofile_for(family: str, project: Path, out: Path) -> tuple[Path, str]:
+    """bentos/bentofile.yaml with the lock the served family needs (``ModelFamily.serving_requirements``): the
+    serving set for a family served from exported engines (no torch, no training stack in the image), the
+    workflow's set otherwise. Written beside the package stage's outputs; the build context stays the project."""
+    import yaml
+
+    from ocrops.family import get as get_family
+
+    lock = get_family(family).code().serving_requirements
+    spec = yaml.safe_load((project / BENTOFILE).read_text(encoding="utf-8"))
+    spec["python"]["requirements_txt"] = lock
+    path = out / "bentofile.yaml"
+    path.write_text(f"# {BENTOFILE} for the {family} family (written by the package stage)\n"
+                    + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path, lock
 
 
 def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path) -> dict:
@@ -155,7 +184,8 @@ def run(params: Params) -> dict:
         facts = engines_for(params, version, model_dir, engines)
         model, info = import_model(params, alias, version, model_dir, engines, facts, tags)
     build_wheel(out / "wheels")
-    bento = bentoml.bentos.build_bentofile(str(project / BENTOFILE), build_ctx=str(project),
+    bentofile, lock = bentofile_for(info["family"], project, out)
+    bento = bentoml.bentos.build_bentofile(str(bentofile), build_ctx=str(project),
                                            version=f"v{version}-{model.tag.version}")
     dockerfile = Path(bento.path) / "env" / "docker" / "Dockerfile"
     if not dockerfile.exists():
@@ -164,6 +194,7 @@ def run(params: Params) -> dict:
     manifest = {
         "bento": str(bento.tag), "model": str(model.tag), "mlflow": info["mlflow"], "engines": facts,
         "evaluation": info["evaluation"], "dockerfile": str(dockerfile.relative_to(bento.path)),
+        "requirements": lock,
     }
     paths.package.bento.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     report = {"bento": manifest["bento"], "mlflow_version": int(version), "alias": alias, "serve_check": check}

@@ -40,7 +40,11 @@ def test_manifests_parse_and_probe_the_bentoml_endpoints():
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["image"].endswith("/ocrops:latest")  # as `make container` tags it
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]  # the CPU image; the patch adds the GPU
+    gpu = docs["gpu-patch.yaml"][0]["spec"]["template"]["spec"]
+    assert gpu["containers"][0]["name"] == container["name"]
+    assert gpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     port = container["ports"][0]["containerPort"]
     assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
     assert f'"http": {{"port": {port}}}' in (PROJECT / "bentos" / "service.py").read_text(encoding="utf-8")

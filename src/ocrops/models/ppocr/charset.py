@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import onnx
-
 from ocrops.inference.rapidocr import REC_MODEL, wheel_model
 
 CHARSET_FILE = "charset.txt"
@@ -20,6 +18,8 @@ def load_charset() -> tuple[str, ...]:
 
     PaddleOCR appends a space class after the dictionary (use_space_char).
     """
+    import onnx  # training and export only: a served model reads its own charset.txt
+
     model = onnx.load(str(wheel_model(REC_MODEL)), load_external_data=False)
     meta = {p.key: p.value for p in model.metadata_props}
     chars = meta["character"].splitlines()

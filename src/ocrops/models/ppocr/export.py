@@ -20,11 +20,9 @@ from ocrops.models.family import Exported
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.model import PPOCRModel
 from ocrops.models.ppocr.network import TextRecognizer
+from ocrops.models.ppocr.preprocess import INT8_MAX_BATCH
 
 FP32, OPTIMIZED, INT8, TENSORRT = "model.onnx", "model.opt.onnx", "model.int8.onnx", "model.fp16.engine"
-# dynamic int8 quantises activations with one scale per tensor, i.e. per batch: lines are read one at a time so
-# that another line's brightest pixel never changes this line's reading
-INT8_MAX_BATCH = 1
 
 
 class _WithSoftmax(torch.nn.Module):

@@ -15,8 +15,7 @@ from ocrops.inference.types import EngineUnavailable, Reader
 from ocrops.models.family import Bench, BenchTarget, ModelFamily
 from ocrops.models.ppocr.charset import load_charset, read_charset
 from ocrops.models.ppocr.codec import CTCCodec
-from ocrops.models.ppocr.export import INT8_MAX_BATCH
-from ocrops.models.ppocr.preprocess import batch_arrays
+from ocrops.models.ppocr.preprocess import INT8_MAX_BATCH, batch_arrays
 
 
 def _exported(engines_dir: Path, key: str) -> Path:
@@ -30,6 +29,7 @@ def _exported(engines_dir: Path, key: str) -> Path:
 
 class PPOCRFamily(ModelFamily):
     engines = ("tensorrt", "ort_cuda", "ort_cpu", "torch")
+    serving_requirements = "requirements-serve.lock"  # ONNX Runtime serves; torch is the fallback of a full install
 
     def pretrained(self, base, settings=None):
         from ocrops.models.ppocr.model import pretrained_ppocr

@@ -14,6 +14,9 @@ MAX_WIDTH = 1600  # ~ 33:1 lines; longer ones are squeezed
 # Reading pads every line to the next multiple of this, whatever else is in its batch: the network mixes the
 # whole width (attention, squeeze-excite), so padding that depended on the batch would change what a line reads.
 PAD_STEP = 32
+# dynamic int8 quantises activations with one scale per tensor, i.e. per batch: lines are read one at a time so
+# that another line's brightest pixel never changes this line's reading
+INT8_MAX_BATCH = 1
 
 
 def resized_width(image: Image.Image, height: int = HEIGHT, max_width: int = MAX_WIDTH) -> int:
