@@ -8,10 +8,10 @@ with root, and asks /metrics.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -108,6 +108,9 @@ def check(image: str, bento: str, accepted: Path, registered: dict[str, str]) ->
         pip_list = podman("exec", name, "/app/.venv/bin/python", "-c",
                           "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() "
                           "for d in m.distributions()))").stdout
+        python = podman("exec", name, "/app/.venv/bin/python", "-c",
+                        "import platform; print(platform.python_version())").stdout.strip()
+    installed = ast.literal_eval(pip_list.strip())
     with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}) as local:
         reference = predict(local, files)
     container_cer = cer(served, test.texts())
@@ -119,5 +122,5 @@ def check(image: str, bento: str, accepted: Path, registered: dict[str, str]) ->
         "registered_cer": registered_cer, "same_test_set": same_test_set,
         "cer_matches_registered": registered_cer is not None and f"{container_cer:.6g}" == f"{registered_cer:.6g}",
         "answers_equal_bentoml_serve": sum(a == b for a, b in zip(served, reference, strict=True)),
-        "torch_in_image": "'torch'" in pip_list, "python": sys.version.split()[0],
+        "torch_in_image": "torch" in installed, "packages_in_image": len(installed), "python": python,
     }
