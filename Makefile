@@ -17,12 +17,13 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
 .PHONY: run test long container container-tools reliability ablation screenshots lint install lock fonts browser tools data repro \
-	sample-data clean help
+	gpu-check sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
 	@echo "make container - the package stage's Bento as an image, offline, with podman (after make run)"
+	@echo "make gpu-check - every GPU path once, on a machine with an NVIDIA GPU -> reports/gpu-check.json"
 	@echo "make long   - the checks too long for make test: the pipeline, then the image built, run and checked"
 	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
 	@echo "make ablation - train the forgetting variants of recipes/ablation.yaml -> reports/ablation.md (hours)"
@@ -79,6 +80,12 @@ container-tools:
 long: run container
 	OCROPS_LONG=1 $(BIN)/python -m pytest tests/long
 	cp test-artifacts/container.json reports/container.json
+
+# Every GPU path once (CUDA, ONNX Runtime CUDA parity, TensorRT, a bf16 LoRA step, the two-service Bento with
+# batching on and off), offline, at most 8 minutes -> reports/gpu-check.json; without a GPU, or without a package
+# a check needs (`pip install '.[gpu]'` where its wheels are at hand), each check is skipped with its reason
+gpu-check: install
+	timeout 480 $(BIN)/ocrops gpu-check --budget 360
 
 # The reliability suite's long run (fuzz x20, 5-minute soak, ...); `make test` runs its fast part.
 reliability: install fonts browser tools

@@ -562,3 +562,25 @@ def container_check(
               if not ok]
     if failed:
         raise _fail(f"the container failed: {', '.join(failed)}", 1)
+
+
+@app.command("gpu-check")
+def gpu_check_cmd(
+    report: Annotated[Path, typer.Option(help="where the results go")] = Path("reports/gpu-check.json"),
+    budget: Annotated[float, typer.Option(help="seconds after which no further check starts")] = 420.0,
+    only: Annotated[list[str] | None, typer.Option(help="run only these checks")] = None,
+) -> None:
+    """Run every GPU path once (CUDA, ONNX Runtime CUDA, TensorRT, bf16 LoRA, the two-service Bento); without a
+    GPU each check is skipped with its reason."""
+    from ocrops.gpu_check import run
+
+    result = run(budget, only)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    for name, check in result["checks"].items():
+        detail = check.get("reason") or check.get("error") or ", ".join(
+            f"{k} {v}" for k, v in check.items() if k not in ("status", "seconds", "traceback"))
+        console.print(f"{name}: {check['status']} ({check['seconds']} s) {detail}", highlight=False)
+    console.print(f"gpu-check: {result['summary']} -> {report}")
+    if result["failed"]:
+        raise typer.Exit(1)

@@ -212,3 +212,44 @@ def summary(manifest: dict) -> list[str]:
             f"serve it with `ocrops serve` (http://127.0.0.1:3000), or `BENTOML_HOME=$PWD/.bentoml bentoml serve "
             f"{manifest['bento']}`; build its image with `BENTOML_HOME=$PWD/.bentoml bentoml containerize "
             f"{manifest['bento']}`"]
+
+
+def pretrained_bento(root: Path, project: Path) -> str:
+    """A Bento of the default base model without training (PP-OCRv4 from the rapidocr wheel, exported by its
+    family), built from ``project``'s bentofile in a context under ``root``: what the service tests and
+    ``ocrops gpu-check`` serve. BENTOML_HOME must be set before bentoml is imported; returns the bento tag."""
+    import bentoml
+
+    from ocrops.config import load_params
+    from ocrops.data.split import content_hash
+    from ocrops.family import DEFAULT_BASE, for_base
+    from ocrops.models import pretrained
+    from ocrops.postprocess import Postprocessor
+
+    params = load_params(project / "params.yaml")
+    model = pretrained(DEFAULT_BASE)
+    model_dir = model.save(root / "mlflow" / "model")
+    Postprocessor(params.postprocess, ["Hemoglobin", "Creatinine"]).save(root / "mlflow")
+    engines = root / "engines"
+    exported = for_base(DEFAULT_BASE).code().export(model, model_dir, engines, [],
+                                                     params.export.model_copy(update={"int8": False}))
+    files = exported.files
+    manifest = {"family": model.family, "registered_model": "ocrops", "version": 1, "files": files,
+                "sha256": {k: content_hash(engines / v) for k, v in files.items()}}
+    (engines / EXPORT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    tags = {"family": model.family, "test_cer": "0.0", "train_run_id": "pretrained"}
+    import_model(params, "champion", "1", model_dir, engines, {"source": "pretrained, not trained"}, tags)
+
+    context = root / "context"
+    (context / "bentos").mkdir(parents=True)
+    for name in ("bentos/service.py", "bentos/bentofile.yaml", "bentos/Dockerfile.template", "bentos/README.md",
+                 "params.yaml", "requirements-serve.lock"):
+        shutil.copy2(project / name, context / name)
+    build_wheel(context / "outputs" / "package" / "wheels")
+    cwd = Path.cwd()
+    os.chdir(context)  # bentoml resolves the wheel paths from the working directory
+    try:
+        bento = bentoml.bentos.build_bentofile(str(context / BENTOFILE), build_ctx=str(context))
+    finally:
+        os.chdir(cwd)
+    return str(bento.tag)

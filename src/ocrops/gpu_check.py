@@ -1,0 +1,225 @@
+"""``make gpu-check``: every GPU path of the project run once, offline, within a few minutes, on a machine with an
+NVIDIA GPU; on a machine without one, or without a package a check needs, each check is recorded as skipped with
+its reason. The report (reports/gpu-check.json) says what ran, what passed and what each one measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from ocrops.harness.bench import machine_info
+
+LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L", "Sodium 141 mmol/L",
+         "Potassium 4.1 mmol/L", "ALT 23 U/L", "Albumin 45.5 g/L", "Urea 5.2 mmol/L"]
+
+
+class Skip(Exception):
+    """A check that cannot run here; the message says why."""
+
+
+def line_images(n: int = 32) -> list[Image.Image]:
+    """Rendered test lines (PIL's own font: no system fonts needed)."""
+    font = ImageFont.load_default(size=22)
+    images = []
+    for i in range(n):
+        text = LINES[i % len(LINES)]
+        image = Image.new("RGB", (16 + 12 * len(text), 40), (245, 245, 240))
+        ImageDraw.Draw(image).text((8, 8), text, fill=(20, 20, 20), font=font)
+        images.append(image)
+    return images
+
+
+def cuda() -> str:
+    """The GPU's name; Skip when torch or a CUDA GPU is missing."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise Skip(f"torch is not installed ({exc})") from None
+    if not torch.cuda.is_available():
+        build = f"torch {torch.__version__}, CUDA {torch.version.cuda or 'none (a CPU build)'}"
+        raise Skip(f"no CUDA GPU: torch.cuda.is_available() is False ({build})")
+    return torch.cuda.get_device_name(0)
+
+
+def torch_cuda(work: Path) -> dict:
+    import torch
+
+    name = cuda()
+    x = torch.randn(4096, 4096, device="cuda", dtype=torch.bfloat16)
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(20):
+        x @ x
+    torch.cuda.synchronize()
+    tflops = 20 * 2 * 4096**3 / (time.perf_counter() - started) / 1e12
+    return {"device": name, "capability": list(torch.cuda.get_device_capability(0)), "cuda": torch.version.cuda,
+            "bf16": torch.cuda.is_bf16_supported(), "bf16_matmul_tflops": round(tflops, 1)}
+
+
+def _exported_ppocr(work: Path) -> tuple[Path, Path]:
+    """The pretrained PP-OCRv4 exported by its family into ``work`` (once per run): (model dir, engines dir)."""
+    model_dir, engines = work / "ppocr" / "model", work / "ppocr" / "engines"
+    if (engines / "export.json").exists():
+        return model_dir, engines
+    try:
+        from ocrops.config import ExportParams
+        from ocrops.family import DEFAULT_BASE, for_base
+        from ocrops.models import pretrained
+    except ImportError as exc:
+        raise Skip(f"exporting needs the pipeline extra ({exc})") from None
+    model = pretrained(DEFAULT_BASE)
+    model.save(model_dir)
+    exported = for_base(DEFAULT_BASE).code().export(model, model_dir, engines, [], ExportParams(int8=False))
+    (engines / "export.json").write_text(json.dumps({"family": model.family, "files": exported.files}),
+                                         encoding="utf-8")
+    return model_dir, engines
+
+
+def _parity(engine: str, work: Path, min_share: float) -> dict:
+    """The exported recognizer on ``engine`` against ONNX Runtime on the CPU, over rendered lines: at least
+    ``min_share`` of them read the same."""
+    from ocrops.family import DEFAULT_BASE, for_base
+    from ocrops.inference.types import EngineUnavailable
+
+    model_dir, engines = _exported_ppocr(work)
+    family = for_base(DEFAULT_BASE).code()
+    try:
+        reader = family.reader(model_dir, engines, engine)
+    except EngineUnavailable as exc:
+        raise Skip(str(exc)) from None
+    reference = family.reader(model_dir, engines, "ort_cpu")
+    images = line_images()
+    started = time.perf_counter()
+    got = reader.predict(images, batch_size=8)
+    seconds = time.perf_counter() - started
+    want = reference.predict(images, batch_size=8)
+    same = sum(a.text == b.text for a, b in zip(got, want, strict=True))
+    if same < min_share * len(images):
+        raise AssertionError(f"{engine} read {len(images) - same} of {len(images)} lines differently from ort_cpu")
+    return {"lines": len(images), "identical_to_ort_cpu": same, "lines_per_s": round(len(images) / seconds, 1)}
+
+
+def ort_cuda_parity(work: Path) -> dict:
+    from ocrops.inference.engines import cuda_provider_available
+
+    if not cuda_provider_available():
+        raise Skip("onnxruntime has no CUDAExecutionProvider here (onnxruntime-gpu is the 'gpu' extra)")
+    from ocrops.config import ExportParams
+
+    return _parity("ort_cuda", work, ExportParams().min_identical)  # fp32 on both: the export stage's rule
+
+
+def tensorrt(work: Path) -> dict:
+    from ocrops.inference.tensorrt import availability
+
+    ok, detail = availability()
+    if not ok:
+        raise Skip(detail)
+    return _parity("tensorrt", work, 0.9)  # an FP16 engine: a tenth of clean lines may differ by a character
+
+
+def bf16_lora_step(work: Path) -> dict:
+    """One LoRA step in bf16 on the tiny random-weight GLM-OCR: the loss on the same batch goes down."""
+    cuda()
+    import torch
+
+    try:
+        from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
+        from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr
+    except ImportError as exc:
+        raise Skip(f"the glm-ocr family needs transformers and peft ({exc})") from None
+    checkpoint = build_tiny_glm_ocr(work / "tiny-glm-ocr", LINES * 20)
+    torch.manual_seed(0)
+    model = GlmOcrModel.from_checkpoint(checkpoint, GlmOcrSettings(max_new_tokens=6, device="cuda"))
+    model.train_mode()
+    images = line_images(len(LINES))
+    optimizer = torch.optim.AdamW([p for p in model.module.parameters() if p.requires_grad], lr=1e-3)
+    before = model.loss(images, LINES)
+    before.backward()
+    optimizer.step()
+    with torch.no_grad():
+        after = model.loss(images, LINES)
+    dtype = str(next(model.module.parameters()).dtype)
+    if not after.item() < before.item():
+        raise AssertionError(f"the loss did not go down: {before.item():.4f} -> {after.item():.4f}")
+    return {"dtype": dtype, "loss_before": round(before.item(), 4), "loss_after": round(after.item(), 4)}
+
+
+def ppocr_train_cuda(work: Path) -> dict:
+    cuda()
+    raise Skip("the ppocr trainer (ocrops.adapter.DomainAdapter) has no CUDA path yet: it trains on the CPU")
+
+
+def bento_two_services(work: Path) -> dict:
+    """The pretrained model's Bento served on the GPU (topology auto: two services), batching on vs off."""
+    cuda()
+    os.environ.setdefault("BENTOML_HOME", str(work / "bentoml"))
+    from ocrops.harness.server import bento_server
+    from ocrops.registry.pyfunc import image_b64
+    from ocrops.stages.loadtest import model_card, sweep
+    from ocrops.stages.package import pretrained_bento
+
+    tag = pretrained_bento(work / "bento", Path.cwd())
+    payloads = []
+    for i, image in enumerate(line_images(16)):
+        image.save(work / f"line{i}.png")
+        payloads.append(image_b64(work / f"line{i}.png"))
+    env = {"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
+    figures: dict = {}
+    for name, extra in (("batching_on", {}), ("batching_off", {"OCROPS_SERVE_MAX_BATCH_SIZE": "1"})):
+        with bento_server(tag, env=env | extra, timeout_s=300) as url:
+            card = model_card(url)
+            if card["topology"] != "two":
+                raise AssertionError(f"a GPU machine served topology {card['topology']!r}, not 'two'")
+            points = sweep(url, payloads, [8, 32], 256, 30.0)
+        figures[name] = {p["concurrency"]: {k: round(p[k], 1) for k in ("requests_per_s", "p99_ms", "error_rate")}
+                         for p in points}
+        figures[f"{name}_engine"] = card["engine"]
+    figures["batching_on_vs_off_c32"] = round(figures["batching_on"][32]["requests_per_s"]
+                                              / figures["batching_off"][32]["requests_per_s"], 2)
+    return figures
+
+
+CHECKS: dict[str, Callable[[Path], dict]] = {
+    "torch_cuda": torch_cuda, "ort_cuda_parity": ort_cuda_parity, "tensorrt": tensorrt,
+    "bf16_lora_step": bf16_lora_step, "ppocr_train_cuda": ppocr_train_cuda, "bento_two_services": bento_two_services,
+}
+
+
+def run(budget_s: float = 480.0, only: list[str] | None = None) -> dict:
+    """Every check in turn until the budget is spent; a check left when it is spent is skipped, saying so."""
+    started = time.monotonic()
+    checks: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="ocrops-gpu-check-") as tmp:
+        for name, check in CHECKS.items():
+            if only and name not in only:
+                continue
+            if time.monotonic() - started > budget_s:
+                checks[name] = {"status": "skipped", "reason": f"the {budget_s:.0f} s budget was spent"}
+                continue
+            began = time.monotonic()
+            try:
+                checks[name] = {"status": "passed", **check(Path(tmp))}
+            except Skip as exc:
+                checks[name] = {"status": "skipped", "reason": str(exc)}
+            except Exception as exc:  # noqa: BLE001 - a failed check is reported, the others still run
+                checks[name] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                                "traceback": traceback.format_exc(limit=6)}
+            checks[name]["seconds"] = round(time.monotonic() - began, 1)
+    statuses = [c["status"] for c in checks.values()]
+    gpu = machine_info().get("gpu")
+    return {"gpu": gpu, "machine": machine_info(), "seconds": round(time.monotonic() - started, 1),
+            "passed": statuses.count("passed"), "failed": statuses.count("failed"),
+            "skipped": statuses.count("skipped"),
+            "summary": ("no GPU: every check skipped with its reason" if not gpu and statuses.count("skipped")
+                        == len(statuses) else f"{statuses.count('passed')} passed, {statuses.count('failed')} "
+                                              f"failed, {statuses.count('skipped')} skipped on {gpu}"),
+            "checks": checks}
