@@ -5,7 +5,6 @@ its reason. The report (reports/gpu-check.json) says what ran, what passed and w
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ocrops.harness.bench import machine_info
+from ocrops.inference.runtime import EXPORT_MANIFEST
 
 LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L", "Sodium 141 mmol/L",
          "Potassium 4.1 mmol/L", "ALT 23 U/L", "Albumin 45.5 g/L", "Urea 5.2 mmol/L"]
@@ -66,21 +66,14 @@ def torch_cuda(work: Path) -> dict:
 
 def _exported_ppocr(work: Path) -> tuple[Path, Path]:
     """The pretrained PP-OCRv4 exported by its family into ``work`` (once per run): (model dir, engines dir)."""
-    model_dir, engines = work / "ppocr" / "model", work / "ppocr" / "engines"
-    if (engines / "export.json").exists():
-        return model_dir, engines
+    if (work / "ppocr" / "engines" / EXPORT_MANIFEST).exists():
+        return work / "ppocr" / "mlflow" / "model", work / "ppocr" / "engines"
     try:
         from ocrops.config import ExportParams
-        from ocrops.family import DEFAULT_BASE, for_base
-        from ocrops.models import pretrained
+        from ocrops.stages.package import export_pretrained
     except ImportError as exc:
         raise Skip(f"exporting needs the pipeline extra ({exc})") from None
-    model = pretrained(DEFAULT_BASE)
-    model.save(model_dir)
-    exported = for_base(DEFAULT_BASE).code().export(model, model_dir, engines, [], ExportParams(int8=False))
-    (engines / "export.json").write_text(json.dumps({"family": model.family, "files": exported.files}),
-                                         encoding="utf-8")
-    return model_dir, engines
+    return export_pretrained(work / "ppocr", ExportParams(int8=False))
 
 
 def _parity(engine: str, work: Path, min_share: float) -> dict:
@@ -133,24 +126,17 @@ def bf16_lora_step(work: Path) -> dict:
 
     try:
         from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
-        from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr
+        from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr, one_step
     except ImportError as exc:
         raise Skip(f"the glm-ocr family needs transformers and peft ({exc})") from None
     checkpoint = build_tiny_glm_ocr(work / "tiny-glm-ocr", LINES * 20)
     torch.manual_seed(0)
     model = GlmOcrModel.from_checkpoint(checkpoint, GlmOcrSettings(max_new_tokens=6, device="cuda"))
-    model.train_mode()
-    images = line_images(len(LINES))
-    optimizer = torch.optim.AdamW([p for p in model.module.parameters() if p.requires_grad], lr=1e-3)
-    before = model.loss(images, LINES)
-    before.backward()
-    optimizer.step()
-    with torch.no_grad():
-        after = model.loss(images, LINES)
-    dtype = str(next(model.module.parameters()).dtype)
-    if not after.item() < before.item():
-        raise AssertionError(f"the loss did not go down: {before.item():.4f} -> {after.item():.4f}")
-    return {"dtype": dtype, "loss_before": round(before.item(), 4), "loss_after": round(after.item(), 4)}
+    before, after = one_step(model, line_images(len(LINES)), LINES)
+    if not after < before:
+        raise AssertionError(f"the loss did not go down: {before:.4f} -> {after:.4f}")
+    return {"dtype": str(next(model.module.parameters()).dtype), "loss_before": round(before, 4),
+            "loss_after": round(after, 4)}
 
 
 def ppocr_train_cuda(work: Path) -> dict:
@@ -215,8 +201,9 @@ def run(budget_s: float = 480.0, only: list[str] | None = None) -> dict:
                                 "traceback": traceback.format_exc(limit=6)}
             checks[name]["seconds"] = round(time.monotonic() - began, 1)
     statuses = [c["status"] for c in checks.values()]
-    gpu = machine_info().get("gpu")
-    return {"gpu": gpu, "machine": machine_info(), "seconds": round(time.monotonic() - started, 1),
+    machine = machine_info()
+    gpu = machine.get("gpu")
+    return {"gpu": gpu, "machine": machine, "seconds": round(time.monotonic() - started, 1),
             "passed": statuses.count("passed"), "failed": statuses.count("failed"),
             "skipped": statuses.count("skipped"),
             "summary": ("no GPU: every check skipped with its reason" if not gpu and statuses.count("skipped")

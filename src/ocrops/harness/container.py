@@ -12,14 +12,12 @@ import ast
 import json
 import os
 import subprocess
-import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from ocrops.errors import ErrorCode, OcropsError
-from ocrops.harness.server import BIN, bento_server, free_port
+from ocrops.harness.server import BIN, ServerProcess, bento_server, free_port
 
 RECIPE = Path("deploy/container")
 
@@ -57,35 +55,22 @@ def build(bento: str) -> dict:
 def running(image: str, timeout_s: float = 120):
     """``podman run`` the image on a free 127.0.0.1 port; yields (url, name, seconds until /readyz answered)."""
     port, name = free_port(), f"ocrops-check-{os.getpid()}"
+    cmd = ["podman", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:3000", image]
+    server = ServerProcess(cmd, port, "/readyz", env=podman_env(), timeout_s=timeout_s)
     started = time.monotonic()
-    podman("run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:3000", image)
-    url = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > timeout_s:
-                logs = podman("logs", name, check=False)
-                raise OcropsError(ErrorCode.UNAVAILABLE, f"{image} not ready after {timeout_s:g} s:\n"
-                                                         f"{(logs.stdout + logs.stderr)[-3000:]}")
-            time.sleep(0.2)
+        url = server.start()
         yield url, name, time.monotonic() - started
     finally:
-        podman("stop", "-t", "5", name, check=False)
+        server.stop()  # podman passes the signal on to the container
+        podman("rm", "--force", "--ignore", name, check=False)  # one that outlived its podman client
 
 
 def predict(url: str, files: list[Path]) -> list[str]:
     """The texts ``ocrops predict --format json --mode line`` prints for ``files``, in order."""
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
-        listing.write("\n".join(str(f) for f in files) + "\n")
     out = subprocess.run([str(BIN / "ocrops"), "predict", "--url", url, "--format", "json", "--mode", "line",
-                          "--files-from", listing.name, "--concurrency", "2", "--no-progress"],
+                          "--concurrency", "2", "--no-progress", *map(str, files)],
                          check=True, capture_output=True, text=True)
-    Path(listing.name).unlink()
     # the recognizer's own reading (raw_text), as the evaluate stage's test CER measures it
     return ["\n".join(line["raw_text"] for line in json.loads(answer)["lines"])
             for answer in out.stdout.splitlines() if answer.strip()]

@@ -56,7 +56,7 @@ class ServerProcess:
                         return self.url
             except OSError:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
         self.stop()
         raise OcropsError(ErrorCode.UNAVAILABLE,
                           f"{' '.join(self.cmd[:3])} not ready after {self.timeout_s:g} s:\n{self.log_tail()}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from ocrops.config import Params
+from ocrops.config import ExportParams, Params
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.family import saved_family
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
@@ -214,6 +214,23 @@ def summary(manifest: dict) -> list[str]:
             f"{manifest['bento']}`"]
 
 
+def export_pretrained(root: Path, export: ExportParams) -> tuple[Path, Path]:
+    """The default base model without training (PP-OCRv4 from the rapidocr wheel) saved under ``root/mlflow/model``
+    and exported by its family to ``root/engines`` with its manifest: (model dir, engines dir)."""
+    from ocrops.data.split import content_hash
+    from ocrops.family import DEFAULT_BASE, for_base
+    from ocrops.models import pretrained
+
+    model = pretrained(DEFAULT_BASE)
+    model_dir = model.save(root / "mlflow" / "model")
+    engines = root / "engines"
+    files = for_base(DEFAULT_BASE).code().export(model, model_dir, engines, [], export).files
+    manifest = {"family": model.family, "registered_model": "ocrops", "version": 1, "files": files,
+                "sha256": {k: content_hash(engines / v) for k, v in files.items()}}
+    (engines / EXPORT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    return model_dir, engines
+
+
 def pretrained_bento(root: Path, project: Path) -> str:
     """A Bento of the default base model without training (PP-OCRv4 from the rapidocr wheel, exported by its
     family), built from ``project``'s bentofile in a context under ``root``: what the service tests and
@@ -221,23 +238,13 @@ def pretrained_bento(root: Path, project: Path) -> str:
     import bentoml
 
     from ocrops.config import load_params
-    from ocrops.data.split import content_hash
-    from ocrops.family import DEFAULT_BASE, for_base
-    from ocrops.models import pretrained
     from ocrops.postprocess import Postprocessor
 
     params = load_params(project / "params.yaml")
-    model = pretrained(DEFAULT_BASE)
-    model_dir = model.save(root / "mlflow" / "model")
+    model_dir, engines = export_pretrained(root, params.export.model_copy(update={"int8": False}))
     Postprocessor(params.postprocess, ["Hemoglobin", "Creatinine"]).save(root / "mlflow")
-    engines = root / "engines"
-    exported = for_base(DEFAULT_BASE).code().export(model, model_dir, engines, [],
-                                                     params.export.model_copy(update={"int8": False}))
-    files = exported.files
-    manifest = {"family": model.family, "registered_model": "ocrops", "version": 1, "files": files,
-                "sha256": {k: content_hash(engines / v) for k, v in files.items()}}
-    (engines / EXPORT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-    tags = {"family": model.family, "test_cer": "0.0", "train_run_id": "pretrained"}
+    family = saved_family(model_dir).name
+    tags = {"family": family, "test_cer": "0.0", "train_run_id": "pretrained"}
     import_model(params, "champion", "1", model_dir, engines, {"source": "pretrained, not trained"}, tags)
 
     context = root / "context"

@@ -70,3 +70,16 @@ def build_tiny_glm_ocr(path: str | Path, texts: Sequence[str], seed: int = 0, hi
     image_processor = Glm46VImageProcessorPil(size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 48})
     save_processor(build_processor(tokenizer, image_processor), path)
     return path
+
+
+def one_step(model, images: Sequence, texts: Sequence[str], lr: float = 1e-3) -> tuple[float, float]:
+    """One AdamW step of ``model`` (a GlmOcrModel) on a fixed batch: the loss before and after it, which proves
+    the training path moves the weights (the unit tests on the CPU, ``ocrops gpu-check`` in bf16 on a GPU)."""
+    model.train_mode()
+    optimizer = torch.optim.AdamW([p for p in model.module.parameters() if p.requires_grad], lr=lr)
+    before = model.loss(images, texts)
+    before.backward()
+    optimizer.step()
+    with torch.no_grad():
+        after = model.loss(images, texts)
+    return before.item(), after.item()
