@@ -16,13 +16,15 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test long container container-tools reliability ablation screenshots lint install lock fonts browser tools data repro \
+.PHONY: run test long container container-tools reliability ablation screenshots lint install lock fonts browser tools java data \
+	repro batch \
 	gpu-check sample-data clean help
 
 help:
 	@echo "make run    - install, fetch the sample data, run the pipeline (dvc repro)"
 	@echo "make test   - install and run the test suite"
 	@echo "make container - the package stage's Bento as an image, offline, with podman (after make run)"
+	@echo "make batch  - the promoted model over an archive on Spark: make batch SOURCE=DIR OUTPUT=DIR (after make run)"
 	@echo "make gpu-check - every GPU path once, on a machine with an NVIDIA GPU -> reports/gpu-check.json"
 	@echo "make long   - the checks too long for make test: the pipeline, then the image built, run and checked"
 	@echo "make reliability - the long run of the reliability suite -> reports/reliability.json"
@@ -38,7 +40,7 @@ run: install fonts data repro
 # numbers, stay as they are)
 TEST_ENV := OMP_WAIT_POLICY=PASSIVE
 
-test: install fonts browser tools lint
+test: install fonts browser tools java lint
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests
 
 # generated files (data, metrics, lock hashes, recorded model digests) are not scanned for secrets: their hashes look like keys;
@@ -111,8 +113,8 @@ PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --stri
 lock: install
 	$(PIP_COMPILE) --extra pipeline --output-file requirements.lock pyproject.toml
 	$(PIP_COMPILE) --constraint requirements.lock --output-file requirements-serve.lock pyproject.toml
-	$(PIP_COMPILE) --extra pipeline --extra dev --constraint requirements.lock --output-file requirements-dev.lock \
-		pyproject.toml
+	$(PIP_COMPILE) --extra pipeline --extra dev --extra spark --constraint requirements.lock \
+		--output-file requirements-dev.lock pyproject.toml
 
 # System fonts for `ocrops synth` (three CJK faces plus DejaVu for superscripts).
 fonts:
@@ -132,6 +134,19 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
 	fi
+
+# Java for Spark (`ocrops batch`, its test): Debian's OpenJDK 17 where no Java 17 or newer is on the machine
+java:
+	@if java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; then \
+	  echo "java: installed"; \
+	else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; \
+	fi
+
+# The promoted model over an archive on Spark: make batch SOURCE=scans/ OUTPUT=ocr.parquet [MASTER=spark://...]
+batch: install java
+	$(BIN)/ocrops batch $(SOURCE) $(OUTPUT) $(if $(MASTER),--master $(MASTER))
 
 # curl and jq: the README's HTTP examples are run as written (tests/integration/test_readme_examples.py)
 tools:

@@ -52,6 +52,7 @@ class TrainResult:
     stopped_early: bool = False
     resumed_from_epoch: int | None = None
     added_characters: list[str] = field(default_factory=list)
+    device: str = "cpu"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +96,7 @@ class DomainAdapter:
         self.general_data = general_data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.dist: Distributed | None = None
+        self.device = torch.device("cpu")  # train() picks it from train.device
         self.teacher: OCRModel | None = None  # the frozen base model, for train.distill
         self.anchor: Anchor | None = None  # the pretrained weights, for train.l2sp
         self.settings = TrainParams()
@@ -110,13 +112,15 @@ class DomainAdapter:
         lr, batch_size, epochs, strength, seed = s.lr, s.batch_size, s.epochs, s.augment, s.seed
         general_ratio, grad_accum = s.general_ratio, s.grad_accum
         self.settings = s
+        self.device = training_device(s.device)
+        self.model.module.to(self.device)  # before the frozen copies below: they are compared on the same device
         # both taken before new characters grow the head: the base model as it was
         self.teacher = self._frozen_copy() if s.distill > 0 and self.general_data and general_ratio > 0 else None
         self.anchor = Anchor(self.model.module) if s.l2sp > 0 else None
         # seeded before the head grows: its new rows are drawn from the generators, so a training in a process
         # that used them before (ocrops ablate, a notebook) starts from the same weights as the train stage
         _seed_everything(seed)
-        result = TrainResult(added_characters=self._prepare_vocabulary())
+        result = TrainResult(added_characters=self._prepare_vocabulary(), device=self.device.type)
         self.dist = distributed()
         world = self.dist.world if self.dist else 1
         params = [p for p in self.model.module.parameters() if p.requires_grad]
@@ -279,7 +283,7 @@ class DomainAdapter:
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                            "torch": torch.get_rng_state()},
+                            "torch": torch.get_rng_state()} | _cuda_rng(),
                 },
                 path / "state.pt",
             )
@@ -297,10 +301,24 @@ class DomainAdapter:
         random.setstate(state["rng"]["python"])
         np.random.set_state(state["rng"]["numpy"])
         torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         return state
 
     def save(self, path: str | Path) -> Path:
         return self.model.save(path)
+
+
+def training_device(setting: str = "auto") -> torch.device:
+    """``auto``: CUDA where torch sees a GPU, else the CPU; ``cuda`` without a GPU is a 5002."""
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise OcropsError(ErrorCode.UNAVAILABLE, "train.device is cuda, but torch sees no CUDA GPU "
+                                                 f"(torch {torch.__version__}, CUDA {torch.version.cuda or 'none'})")
+    return torch.device("cuda" if setting != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+def _cuda_rng() -> dict:
+    return {"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}
 
 
 def _seed_everything(seed: int) -> None:

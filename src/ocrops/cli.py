@@ -564,6 +564,42 @@ def container_check(
         raise _fail(f"the container failed: {', '.join(failed)}", 1)
 
 
+@app.command("batch")
+def batch_cmd(
+    source: Annotated[str, typer.Argument(help="folder or URI of images (anything Spark reads: s3a://, hdfs://...)")],
+    output: Annotated[str, typer.Argument(help="folder or URI for the Parquet parts")],
+    params: ParamsOpt = Path("params.yaml"),
+    model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION (default: batch.alias)")] = None,
+    master: Annotated[str | None, typer.Option(help="Spark master (default: batch.master)")] = None,
+    mode: Annotated[str | None, typer.Option(help="auto, line or page (default: batch.mode)")] = None,
+    restart: Annotated[bool, typer.Option(help="delete OUTPUT first instead of resuming")] = False,
+    summary: Annotated[Path | None, typer.Option(help="also write what the run did as JSON here")] = None,
+) -> None:
+    """Read an archive of images with the registered model on Apache Spark, into Parquet; a rerun resumes."""
+    from ocrops.batch.job import run_batch, session
+    from ocrops.batch.model import resolve
+    from ocrops.config import BatchParams
+
+    p = load_params(params)
+    if mode is not None:
+        p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode})})
+    found = resolve(p, model)
+    console.print(f"batch: {found.name} version {found.version} ({found.alias or 'pinned'}) over {source}")
+    spark = session(master or p.batch.master)
+    try:
+        done = run_batch(spark, p, found, source, output, restart=restart,
+                         progress=lambda n, total: console.print(f"  {n}/{total} images read", highlight=False))
+    finally:
+        spark.stop()
+    result = done.to_dict()
+    if summary is not None:
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    errors = ", ".join(f"{n} x {code}" for code, n in done.errors.items()) or "none"
+    console.print(f"batch: {done.read} read ({done.images_per_s} images/s), {done.skipped} already done, "
+                  f"errors: {errors} -> {output}", highlight=False)
+
+
 @app.command("gpu-check")
 def gpu_check_cmd(
     report: Annotated[Path, typer.Option(help="where the results go")] = Path("reports/gpu-check.json"),

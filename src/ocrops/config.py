@@ -65,6 +65,9 @@ class TrainParams(_Section):
     base: str = Field(DEFAULT_BASE, description="a family's preset or PREFIX:PATH, a models:/ URI, or a saved "
                                                 "model directory; it decides the model family")
     epochs: int = Field(3, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto = the GPU where torch sees one (CUDA), else the CPU; CPU runs are reproducible bit "
+                            "for bit, GPU runs are not")
     batch_size: int = Field(16, ge=1)
     lr: float = Field(5e-4, gt=0)
     warmup: float = Field(0.1, ge=0, lt=1, description="share of steps with linear warm-up, then cosine")
@@ -250,6 +253,32 @@ class LoadTestParams(_Section):
     client_timeout_s: float = Field(60, gt=0, description="a request without answer by then counts as a hang")
 
 
+class BatchJob(_Section):
+    """One archive the optional dvc stage ``batch@NAME`` reads (a folder DVC tracks) and where its Parquet goes."""
+
+    input: str
+    output: str
+
+
+class BatchParams(_Section):
+    """`ocrops batch`: the promoted model over an archive of images on Apache Spark -> Parquet."""
+
+    alias: str = Field("champion", description="the registered version read with: models:/NAME@ALIAS")
+    master: str = Field("local[2]", description="Spark master (spark-submit's --master beats it)")
+    mode: Literal["auto", "line", "page"] = Field("auto", description="as the service: auto reads line-shaped "
+                                                                      "images as lines and detects lines in pages")
+    batch_size: int = Field(16, ge=1, description="images per model call (Arrow batch of the Spark UDF)")
+    images_per_part: int = Field(1000, ge=1, description="images written and committed together: a rerun skips "
+                                                         "committed parts, so this is what a killed job redoes")
+    partitions: int = Field(0, ge=0, description="Spark tasks per part; 0 = the cluster's default parallelism")
+    extensions: list[str] = Field(["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"],
+                                  description="file name endings read as images (case ignored)")
+    env_manager: Literal["local", "virtualenv", "uv", "conda"] = Field(
+        "local", description="the Python environment of the UDF: local = the job's own; virtualenv/uv/conda = the "
+                             "model's logged requirements, built on each executor")
+    jobs: dict[str, BatchJob] = Field({}, description="NAME: {input, output}: the optional dvc stage batch@NAME")
+
+
 class ValidatePaths(_Section):
     accepted: Path = Path("outputs/validate/accepted.jsonl")  # rows that passed, with their split
     quarantine: Path = Path("reports/quarantine.jsonl")
@@ -341,6 +370,7 @@ class Params(_Section):
     promote: PromoteParams = PromoteParams()
     serve: ServeParams = ServeParams()
     loadtest: LoadTestParams = LoadTestParams()
+    batch: BatchParams = BatchParams()
     paths: Paths = Paths()
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)

@@ -27,6 +27,7 @@ def test_without_a_gpu_every_check_is_skipped_with_its_reason(tmp_path: Path):
     assert "CUDAExecutionProvider" in report["checks"]["ort_cuda_parity"]["reason"]
     assert "tensorrt" in report["checks"]["tensorrt"]["reason"]
     assert "no CUDA GPU" in report["checks"]["bf16_lora_step"]["reason"]
+    assert "no CUDA GPU" in report["checks"]["ppocr_train_cuda"]["reason"]
 
 
 def test_a_failing_check_is_reported_and_the_others_still_run(monkeypatch):
@@ -51,3 +52,20 @@ def test_no_check_starts_once_the_budget_is_spent(monkeypatch):
 def test_rendered_lines_need_no_system_fonts():
     images = gpu_check.line_images(3)
     assert len(images) == 3 and all(image.mode == "RGB" and image.width > 100 for image in images)
+
+
+def test_the_cuda_training_check_trains_on_the_cpu_here(tmp_path: Path):
+    """What ppocr_train_cuda runs on a GPU, run on the CPU: the trainer's device path and the falling loss."""
+    figures = gpu_check.ppocr_train_steps(tmp_path, "cpu", epochs=2)
+    assert figures["device"] == "cpu" and len(figures["train_loss"]) == 2
+    assert figures["train_loss"][1] < figures["train_loss"][0]
+
+
+def test_training_on_cuda_without_a_gpu_is_a_5002():
+    from ocrops.adapter import training_device
+    from ocrops.errors import ErrorCode, OcropsError
+
+    assert training_device("auto").type == "cpu"
+    with pytest.raises(OcropsError) as caught:
+        training_device("cuda")
+    assert caught.value.code == ErrorCode.UNAVAILABLE and "no CUDA GPU" in caught.value.message

@@ -30,8 +30,9 @@ class TorchEngine:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
-            out = self.module(self._torch.from_numpy(batch))
-            return (out.softmax(-1) if self.head == "softmax" else out).numpy()
+            device = next(self.module.parameters()).device  # a module trained on a GPU reads there
+            out = self.module(self._torch.from_numpy(batch).to(device))
+            return (out.softmax(-1) if self.head == "softmax" else out).cpu().numpy()
 
 
 class OrtEngine:

@@ -1,9 +1,10 @@
-"""The packaged model MLflow stores: a pyfunc ("models from code") reading line images with the family's model
-and the post-processing chain, with the inference packages its family needs pinned."""
+"""The packaged model MLflow stores: a pyfunc ("models from code") reading images with the family's model, the
+page reader and the post-processing chain, with the inference packages its family needs pinned."""
 
 from __future__ import annotations
 
 import base64
+import json
 import tempfile
 import warnings
 from importlib.metadata import PackageNotFoundError, version
@@ -12,14 +13,16 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from ocrops.config import ServeParams
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.family import Family
 from ocrops.postprocess import Postprocessor
 
 # What every packaged model needs at inference time, page detection included (training-only packages are left
-# out); each family's record adds its own (ocrops.family.Family.runtime_packages).
+# out; opencv under whichever distribution name is installed); each family's record adds its own
+# (ocrops.family.Family.runtime_packages).
 RUNTIME_PACKAGES = ("mlflow", "torch", "numpy", "pandas", "pillow", "safetensors", "pydantic", "pyyaml", "rapidfuzz",
-                    "rapidocr-onnxruntime", "onnxruntime", "opencv-python", "pyclipper")
+                    "rapidocr-onnxruntime", "onnxruntime", "opencv-python-headless", "opencv-python", "pyclipper")
 
 
 def pip_requirements(family: Family) -> list[str]:
@@ -47,37 +50,105 @@ def _decode(value) -> object:
     return open_image(bytes(value), limits)
 
 
+# the page reader's settings as the service has them by default (serve.crop_margin, unclip_ratio, merge_gap)
+_SERVE = ServeParams()
+PAGE_DEFAULTS = {"crop_margin": _SERVE.crop_margin, "unclip_ratio": _SERVE.unclip_ratio,
+                 "merge_gap": _SERVE.merge_gap}
+OUTPUT_COLUMNS = ("text", "raw_text", "confidence", "mode", "lines", "error_code", "error")
+
+
 class OcropsPyfunc(mlflow.pyfunc.PythonModel):
-    """Line images in (column ``image``: base64 or bytes), text out: the family's model + post-processing."""
+    """Images in (column ``image``: base64 or bytes), text out: the family's model + post-processing.
+
+    Params: ``mode`` ``line`` (default: each image is one text line), ``page`` (detect lines, read each) or
+    ``auto`` (as the service: line-shaped images are lines); ``errors`` ``raise`` (default: a bad image fails the
+    call) or ``record`` (its row carries the error code, the others are read: what batch jobs use)."""
 
     def load_context(self, context) -> None:
         from ocrops.models import load_model
 
         self.model = load_model(context.artifacts["ocr_model"])
         self.chain = Postprocessor.load(context.artifacts["postprocess"])
+        self.detector_model = context.artifacts.get("detector")
+        self._readers: dict[tuple, object] = {}
+
+    def _reader(self, params: dict):
+        from ocrops.inference.pages import PageReader
+
+        key = tuple(float(params.get(k, v)) for k, v in PAGE_DEFAULTS.items())
+        if key not in self._readers:  # the detector session is loaded once per setting
+            margin, unclip, gap = key
+            self._readers[key] = PageReader(margin=margin, unclip_ratio=unclip, merge_gap=gap,
+                                            detector_model=Path(self.detector_model) if self.detector_model else None)
+        return self._readers[key]
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if "image" not in model_input:
             raise OcropsError(ErrorCode.INVALID_INPUT, "input needs a column 'image' (base64 PNG/JPEG)")
         params = params or {}
-        images = [_decode(v) for v in model_input["image"]]
-        predictions = self.model.predict(images, batch_size=int(params.get("batch_size", 16)))
-        post = bool(params.get("postprocess", True))
-        return pd.DataFrame({
-            "text": [self.chain(p.text, p.confidence) if post else p.text for p in predictions],
-            "raw_text": [p.text for p in predictions],
-            "confidence": [float(p.confidence) for p in predictions],
-        })
+        mode, errors = str(params.get("mode", "line")), str(params.get("errors", "raise"))
+        if mode not in ("line", "page", "auto") or errors not in ("raise", "record"):
+            raise OcropsError(ErrorCode.INVALID_INPUT, f"mode must be line, page or auto (got {mode!r}); errors "
+                                                       f"raise or record (got {errors!r})")
+        batch_size = int(params.get("batch_size", 16))
+        post = self.chain if bool(params.get("postprocess", True)) else None
+        reader = self._reader(params)
+        rows: list[dict | OcropsError] = []
+        for value in model_input["image"]:
+            try:
+                rows.append({"image": _decode(value)})
+            except OcropsError as exc:
+                if errors == "raise":
+                    raise
+                rows.append(exc)
+        readable = [k for k, row in enumerate(rows) if isinstance(row, dict)]
+
+        def read(indices: list[int]) -> list[dict]:
+            return reader.read([rows[k]["image"] for k in indices],
+                               lambda crops: self.model.predict(crops, batch_size=batch_size), mode, post)
+
+        try:
+            results = dict(zip(readable, read(readable), strict=True))
+        except OcropsError:
+            if errors == "raise" or len(readable) == 1:
+                raise
+            results = {}  # one image spoilt the call (e.g. out of memory): read them one by one
+            for k in readable:
+                try:
+                    results[k] = read([k])[0]
+                except OcropsError as exc:
+                    rows[k] = exc
+        return pd.DataFrame([_row(results.get(k), row) for k, row in enumerate(rows)], columns=OUTPUT_COLUMNS)
+
+
+def _row(result: dict | None, row: dict | OcropsError) -> dict:
+    """One output row: the reader's answer (text, lines with boxes as JSON) or the image's error."""
+    if isinstance(row, OcropsError) or result is None:
+        error = row if isinstance(row, OcropsError) else OcropsError(ErrorCode.UNAVAILABLE, "not read")
+        return {"text": "", "raw_text": "", "confidence": 0.0, "mode": "", "lines": "[]",
+                "error_code": int(error.code), "error": error.message}
+    # boxes to 0.1 px as plain floats (the detector's float32 corners would otherwise show as 433.70001220703125)
+    lines = [line | {"box": [[round(float(v), 1) for v in point] for point in line["box"]]}
+             for line in result["lines"]]
+    confidence = float(sum(line["confidence"] for line in lines) / len(lines)) if lines else 0.0
+    return {"text": result["text"], "raw_text": "\n".join(line["raw_text"] for line in lines),
+            "confidence": confidence, "mode": result["mode"], "lines": json.dumps(lines, ensure_ascii=False),
+            "error_code": 0, "error": ""}
 
 
 def _signature():
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
+    outputs = [ColSpec("string", "text"), ColSpec("string", "raw_text"), ColSpec("double", "confidence"),
+               ColSpec("string", "mode"), ColSpec("string", "lines"), ColSpec("long", "error_code"),
+               ColSpec("string", "error")]
+    page = [ParamSpec(k, "double", v) for k, v in PAGE_DEFAULTS.items()]
     return ModelSignature(
         inputs=Schema([ColSpec("string", "image")]),
-        outputs=Schema([ColSpec("string", "text"), ColSpec("string", "raw_text"), ColSpec("double", "confidence")]),
-        params=ParamSchema([ParamSpec("postprocess", "boolean", True), ParamSpec("batch_size", "long", 16)]),
+        outputs=Schema(outputs),
+        params=ParamSchema([ParamSpec("postprocess", "boolean", True), ParamSpec("batch_size", "long", 16),
+                            ParamSpec("mode", "string", "line"), ParamSpec("errors", "string", "raise"), *page]),
     )
 
 
@@ -89,11 +160,17 @@ def log_pyfunc(model_dir: Path, chain: Postprocessor, example_image: str | Path,
     """Log the packaged model to the active run; returns MLflow's ModelInfo (model_uri, model_id).
 
     The ocrops sources travel with it, and a plug-in family's package when it lives outside ocrops."""
+    import shutil
+
     import ocrops
+    from ocrops.inference.rapidocr import DET_MODEL, wheel_model
 
     package = Path(ocrops.__file__).parent
     with tempfile.TemporaryDirectory() as tmp:
         post = chain.save(Path(tmp) / "postprocess")
+        # the page reader's detector travels with the model, as in the Bento (no rapidocr needed to read pages)
+        detector = Path(tmp) / "detector.onnx"
+        shutil.copy2(wheel_model(DET_MODEL), detector)
         code = [str(package)]
         if package not in family.package_dir.parents:
             code.append(str(family.package_dir))
@@ -103,7 +180,7 @@ def log_pyfunc(model_dir: Path, chain: Postprocessor, example_image: str | Path,
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(Path(__file__).parent / "pyfunc_entry.py"),
-                artifacts={"ocr_model": str(model_dir), "postprocess": str(post)},
+                artifacts={"ocr_model": str(model_dir), "postprocess": str(post), "detector": str(detector)},
                 code_paths=code,
                 pip_requirements=pip_requirements(family),
                 signature=_signature(),

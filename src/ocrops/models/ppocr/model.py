@@ -55,22 +55,28 @@ class PPOCRModel(OCRModel):
     def encode(self, text: str) -> list[int]:
         return [self._index[ch] for ch in text if ch in self._index]
 
+    @property
+    def device(self) -> torch.device:
+        return self.network.head.weight.device
+
+    def _batch(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return torch.from_numpy(batch_arrays(self.prepare(images))).to(self.device)
+
     def loss(self, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
-        x = torch.from_numpy(batch_arrays(self.prepare(images)))
-        log_probs = F.log_softmax(self.forward_module(x), dim=-1).transpose(0, 1)  # (T, N, C)
+        log_probs = F.log_softmax(self.forward_module(self._batch(images)), dim=-1).transpose(0, 1)  # (T, N, C)
         targets = [torch.tensor(self.encode(t), dtype=torch.long) for t in texts]
-        steps = log_probs.shape[0]
+        steps, device = log_probs.shape[0], log_probs.device
         return F.ctc_loss(
             log_probs,
-            torch.cat(targets),
-            input_lengths=torch.full((len(texts),), steps, dtype=torch.long),
-            target_lengths=torch.tensor([len(t) for t in targets], dtype=torch.long),
+            torch.cat(targets).to(device),
+            input_lengths=torch.full((len(texts),), steps, dtype=torch.long, device=device),
+            target_lengths=torch.tensor([len(t) for t in targets], dtype=torch.long, device=device),
             blank=0,
             zero_infinity=True,  # a label longer than the image allows contributes nothing, not NaN
         )
 
     def posteriors(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        return self.forward_module(torch.from_numpy(batch_arrays(self.prepare(images))))
+        return self.forward_module(self._batch(images))
 
     def unknown_characters(self, texts: Sequence[str]) -> set[str]:
         return {ch for text in texts for ch in text if ch not in self._index}
@@ -91,7 +97,7 @@ class PPOCRModel(OCRModel):
             else:
                 new_w.append(weight[1:].mean(0))
                 new_b.append(bias[1:].min())
-        grown = torch.nn.Linear(head.in_features, head.out_features + len(added))
+        grown = torch.nn.Linear(head.in_features, head.out_features + len(added), device=weight.device)
         with torch.no_grad():
             grown.weight.copy_(torch.cat([weight, torch.stack(new_w)]))
             grown.bias.copy_(torch.cat([bias, torch.stack(new_b)]))
@@ -107,7 +113,8 @@ class PPOCRModel(OCRModel):
         self.mark_family(path)
         (path / "config.json").write_text(json.dumps(self.network.config.to_dict(), indent=1), encoding="utf-8")
         save_charset(path, self.charset)
-        save_file({k: v.contiguous() for k, v in self.network.state_dict().items()}, str(path / "model.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.network.state_dict().items()},
+                  str(path / "model.safetensors"))
         self.save_preprocess(path)
         return path
 

@@ -1,0 +1,134 @@
+"""The Spark job of ``ocrops batch``: list the archive's images, leave out those in committed parts, read the rest
+part by part with the registered model's pyfunc as a Spark UDF, and write each part as Parquet.
+
+A part is one Spark job whose output Spark commits with ``_SUCCESS``: a job killed midway loses at most the part
+in flight, and the rerun deletes it and reads its images again, so no image is written twice. A bad image never
+fails the job: its row carries the error code (4001 unreadable, 5001 too large) and the others are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from ocrops.batch.model import RESULT_TYPE, BatchModel, udf_params
+from ocrops.batch.parts import Parts
+from ocrops.config import BatchParams, Params
+from ocrops.errors import ErrorCode, OcropsError
+
+log = logging.getLogger(__name__)
+
+LINES_TYPE = "array<struct<text:string,raw_text:string,confidence:double,box:array<array<double>>>>"
+
+
+@dataclass
+class BatchSummary:
+    output: str
+    model: dict[str, str]
+    images: int = 0  # in the archive
+    skipped: int = 0  # already in committed parts
+    read: int = 0  # by this run
+    parts_written: int = 0
+    parts_redone: list[str] = field(default_factory=list)  # left unfinished by a killed run
+    errors: dict[str, int] = field(default_factory=dict)  # code -> images, this run
+    seconds: float = 0.0  # the whole run: listing, model loading, reading
+    read_seconds: float = 0.0  # the parts' Spark jobs
+    images_per_s: float = 0.0  # read / read_seconds
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def session(master: str, app: str = "ocrops-batch"):
+    """A Spark session on ``master``; under spark-submit its own --master and settings are kept."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit: the job picks the master
+        builder = builder.master(master)
+        if master.startswith("local"):
+            # executors are this machine's Python: the one running the job, with ocrops installed
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            builder = builder.config("spark.ui.enabled", "false")
+    spark = (builder.config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def list_images(spark, source: str, extensions: list[str]) -> list[str]:
+    """Every image file under ``source`` (recursively), as the URIs Spark reads them by, sorted."""
+    from pyspark.sql import functions as F
+
+    pattern = r"(?i)\.(" + "|".join(e.lstrip(".") for e in extensions) + r")$"
+    files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(source)
+             .select("path").where(F.col("path").rlike(pattern)))
+    return sorted(row.path for row in files.collect())
+
+
+def run_batch(spark, params: Params, model: BatchModel, source: str, output: str, restart: bool = False,
+              progress=None) -> BatchSummary:
+    """Read ``source`` into ``output`` (see the module's docstring); returns what this run did."""
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    b: BatchParams = params.batch
+    parts = Parts(spark, output)
+    if restart:
+        parts.delete_all()
+    manifest = {"model": model.to_dict(), "input": source, "mode": b.mode}
+    earlier = parts.read_manifest()
+    if earlier is not None and (earlier["model"]["version"], earlier["input"], earlier["mode"]) != (
+            model.version, source, b.mode):
+        raise OcropsError(ErrorCode.INVALID_INPUT,
+                          f"{output} holds results of {earlier['model']['name']} version {earlier['model']['version']}"
+                          f" over {earlier['input']} (mode {earlier['mode']}); this run would read with version "
+                          f"{model.version} over {source} (mode {b.mode}): write to another folder, or --restart")
+    summary = BatchSummary(output=output, model=model.to_dict())
+    summary.parts_redone = parts.drop_unfinished()
+    parts.write_manifest(manifest)
+    images = list_images(spark, source, b.extensions)
+    done = set()
+    if committed := parts.committed():
+        done = {r.path for r in spark.read.option("basePath", output).parquet(*committed).select("path").collect()}
+    todo = [p for p in images if p not in done]
+    summary.images, summary.skipped = len(images), len(images) - len(todo)
+
+    import mlflow.pyfunc
+
+    predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
+                                      params=udf_params(params))
+    errors: Counter = Counter()
+    number, reading = parts.next_number(), time.perf_counter()
+    for start in range(0, len(todo), b.images_per_part):
+        chunk = todo[start : start + b.images_per_part]
+        frame = spark.read.format("binaryFile").load(chunk)
+        frame = frame.repartition(b.partitions or spark.sparkContext.defaultParallelism)
+        result = frame.select("path", predict(F.struct(F.base64("content").alias("image"))).alias("r"))
+        code = F.col("r.error_code")
+        result = result.select(
+            "path", "r.text", "r.raw_text", "r.confidence", "r.mode",
+            F.from_json("r.lines", LINES_TYPE).alias("lines"),
+            F.when(code != 0, code.cast("int")).alias("error_code"),
+            F.when(code != 0, F.col("r.error")).alias("error"),
+            F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"),
+            F.lit(model.alias).alias("model_alias"))
+        target = parts.path(Parts.name(number))
+        result.write.mode("overwrite").parquet(target)
+        written = spark.read.parquet(target).groupBy("error_code").count().collect()
+        errors.update({str(r.error_code): r["count"] for r in written if r.error_code is not None})
+        summary.read += len(chunk)
+        summary.parts_written += 1
+        number += 1
+        if progress is not None:
+            progress(summary.read, len(todo))
+    summary.errors = dict(sorted(errors.items()))
+    summary.read_seconds = round(time.perf_counter() - reading, 2)
+    summary.seconds = round(time.perf_counter() - started, 2)
+    summary.images_per_s = round(summary.read / summary.read_seconds, 2) if summary.read_seconds else 0.0
+    return summary

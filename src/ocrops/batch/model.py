@@ -1,0 +1,67 @@
+"""Which registered version a batch job reads with, and the UDF's settings for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ocrops.config import Params
+from ocrops.errors import ErrorCode, OcropsError
+
+# the pyfunc's answer per image; ``lines`` is JSON, parsed into Parquet's nested type by the job
+RESULT_TYPE = ("text string, raw_text string, confidence double, mode string, lines string, error_code long, "
+               "error string")
+
+
+@dataclass(frozen=True)
+class BatchModel:
+    name: str
+    version: str
+    alias: str
+
+    @property
+    def uri(self) -> str:
+        """The version itself, not the alias: every part of a job (and its resumption) reads with one model."""
+        return f"models:/{self.name}/{self.version}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "alias": self.alias}
+
+
+def resolve(params: Params, model: str | None = None) -> BatchModel:
+    """``NAME@ALIAS`` (default: the registered model at ``batch.alias``) or ``NAME/VERSION`` -> the version, which
+    must have been registered with page reading (its pyfunc takes a ``mode``)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from ocrops.tracking import setup
+
+    setup(params)
+    spec = (model or f"{params.mlflow.registered_model}@{params.batch.alias}").removeprefix("models:/")
+    client = MlflowClient()
+    try:
+        if "@" in spec:
+            name, alias = spec.split("@", 1)
+            found = BatchModel(name, str(client.get_model_version_by_alias(name, alias).version), alias)
+        else:
+            name, _, version = spec.partition("/")
+            found = BatchModel(name, str(client.get_model_version(name, version).version), "")
+    except MlflowException as exc:
+        hint = (" (nothing is promoted yet: `ocrops promote VERSION` or the MLflow UI sets it; --model NAME@candidate "
+                "reads with the latest registered version)" if spec.endswith("@champion") else "")
+        raise OcropsError(ErrorCode.UNAVAILABLE, f"no registered model {spec!r} in {mlflow.get_tracking_uri()}: "
+                                                 f"{str(exc).splitlines()[0]}{hint}") from exc
+    signature = mlflow.models.get_model_info(found.uri).signature
+    names = {p.name for p in signature.params.params} if signature and signature.params else set()
+    if "mode" not in names:
+        raise OcropsError(ErrorCode.UNAVAILABLE,
+                          f"{found.name} version {found.version} was registered before the packaged model read "
+                          "pages; register a new version (dvc repro register) and promote it")
+    return found
+
+
+def udf_params(params: Params) -> dict:
+    """What the pyfunc is called with: the service's page-reader settings, so answers equal the Bento's."""
+    b, s = params.batch, params.serve
+    return {"mode": b.mode, "errors": "record", "batch_size": b.batch_size, "crop_margin": s.crop_margin,
+            "unclip_ratio": s.unclip_ratio, "merge_gap": s.merge_gap}

@@ -1,0 +1,188 @@
+"""`ocrops batch` on a real local Spark (local[2]): about 200 images (line images, whole pages, corrupt files) read
+by a registered model's pyfunc as a Spark UDF into Parquet, equal to what the served Bento of the same model
+answers for the same files; a run killed midway is rerun and completes without duplicates; a third run reads
+nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import PROJECT, line_image, png_with_declared_size, serve, truncated_png, write_pages
+
+pytestmark = pytest.mark.integration
+
+WORDS = ["Hemoglobin", "Creatinine", "Glucose", "Potassium", "Sodium", "Albumin", "Bilirubin", "Platelets"]
+UNITS = ["g/L", "umol/L", "mmol/L", "x10^9/L", "U/L", "%"]
+LINES, PAGES = 190, 3
+CORRUPT = {"bad/truncated.png": 4001, "bad/not-an-image.jpg": 4001, "bad/bomb.png": 5001}
+IMAGES = LINES + PAGES + len(CORRUPT)
+PER_PART = 50
+
+
+def ocrops() -> str:
+    return str(Path(sys.executable).parent / "ocrops")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    """scans/: line images of varied width, whole pages (some photographed), corrupt files, and a text file that
+    is not read."""
+    root = tmp_path_factory.mktemp("archive")
+    scans = root / "scans"
+    (scans / "lines").mkdir(parents=True)
+    rng = random.Random(3)
+    for i in range(LINES):
+        text = f"{rng.choice(WORDS)} {rng.randint(1, 400)}.{rng.randint(0, 9)} {rng.choice(UNITS)}"
+        line_image(text, size=(rng.randint(230, 420), 40)).save(scans / "lines" / f"{i:03d}.png")
+    pages = write_pages(root / "pages", ["test"] * PAGES)
+    (scans / "pages").mkdir()
+    for page in sorted(p for p in (pages / "images").iterdir() if p.suffix in (".png", ".jpg")):
+        shutil.copy2(page, scans / "pages" / page.name)
+    (scans / "bad").mkdir()
+    (scans / "bad" / "truncated.png").write_bytes(truncated_png())
+    (scans / "bad" / "not-an-image.jpg").write_bytes(b"this is a scanned note, honestly")
+    (scans / "bad" / "bomb.png").write_bytes(png_with_declared_size(20_000, 20_000))
+    (scans / "notes.txt").write_text("not an image: not listed", encoding="utf-8")
+    assert len(list((scans / "pages").iterdir())) == PAGES
+    return scans
+
+
+@pytest.fixture(scope="module")
+def registered(bento, tmp_path_factory) -> Path:
+    """The Bento's model (pretrained PP-OCRv4 and its post-processing chain) logged as the project's pyfunc and
+    registered as ocrops@champion in a fresh MLflow store; returns the params.yaml pointing at that store."""
+    bento_root = Path(bento[1]["BENTOML_HOME"]).parent
+    store = tmp_path_factory.mktemp("mlflow")
+    values = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
+    values["mlflow"] |= {"tracking_uri": f"sqlite:///{store}/mlflow.db", "artifact_root": str(store / "artifacts")}
+    values["batch"] = {"images_per_part": PER_PART, "batch_size": 8}
+    params = store / "params.yaml"
+    params.write_text(yaml.safe_dump(values), encoding="utf-8")
+    script = """
+import sys
+from pathlib import Path
+import mlflow
+from mlflow import MlflowClient
+from ocrops.config import load_params
+from ocrops.family import saved_family
+from ocrops.postprocess import Postprocessor
+from ocrops.registry.pyfunc import log_pyfunc
+from ocrops.tracking import setup
+
+root, params = Path(sys.argv[1]), load_params(sys.argv[2])
+setup(params)
+model_dir = root / "mlflow" / "model"
+example = Path(sys.argv[3])
+with mlflow.start_run():
+    info = log_pyfunc(model_dir, Postprocessor.load(root / "mlflow"), example, saved_family(model_dir))
+mv = mlflow.register_model(info.model_uri, "ocrops")
+MlflowClient().set_registered_model_alias("ocrops", "champion", mv.version)
+"""
+    example = store / "example.png"
+    line_image("Hemoglobin 135 g/L").save(example)
+    result = subprocess.run([sys.executable, "-c", script, str(bento_root), str(params), str(example)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return params
+
+
+def batch(params: Path, scans: Path, out: Path, summary: Path, **popen) -> subprocess.Popen:
+    return subprocess.Popen([ocrops(), "batch", str(scans), str(out), "--params", str(params), "--master",
+                             "local[2]", "--summary", str(summary)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def read_parquet(out: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(out)
+    frame["file"] = [p.split("/scans/", 1)[1] for p in frame["path"]]
+    return frame.set_index("file")
+
+
+@pytest.fixture(scope="module")
+def killed_and_rerun(registered, archive, tmp_path_factory) -> tuple[Path, dict, dict]:
+    """A job killed (SIGKILL to it, its JVM and its Python workers) once its first part is committed, then run
+    again to the end: (output, the rerun's summary, the third run's summary)."""
+    root = tmp_path_factory.mktemp("batch")
+    out = root / "out"
+    job = batch(registered, archive, out, root / "killed.json", start_new_session=True)
+    deadline = time.monotonic() + 400
+    while not (out / "part=00000" / "_SUCCESS").exists():
+        assert job.poll() is None, f"the job ended before its first part: {job.stdout.read()[-3000:]}"
+        assert time.monotonic() < deadline, "no part committed in 400 s"
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=30)
+    assert not (root / "killed.json").exists()
+    summaries = []
+    for name in ("rerun", "again"):
+        job = batch(registered, archive, out, root / f"{name}.json")
+        log, _ = job.communicate(timeout=600)
+        assert job.returncode == 0, log[-4000:]
+        summaries.append(json.loads((root / f"{name}.json").read_text(encoding="utf-8")))
+    return out, summaries[0], summaries[1]
+
+
+def test_rerun_after_a_kill_completes_without_duplicates(killed_and_rerun):
+    out, rerun, again = killed_and_rerun
+    frame = pd.read_parquet(out)
+    assert len(frame) == IMAGES and frame["path"].is_unique
+    assert not any(p.endswith("notes.txt") for p in frame["path"])
+    # the committed part was kept, whatever was in flight at the kill was read again
+    assert rerun["images"] == IMAGES and rerun["skipped"] >= PER_PART
+    assert rerun["skipped"] + rerun["read"] == IMAGES
+    assert sorted(int(p.name.split("=")[1]) for p in out.glob("part=*")) == list(range(len(list(out.glob("part=*")))))
+    assert all((p / "_SUCCESS").exists() for p in out.glob("part=*"))
+    assert again["read"] == 0 and again["skipped"] == IMAGES and again["parts_written"] == 0
+    manifest = json.loads((out / "_ocrops_batch.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == {"name": "ocrops", "version": "1", "alias": "champion"}
+
+
+def test_corrupt_images_carry_their_codes_and_the_rest_is_read(killed_and_rerun):
+    frame = read_parquet(killed_and_rerun[0])
+    for name, code in CORRUPT.items():
+        assert frame.loc[name, "error_code"] == code, frame.loc[name, "error"]
+        assert frame.loc[name, "error"] and frame.loc[name, "text"] == ""
+    good = frame.drop(index=list(CORRUPT))
+    assert good["error_code"].isna().all() and good["error"].isna().all()
+    assert (good["text"].str.len() > 0).all()
+    assert set(good["mode"]) == {"line", "page"}
+    pages = good[good["mode"] == "page"]
+    assert len(pages) == PAGES and all(len(lines) >= 10 for lines in pages["lines"])
+    assert set(frame["model_version"]) == {"1"} and set(frame["model_alias"]) == {"champion"}
+
+
+def test_parquet_equals_the_served_bentos_answers(killed_and_rerun, bento, archive):
+    """The same model behind `bentoml serve` (its exported ONNX engine, the service's page reader) answers every
+    file as the batch job wrote it: text, each line's text and box, the error code of a corrupt file."""
+    from ocrops.client import OCRClient, ServiceError
+
+    frame = read_parquet(killed_and_rerun[0])
+    files = sorted(frame.index)
+    with serve(bento) as url:
+        answers = dict(zip(files, OCRClient(url, retries=0).ocr_many([archive / f for f in files], concurrency=2),
+                           strict=True))
+    differ = []
+    for name, served in answers.items():
+        row = frame.loc[name]
+        if isinstance(served, ServiceError):
+            if int(served.code) != row["error_code"]:
+                differ.append((name, int(served.code), row["error_code"]))
+            continue
+        ours = [(line["text"], [list(p) for p in line["box"]]) for line in row["lines"]]
+        theirs = [(line.text, line.box) for line in served.lines]
+        if (served.text, served.mode, theirs) != (row["text"], row["mode"], ours):
+            differ.append((name, served.text[:80], row["text"][:80]))
+    assert not differ, differ[:5]
+    assert sum(isinstance(a, ServiceError) for a in answers.values()) == len(CORRUPT)
