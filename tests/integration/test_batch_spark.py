@@ -29,6 +29,7 @@ LINES, PAGES = 190, 3
 CORRUPT = {"bad/truncated.png": 4001, "bad/not-an-image.jpg": 4001, "bad/bomb.png": 5001}
 IMAGES = LINES + PAGES + len(CORRUPT)
 PER_PART = 50
+REPORT = PROJECT / "test-artifacts" / "batch.json"  # throughput of this run: Spark local[2] vs the Bento
 
 
 def ocrops() -> str:
@@ -168,11 +169,21 @@ def test_parquet_equals_the_served_bentos_answers(killed_and_rerun, bento, archi
     file as the batch job wrote it: text, each line's text and box, the error code of a corrupt file."""
     from ocrops.client import OCRClient, ServiceError
 
-    frame = read_parquet(killed_and_rerun[0])
+    out, rerun, _ = killed_and_rerun
+    frame = read_parquet(out)
     files = sorted(frame.index)
     with serve(bento) as url:
+        started = time.perf_counter()
         answers = dict(zip(files, OCRClient(url, retries=0).ocr_many([archive / f for f in files], concurrency=2),
                            strict=True))
+        served_s = time.perf_counter() - started
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps({
+        "images": len(files), "note": "one make test run, beside the other test worker on the same cores",
+        "spark_local2": {"images": rerun["read"], "seconds": rerun["read_seconds"],
+                         "images_per_s": rerun["images_per_s"], "images_per_part": PER_PART},
+        "bento_concurrency2": {"images": len(files), "seconds": round(served_s, 2),
+                               "images_per_s": round(len(files) / served_s, 2)}}, indent=2) + "\n", encoding="utf-8")
     differ = []
     for name, served in answers.items():
         row = frame.loc[name]
