@@ -78,10 +78,12 @@ container-tools:
 	fi
 
 # What does not fit make test's 20 minutes: the pipeline on the sample data, then its Bento's image built, run
-# and held to `bentoml serve` and the registered CER (tests/long) -> reports/container.json
-long: run container
+# and held to `bentoml serve` and the registered CER, and the test split read on Spark (ocrops batch) and by the
+# Bento (tests/long) -> reports/container.json, reports/batch.json
+long: run container java
 	OCROPS_LONG=1 $(BIN)/python -m pytest tests/long
 	cp test-artifacts/container.json reports/container.json
+	cp test-artifacts/batch.json reports/batch.json
 
 # Every GPU path once (CUDA, ONNX Runtime CUDA parity, TensorRT, a bf16 LoRA step, the two-service Bento with
 # batching on and off), offline, at most 8 minutes -> reports/gpu-check.json; without a GPU, or without a package

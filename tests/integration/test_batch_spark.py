@@ -29,7 +29,7 @@ LINES, PAGES = 190, 3
 CORRUPT = {"bad/truncated.png": 4001, "bad/not-an-image.jpg": 4001, "bad/bomb.png": 5001}
 IMAGES = LINES + PAGES + len(CORRUPT)
 PER_PART = 50
-REPORT = PROJECT / "test-artifacts" / "batch.json"  # throughput of this run: Spark local[2] vs the Bento
+REPORT = PROJECT / "test-artifacts" / "batch-test.json"  # this run's throughput: Spark local[2] vs the Bento
 
 
 def ocrops() -> str:

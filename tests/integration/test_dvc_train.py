@@ -161,8 +161,9 @@ def test_the_candidate_loaded_by_alias_reads_as_evaluated(in_repo: Path):
     model = mlflow.pyfunc.load_model("models:/ocrops@candidate")
     out = model.predict(pd.DataFrame({"image": [image_b64(line.path) for line in test]}))
     assert cer(list(out["raw_text"]), test.texts()) == pytest.approx(evaluation["test"]["adapted"]["cer"], abs=1e-12)
-    assert set(out.columns) == {"text", "raw_text", "confidence"}
+    assert list(out.columns) == ["text", "raw_text", "confidence", "mode", "lines", "error_code", "error"]
     assert out["confidence"].between(0, 1).all()
+    assert set(out["mode"]) == {"line"} and set(out["error_code"]) == {0}  # mode line by default: no detection
     info = mlflow.models.get_model_info("models:/ocrops@candidate")
     assert info.signature.inputs.input_names() == ["image"]
     requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/ocrops@candidate")).read_text()

@@ -52,6 +52,7 @@ def numerics(nondeterministic: list[str]) -> dict:
         except PackageNotFoundError:
             versions[name] = None
     return {
+        "cpu": _cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "kernels": {k: os.environ.get(k) for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")},
@@ -60,6 +61,15 @@ def numerics(nondeterministic: list[str]) -> dict:
         "nondeterministic_ops": nondeterministic,
         "cuda": torch.cuda.is_available(),
     }
+
+
+def _cpu_model() -> str | None:
+    """The CPU's name as Linux reports it: two machines that train apart are told apart by it."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
 
 
 def run(params: Params) -> dict | None:
@@ -102,6 +112,7 @@ def run(params: Params) -> dict | None:
             "stopped_early": result.stopped_early,
             "train_lines_per_s": sum(h.lines_per_s for h in result.history) / len(result.history),
             "added_characters": "".join(result.added_characters),
+            "device": result.device,
             "mlflow_run_id": run.run.info.run_id,
             "numerics": recorded,
         }
