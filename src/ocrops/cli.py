@@ -576,6 +576,13 @@ def batch_cmd(
     summary: Annotated[Path | None, typer.Option(help="also write what the run did as JSON here")] = None,
 ) -> None:
     """Read an archive of images with the registered model on Apache Spark, into Parquet; a rerun resumes."""
+    try:
+        import pyspark  # noqa: F401
+    except ModuleNotFoundError:
+        from rich.markup import escape
+
+        raise _fail(escape("ocrops batch runs on Apache Spark: pip install 'ocrops[pipeline,spark]' (and Java 17 or "
+                           "newer; `make java` installs Debian's)")) from None
     from ocrops.batch.job import run_batch, session
     from ocrops.batch.model import resolve
     from ocrops.config import BatchParams
