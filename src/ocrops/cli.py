@@ -590,14 +590,19 @@ def batch_cmd(
     p = load_params(params)
     if mode is not None:
         p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode})})
-    found = resolve(p, model)
-    console.print(f"batch: {found.name} version {found.version} ({found.alias or 'pinned'}) over {source}")
-    spark = session(master or p.batch.master)
     try:
-        done = run_batch(spark, p, found, source, output, restart=restart,
-                         progress=lambda n, total: console.print(f"  {n}/{total} images read", highlight=False))
-    finally:
-        spark.stop()
+        found = resolve(p, model)
+        console.print(f"batch: {found.name} version {found.version} ({found.alias or 'pinned'}) over {source}")
+        spark = session(master or p.batch.master)
+        try:
+            done = run_batch(spark, p, found, source, output, restart=restart,
+                             progress=lambda n, total: console.print(f"  {n}/{total} images read", highlight=False))
+        finally:
+            spark.stop()
+    except OcropsError as exc:
+        from rich.markup import escape
+
+        raise _fail(escape(str(exc)), 1) from exc
     result = done.to_dict()
     if summary is not None:
         summary.parent.mkdir(parents=True, exist_ok=True)

@@ -29,13 +29,12 @@ def test_spark_reads_the_sample_test_split_as_the_bento_serves_it(tmp_path: Path
     params = load_params(PROJECT / "params.yaml")
     paths = params.paths
     archive = tmp_path / "test-split"
-    # accepted lines carry their path from the project; pages their image within the page dataset
-    for kind, manifest, root in (("lines", paths.validate_.accepted, PROJECT),
-                                 ("pages", paths.validate_.pages, PROJECT / params.data.pages)):
+    # the validate stage's rows carry their file's path from the project
+    for kind, manifest in (("lines", paths.validate_.accepted), ("pages", paths.validate_.pages)):
         (archive / kind).mkdir(parents=True)
         for row in map(json.loads, (PROJECT / manifest).read_text(encoding="utf-8").splitlines()):
             if row["split"] == "test":
-                image = root / row.get("path", row["image"])
+                image = PROJECT / row["path"]
                 shutil.copy2(image, archive / kind / image.name)
     files = sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file())
     package = json.loads((PROJECT / paths.package.bento).read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -47,6 +48,9 @@ def session(master: str, app: str = "ocrops-batch"):
     """A Spark session on ``master``; under spark-submit its own --master and settings are kept."""
     from pyspark.sql import SparkSession
 
+    # pyspark 4.3 warns on every pandas UDF that it is not yet tested on pandas 3; the Parquet the job writes is
+    # checked against the served answers (tests/integration/test_batch_spark.py)
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     builder = SparkSession.builder.appName(app)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not started by spark-submit: the job picks the master
         builder = builder.master(master)
