@@ -24,6 +24,13 @@ os.environ.setdefault("GIT_COMMITTER_EMAIL", "tests@ocrops.invalid")
 
 PROJECT = Path(__file__).resolve().parents[1]
 
+# Great Expectations imports pyspark.sql.connect where pyspark is installed; that module takes an interpreter whose
+# __main__ has neither spec nor file for a doctest run and exits (status 0) when grpc is missing. pytest-xdist's
+# workers are such interpreters: give their __main__ a name so that collecting a module importing GX goes on.
+_MAIN = sys.modules["__main__"]
+if getattr(_MAIN, "__spec__", None) is None and not hasattr(_MAIN, "__file__"):
+    _MAIN.__file__ = "<pytest-xdist worker>"
+
 
 def _reliability():
     import importlib.util
