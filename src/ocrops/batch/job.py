@@ -103,11 +103,12 @@ def run_batch(spark, params: Params, model: BatchModel, source: str, output: str
     todo = [p for p in images if p not in done]
     summary.images, summary.skipped = len(images), len(images) - len(todo)
 
-    import mlflow.pyfunc
-
-    predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
-                                      params=udf_params(params))
     errors: Counter = Counter()
+    if todo:  # the UDF ships the model to the executors: only when there is something to read
+        import mlflow.pyfunc
+
+        predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
+                                          params=udf_params(params))
     number, reading = parts.next_number(), time.perf_counter()
     for start in range(0, len(todo), b.images_per_part):
         chunk = todo[start : start + b.images_per_part]
