@@ -161,6 +161,25 @@ def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
     return result.stdout.strip().splitlines()[-1], env
 
 
+def served_differences(frame, answers: dict) -> list[tuple]:
+    """Where a batch job's Parquet rows (``frame``, indexed by file) and the service's answers for the same files
+    (OCRResult, or ServiceError for a file it refused) differ: text, mode, each line's text and box, error code."""
+    from ocrops.client import ServiceError
+
+    differ = []
+    for name, served in answers.items():
+        row = frame.loc[name]
+        if isinstance(served, ServiceError):
+            if int(served.code) != row["error_code"]:
+                differ.append((name, int(served.code), row["error_code"]))
+            continue
+        ours = [(line["text"], [list(p) for p in line["box"]]) for line in row["lines"]]
+        theirs = [(line.text, line.box) for line in served.lines]
+        if (served.text, served.mode, theirs) != (row["text"], row["mode"], ours):
+            differ.append((name, served.text[:80], row["text"][:80]))
+    return differ
+
+
 def serve(bento: tuple[str, dict[str, str]], **env):
     """``with serve(bento, OCROPS_SERVE_X=...) as url:`` a real ``bentoml serve`` on 127.0.0.1."""
     from ocrops.harness.server import bento_server

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ocrops.config import Params, load_params
@@ -36,7 +37,7 @@ class ExportFormat(StrEnum):
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error[/] {message}")
+    err.print(f"[bold red]error[/] {escape(message)}")  # plain text: 'ocrops[spark]' is not a style
     return typer.Exit(code)
 
 
@@ -571,7 +572,7 @@ def batch_cmd(
     params: ParamsOpt = Path("params.yaml"),
     model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION (default: batch.alias)")] = None,
     master: Annotated[str | None, typer.Option(help="Spark master (default: batch.master)")] = None,
-    mode: Annotated[str | None, typer.Option(help="auto, line or page (default: batch.mode)")] = None,
+    mode: Annotated[ReadMode | None, typer.Option(help="default: batch.mode")] = None,
     restart: Annotated[bool, typer.Option(help="delete OUTPUT first instead of resuming")] = False,
     summary: Annotated[Path | None, typer.Option(help="also write what the run did as JSON here")] = None,
 ) -> None:
@@ -579,17 +580,15 @@ def batch_cmd(
     try:
         import pyspark  # noqa: F401
     except ModuleNotFoundError:
-        from rich.markup import escape
-
-        raise _fail(escape("ocrops batch runs on Apache Spark: pip install 'ocrops[pipeline,spark]' (and Java 17 or "
-                           "newer; `make java` installs Debian's)")) from None
+        raise _fail("ocrops batch runs on Apache Spark: pip install 'ocrops[pipeline,spark]' (and Java 17 or newer; "
+                    "`make java` installs Debian's)") from None
     from ocrops.batch.job import run_batch, session
     from ocrops.batch.model import resolve
     from ocrops.config import BatchParams
 
     p = load_params(params)
     if mode is not None:
-        p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode})})
+        p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode.value})})
     try:
         found = resolve(p, model)
         console.print(f"batch: {found.name} version {found.version} ({found.alias or 'pinned'}) over {source}")
@@ -600,9 +599,7 @@ def batch_cmd(
         finally:
             spark.stop()
     except OcropsError as exc:
-        from rich.markup import escape
-
-        raise _fail(escape(str(exc)), 1) from exc
+        raise _fail(str(exc), 1) from exc
     result = done.to_dict()
     if summary is not None:
         summary.parent.mkdir(parents=True, exist_ok=True)

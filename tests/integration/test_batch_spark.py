@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PROJECT, line_image, png_with_declared_size, serve, truncated_png, write_pages
+from conftest import PROJECT, line_image, png_with_declared_size, serve, served_differences, truncated_png, write_pages
 
 pytestmark = pytest.mark.integration
 
@@ -184,16 +184,6 @@ def test_parquet_equals_the_served_bentos_answers(killed_and_rerun, bento, archi
                          "images_per_s": rerun["images_per_s"], "images_per_part": PER_PART},
         "bento_concurrency2": {"images": len(files), "seconds": round(served_s, 2),
                                "images_per_s": round(len(files) / served_s, 2)}}, indent=2) + "\n", encoding="utf-8")
-    differ = []
-    for name, served in answers.items():
-        row = frame.loc[name]
-        if isinstance(served, ServiceError):
-            if int(served.code) != row["error_code"]:
-                differ.append((name, int(served.code), row["error_code"]))
-            continue
-        ours = [(line["text"], [list(p) for p in line["box"]]) for line in row["lines"]]
-        theirs = [(line.text, line.box) for line in served.lines]
-        if (served.text, served.mode, theirs) != (row["text"], row["mode"], ours):
-            differ.append((name, served.text[:80], row["text"][:80]))
+    differ = served_differences(frame, answers)
     assert not differ, differ[:5]
     assert sum(isinstance(a, ServiceError) for a in answers.values()) == len(CORRUPT)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import served_differences
+
 PROJECT = Path(__file__).resolve().parents[2]
 REPORT = PROJECT / "test-artifacts" / "batch.json"
 pytestmark = pytest.mark.skipif(not os.environ.get("OCROPS_LONG"),
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.skipif(not os.environ.get("OCROPS_LONG"),
 
 
 def test_spark_reads_the_sample_test_split_as_the_bento_serves_it(tmp_path: Path):
-    from ocrops.client import OCRClient, ServiceError
+    from ocrops.client import OCRClient
     from ocrops.config import load_params
     from ocrops.harness.server import bento_server
 
@@ -54,15 +56,7 @@ def test_spark_reads_the_sample_test_split_as_the_bento_serves_it(tmp_path: Path
         started = time.perf_counter()
         answers = list(OCRClient(url, retries=0).ocr_many([archive / f for f in files], concurrency=2))
         served_s = time.perf_counter() - started
-    differ = []
-    for name, served in zip(files, answers, strict=True):
-        row = frame.loc[name]
-        if isinstance(served, ServiceError):
-            differ.append((name, str(served)))
-            continue
-        ours = [(line["text"], [list(p) for p in line["box"]]) for line in row["lines"]]
-        if (served.text, [(line.text, line.box) for line in served.lines]) != (row["text"], ours):
-            differ.append((name, served.text[:60], row["text"][:60]))
+    differ = served_differences(frame, dict(zip(files, answers, strict=True)))
     pages = int((frame["mode"] == "page").sum())
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps({
