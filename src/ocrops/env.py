@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Every tool ocrops drives, with the switch that keeps it from phoning home.
 TELEMETRY_OFF: dict[str, str] = {
@@ -43,3 +44,19 @@ def pin_kernels(threads: int) -> dict[str, str]:
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[key] = str(threads)
     return {key: os.environ[key] for key in (*REPRODUCIBLE_KERNELS, "OMP_NUM_THREADS")}
+
+
+def cpu_fields() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ("model name", "cpu family", "model", "cache size", ...);
+    empty where there is no such file."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            break  # the first processor is enough
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields

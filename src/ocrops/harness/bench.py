@@ -15,6 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from ocrops.env import cpu_fields
+
 
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     """p50/p95/p99/mean in milliseconds."""
@@ -150,12 +152,7 @@ def _version(name: str) -> str | None:
 
 def machine_info() -> dict:
     """What the figures were measured on."""
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu = cpu_fields().get("model name") or platform.processor() or ""
     info: dict = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
                   "python": platform.python_version(),
                   "libraries": {n: _version(n) for n in ("torch", "onnxruntime", "onnxruntime-gpu", "tensorrt",

@@ -17,6 +17,7 @@ from ocrops.augment import preview_grid
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
 from ocrops.distributed import is_main_process
+from ocrops.env import cpu_fields
 from ocrops.stages.common import base_family, base_model, mixin_lines
 from ocrops.tracking import TrainingRun
 
@@ -66,16 +67,7 @@ def numerics(nondeterministic: list[str]) -> dict:
 def _cpu_model() -> str | None:
     """The CPU as Linux reports it: name, family/model/stepping and cache. A virtual machine often shows a generic
     name ("Intel(R) Xeon(R) Processor"); the model number and cache size still tell two machines apart."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    fields: dict[str, str] = {}
-    for line in lines:
-        if not line.strip():
-            break  # the first processor is enough
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
+    fields = cpu_fields()
     if "model name" not in fields:
         return None
     return (f"{fields['model name']} ({fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} "
