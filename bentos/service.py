@@ -21,11 +21,14 @@ import numpy as np
 from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.serving.auth import ApiKeys
 from ocrops.serving.http import REQUEST_ID, Gatekeeper, answer_response, error_response
 from ocrops.serving.logs import quiet_request_errors
 from ocrops.serving.metrics import own_metrics_dir
 from ocrops.serving.settings import load_settings
 from ocrops.serving.topology import choose_topology, engine_calls, engine_threads, serving_process
+from ocrops.serving.transport import install as install_transport
+from ocrops.serving.webui import web_app
 
 log = logging.getLogger("ocrops.service")
 SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
@@ -34,6 +37,9 @@ MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
 TOPOLOGY = choose_topology(SETTINGS.topology) if serving_process() else "two"
 if serving_process():
     own_metrics_dir()  # in `bentoml serve`'s parent: its workers share a metrics folder no other server uses
+    # each worker: headers bounded before they reach any app, parser errors as JSON (BentoML builds uvicorn's
+    # config after importing this module)
+    install_transport(SETTINGS.max_header_bytes)
 # BentoML's own deadline per call stays well behind MODEL_TIMEOUT, which the API enforces with its 5004
 SERVER_TIMEOUT_S = max(1, math.ceil(SETTINGS.timeout_s * 3))
 
@@ -113,7 +119,7 @@ class Endpoints:
         try:
             return answer_response(await work)
         except OcropsError as exc:
-            retry = SETTINGS.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None
+            retry = getattr(exc, "retry_after_s", SETTINGS.retry_after_s) if exc.code == ErrorCode.QUEUE_FULL else None
             response = error_response(exc, ctx.request.headers.get(REQUEST_ID, ""), retry)
             # BentoML copies the context's status onto whatever an API with a context parameter returns
             ctx.response.status_code = response.status_code
@@ -138,11 +144,11 @@ class Endpoints:
 
     @bentoml.api(route="/v1/chat/completions")
     async def chat_completions(self, ctx: bentoml.Context, messages: list[dict[str, Any]], model: str = "",
-                               stream: bool = False, max_tokens: int | None = None,
+                               stream: bool = False, n: int | None = None, max_tokens: int | None = None,
                                temperature: float | None = None) -> dict[str, Any]:
         """OpenAI-compatible: the image as a data URI, the prompt ``Text Recognition:``."""
         return await self._answer(ctx, self.api.chat_completions(ctx.request.headers.get(REQUEST_ID, ""), messages,
-                                                                 model, stream))
+                                                                 model, stream, n, max_tokens, temperature))
 
     @bentoml.api(route="/layout_parsing")
     async def layout_parsing(self, ctx: bentoml.Context, file: str, model: str = "",
@@ -219,7 +225,7 @@ else:
             log.info("serving %s on %s in the API process, %d engine calls at once (skipped: %s)",
                      self.engine.model.version, described["engine"], described["engine_calls"],
                      described["skipped_engines"])
-            self.api = OcrApi(self.model_ref.path, SETTINGS, self.engine.recognize)
+            self.api = OcrApi(self.model_ref.path, SETTINGS, self.engine.recognize, self.engine.release_memory)
             # warm up behind the running server: /livez answers at once, /readyz once the engine is warm
             threading.Thread(target=self._warm_up, name="ocrops-warm-up", daemon=True).start()
 
@@ -239,9 +245,6 @@ else:
 
 
 OCR.add_asgi_middleware(Gatekeeper, settings=SETTINGS)
-if SETTINGS.web_ui:
-    from ocrops.serving.auth import ApiKeys
-    from ocrops.serving.webui import web_app
-
-    # the page at / (BentoML's API explorer moves to /docs); mounted apps answer only their own routes
-    OCR.mount_asgi_app(web_app(SETTINGS, api_keys_enabled=ApiKeys.from_env().enabled), path="/")
+# the web page at / (serve.web_ui) and the API explorer at /docs, both without BentoML's own explorer page, which
+# loads a tag manager; mounted apps answer only their own routes
+OCR.mount_asgi_app(web_app(SETTINGS, api_keys_enabled=ApiKeys.from_env().enabled), path="/")

@@ -333,7 +333,6 @@ def ui(
 ) -> None:
     """Start the MLflow UI on the project's tracking store (runs, metrics, registry, aliases)."""
     import os
-    import subprocess
     import sys
 
     from ocrops.tracking import tracking_uri
@@ -349,10 +348,7 @@ def ui(
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
            "--artifacts-destination", str(Path(settings.mlflow.artifact_root).resolve()),
            "--host", host, "--port", str(port)]
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    _become(cmd, os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"})
 
 
 @app.command("mlflow", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
@@ -361,17 +357,13 @@ def mlflow_cmd(ctx: typer.Context) -> None:
     """Run the `mlflow` command on the project's store: `ocrops mlflow models serve -m models:/ocrops@champion
     --env-manager local` (MLFLOW_TRACKING_URI from ./params.yaml unless it is set already)."""
     import os
-    import subprocess
     import sys
 
     from ocrops.tracking import tracking_uri
 
     uri = tracking_uri(load_params(Path("params.yaml")))
     env = os.environ | {"MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    try:
-        raise typer.Exit(subprocess.call([sys.executable, "-m", "mlflow", *ctx.args], env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    _become([sys.executable, "-m", "mlflow", *ctx.args], env)
 
 
 def main() -> None:  # pragma: no cover
@@ -426,7 +418,6 @@ def serve(
 ) -> None:
     """Serve the Bento the package stage built (`bentoml serve` with the project's BentoML home)."""
     import os
-    import subprocess
 
     from ocrops.harness.server import BIN
     from ocrops.stages.package import bentoml_home
@@ -438,11 +429,19 @@ def serve(
             raise _fail("no bento built yet: run `dvc repro package` (or pass --bento TAG)")
         bento = json.loads(manifest.read_text(encoding="utf-8"))["bento"]
     console.print(f"serving {bento} on http://{host}:{port} (Ctrl+C stops it)")
-    cmd = [str(BIN / "bentoml"), "serve", bento, "--host", host, "--port", str(port)]
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=os.environ | {"BENTOML_DO_NOT_TRACK": "true"}))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    _become([str(BIN / "bentoml"), "serve", bento, "--host", host, "--port", str(port)],
+            os.environ | {"BENTOML_DO_NOT_TRACK": "true"})
+
+
+def _become(cmd: list[str], env: dict[str, str]) -> None:
+    """Replace this process with ``cmd``: signals from a process manager, ``timeout`` or Ctrl+C reach the server
+    itself, and no server is left behind when ``ocrops`` is stopped."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(cmd[0], cmd, env)
 
 
 class OutputFormat(StrEnum):

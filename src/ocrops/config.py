@@ -218,10 +218,22 @@ class ServeParams(_Section):
     body_idle_s: float = Field(5, gt=0, description="the longest pause within a request body (4080)")
     min_body_rate: int = Field(50_000, ge=1, description="bytes per second a large request body must keep up")
     max_receiving: int = Field(256, ge=1, description="request bodies being received at once per API worker "
-                               "(5030 beyond): bounds the memory slow uploads can hold")
+                               "(5030 beyond): bounds the connections slow uploads can hold")
+    max_request_bytes: int = Field(32_000_000, ge=1024, description="one request's whole body, any endpoint (5001; "
+                                   "/ocr: also at most one image's max_image_bytes in base64)")
+    max_worker_bytes: int = Field(256_000_000, ge=1024, description="request bodies held at once per API worker, "
+                                  "arriving or being answered (5030 beyond): bounds their memory")
+    max_header_bytes: int = Field(65_536, ge=4096, description="a request's line and headers (431 beyond)")
     max_image_bytes: int = Field(10_000_000, ge=1, description="encoded size of one image (5001)")
     max_side: int = Field(5000, ge=16)
     max_pixels: int = Field(25_000_000, ge=256)
+    max_jpeg_scans: int = Field(100, ge=1, description="scans of one JPEG (5001): each is a pass over the whole image")
+    max_request_pixels: int = Field(100_000_000, ge=256, description="decoded pixels of one request, all its images "
+                                    "together, from their headers before decoding (5001)")
+    max_worker_pixels: int = Field(200_000_000, ge=256, description="decoded pixels held at once per API worker "
+                                   "(5030 beyond): bounds the memory of images being read")
+    decode_threads: int = Field(2, ge=1, description="per API worker: threads decoding images over a megapixel and "
+                                "searching pages; smaller images are decoded on 2 threads of their own")
     max_images: int = Field(64, ge=1, description="images in one /ocr_batch request (5001)")
     max_lines: int = Field(300, ge=1, description="text lines one request may hold, all its pages together (5001)")
     crop_margin: float = Field(0.3, ge=0, le=2, description="pages: paper added around each detected line, "
@@ -238,7 +250,9 @@ class ServeParams(_Section):
                                                  "can hold personal data; off in production)")
     tracing: bool = Field(False, description="BentoML's OpenTelemetry span per request (configure an exporter in "
                           "BentoML's config); off: no spans are made (on 2 cores they cost ~2 % of throughput)")
-    web_ui: bool = Field(True, description="serve the web page at / (off: APIs and probes only)")
+    web_ui: bool = Field(True, description="serve the web page at / (off: APIs, API docs and probes only)")
+    cors_origins: list[str] = Field([], description="web origins (https://host[:port]) whose pages may call the API; "
+                                    "a request from any other origin is refused (4030)")
     web_preview_side: int = Field(1024, ge=64, description="web page: a larger image is first sent downscaled "
                                                           "to this side for a fast first answer")
 

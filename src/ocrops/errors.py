@@ -13,10 +13,12 @@ class ErrorCode(IntEnum):
     UNREADABLE_IMAGE = 4001  # not an image, or a format ocrops does not read
     INVALID_INPUT = 4002  # a request, params file, label or split that does not fit its contract
     UNAUTHORIZED = 4010  # API keys are on and the request has no valid one
+    FORBIDDEN = 4030  # a web page of an origin not in serve.cors_origins called the API
     NOT_FOUND = 4040  # no such endpoint
     METHOD_NOT_ALLOWED = 4050  # the endpoint exists, not with this method
     REQUEST_TIMEOUT = 4080  # the request body did not arrive in time (a stalled or too slow upload)
     RATE_LIMITED = 4029
+    HEADERS_TOO_LARGE = 4310  # the request line and headers exceed serve.max_header_bytes
     TOO_LARGE = 5001  # an image (bytes, pixels, side) or a request (images) over its limit
     UNAVAILABLE = 5002  # a model, engine, checkpoint or tracking store that cannot be loaded or reached
     OUT_OF_MEMORY = 5003
@@ -28,10 +30,12 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNREADABLE_IMAGE: 400,
     ErrorCode.INVALID_INPUT: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.OUT_OF_MEMORY: 507,

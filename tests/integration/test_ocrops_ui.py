@@ -1,14 +1,17 @@
-"""`ocrops ui` serves the MLflow UI on the project's store."""
+"""`ocrops ui` serves the MLflow UI on the project's store, and stops with it when told to."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
@@ -39,6 +42,27 @@ def test_ocrops_ui_serves_the_projects_store(tmp_path: Path):
                                     timeout=10) as answer:
             assert answer.status == 200
         assert (tmp_path / "mlruns" / "mlflow.db").exists()  # the store of params.yaml, created on first use
+        # a process manager (or `timeout`) stops `ocrops ui` with SIGTERM to it alone: the MLflow server it
+        # started must go with it, and its port with it
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline, left = time.monotonic() + 30, ["?"]
+        while left and time.monotonic() < deadline:  # MLflow's job runner stops its consumers in a few seconds
+            time.sleep(0.5)
+            left = [p.pid for p in psutil.process_iter() if _sid(p.pid) == proc.pid]
+        assert not left, [psutil.Process(pid).as_dict(["name", "status"]) for pid in left if psutil.pid_exists(pid)]
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "the MLflow server is still listening"
     finally:
-        os.killpg(proc.pid, 9)
+        try:
+            os.killpg(proc.pid, 9)
+        except ProcessLookupError:
+            pass
         proc.wait(timeout=30)
+
+
+def _sid(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ocrops.data.images import ImageLimits, open_rgb
+from ocrops.data.images import ImageLimits, decode, inspect
 from ocrops.errors import ErrorCode, OcropsError
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
@@ -21,10 +21,12 @@ class PayloadLimits:
     max_bytes: int = 10_000_000
     max_side: int = 5000
     max_pixels: int = 25_000_000
+    max_jpeg_scans: int = 100
 
     @property
     def image(self) -> ImageLimits:
-        return ImageLimits(max_side=self.max_side, max_pixels=self.max_pixels, max_bytes=self.max_bytes)
+        return ImageLimits(max_side=self.max_side, max_pixels=self.max_pixels, max_bytes=self.max_bytes,
+                           max_jpeg_scans=self.max_jpeg_scans)
 
 
 def decode_base64(text: str, limits: PayloadLimits) -> bytes:
@@ -46,8 +48,8 @@ def decode_base64(text: str, limits: PayloadLimits) -> bytes:
 
 
 def open_image(data: bytes, limits: PayloadLimits) -> Image.Image:
-    """Encoded PNG/JPEG bytes -> RGB image; dimensions are checked from the header before decoding."""
-    return open_rgb(data, limits.image)[0]
+    """Encoded image bytes -> RGB image; its header is checked against the limits before decoding."""
+    return decode(inspect(data, limits.image)[0])
 
 
 def image_from_base64(text: str, limits: PayloadLimits) -> Image.Image:

@@ -86,6 +86,11 @@ class PageReader:
                                           model=self.detector_model)
         return self._detector
 
+    def release_memory(self) -> None:
+        """The detector's working memory back to the system (if it was loaded); call when no page is read."""
+        if self._detector is not None and hasattr(self._detector, "release_memory"):
+            self._detector.release_memory()
+
     @staticmethod
     def is_line(image: Image.Image, mode: Mode = "auto") -> bool:
         """Whether ``image`` is read whole, as one line, without detection."""
@@ -155,13 +160,15 @@ class PageReader:
                          recognize: Callable[[list[Image.Image]], Awaitable[list[Prediction]]],
                          mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
                          redact_pii: bool | None = None, timings: dict | None = None,
-                         max_lines: int | None = None) -> list[dict]:
-        """As :meth:`read`, for an event loop: detection in worker threads, ``recognize`` awaited. Cancelling
-        it (a deadline) starts no further detection."""
+                         max_lines: int | None = None,
+                         offload: Callable[..., Awaitable] | None = None) -> list[dict]:
+        """As :meth:`read`, for an event loop: detection run by ``offload(fn, *args)`` (default: a worker
+        thread), ``recognize`` awaited. Cancelling it (a deadline) starts no further detection."""
         timings = {} if timings is None else timings
+        offload = offload or asyncio.to_thread
         started = time.perf_counter()
         # a line is its own region (no detection): found here, not worth a hop to a thread and back
-        found = [self.regions(im, mode) if self.is_line(im, mode) else await asyncio.to_thread(self.regions, im, mode)
+        found = [self.regions(im, mode) if self.is_line(im, mode) else await offload(self.regions, im, mode)
                  for im in images]
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
         crops = self._crops(found, max_lines)

@@ -111,6 +111,12 @@ class PackagedModel:
             log.exception("inference failed")
             raise OcropsError(ErrorCode.UNAVAILABLE, f"inference failed: {type(exc).__name__}") from exc
 
+    def release_memory(self) -> None:
+        """Give back what the engine keeps from its largest batch, where it can (ONNX Runtime)."""
+        engine = getattr(self.reader, "engine", None)
+        if hasattr(engine, "release_memory"):
+            engine.release_memory()
+
     def warm_up(self, batches: int, batch_size: int) -> None:
         """Run a few batches of blank lines, so the first real request does not pay for lazy init."""
         for _ in range(batches):

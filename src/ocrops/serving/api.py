@@ -1,6 +1,10 @@
 """What the service's endpoints do, free of BentoML: check and decode images, read them through the page
 reader with recognition delegated to the batched recognizer, and answer in the API's shapes.
 
+Every request runs under one deadline (``serve.timeout_s``): receiving its payload's bytes, checking their
+headers, admission (``serving.admission``), decoding and reading. Image work runs in the worker's own bounded
+lanes (``serving.lanes``), never on the event loop.
+
 bentos/service.py maps HTTP to these calls; any other front end (a test, another server) can use them too.
 """
 
@@ -10,39 +14,88 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
+from ocrops.data.images import PAGES_COUNTED, ImageHeader, decode, inspect
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.inference.inputs import PayloadLimits, decode_base64, open_image
+from ocrops.inference.inputs import PayloadLimits, decode_base64
 from ocrops.inference.pages import Mode, PageReader
 from ocrops.inference.runtime import DETECTOR_FILE, read_package
 from ocrops.inference.types import Prediction
-from ocrops.serving.protocols import chat_completion, chat_image, layout_parsing
+from ocrops.serving import memory
+from ocrops.serving.admission import Admission, Ticket
+from ocrops.serving.lanes import SMALL_PIXELS, Lanes
+from ocrops.serving.protocols import chat_completion, chat_image, check_chat_options, layout_parsing
 from ocrops.serving.settings import ServeSettings
 
 log = logging.getLogger("ocrops.service")
 
-# encoded images up to this size are decoded on the event loop (under a millisecond)
-INLINE_DECODE_BYTES = 64_000
 # recognition of line crops (RGB images): {"text", "confidence"} or {"error"} each
 Recognize = Callable[[list[Image.Image]], Awaitable[list[dict[str, Any]]]]
+# memory goes back to the system once a worker has had no request for this long
+GIVE_BACK_AFTER_IDLE_S = 1.0
+T = TypeVar("T")
+
+
+@dataclass
+class Opened:
+    """A payload's image, header read and checked, pixels not yet decoded."""
+
+    image: Image.Image
+    header: ImageHeader
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.header.pages > 1:
+            pages = self.header.pages if self.header.pages <= PAGES_COUNTED else f"more than {PAGES_COUNTED}"
+            return [f"a TIFF of {pages} pages: only its first page was read; send one image per page"]
+        return []
 
 
 class OcrApi:
-    def __init__(self, model_root: str | Path, settings: ServeSettings, recognize: Recognize) -> None:
-        self.settings, self._remote = settings, recognize
+    """``release_memory``: what gives the recognizer's working memory back, when it runs in this process."""
+
+    def __init__(self, model_root: str | Path, settings: ServeSettings, recognize: Recognize,
+                 release_memory: Callable[[], None] | None = None) -> None:
+        self.settings, self._remote, self._release_recognizer = settings, recognize, release_memory
         self.info, self.post = read_package(model_root)
         detector = Path(model_root) / DETECTOR_FILE
         self.pages = PageReader(margin=settings.crop_margin, unclip_ratio=settings.unclip_ratio,
                                 merge_gap=settings.merge_gap, detector_model=detector if detector.exists() else None)
-        self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels)
+        self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels,
+                                    settings.max_jpeg_scans)
+        self.lanes = Lanes(settings.decode_threads)
+        self.admission = Admission(settings.max_request_pixels, settings.max_worker_pixels, settings.timeout_s,
+                                   SMALL_PIXELS, on_idle=self._idle)
+        self._given_back_at = 0  # requests admitted when memory was last given back
         self.model_name = self.info["mlflow"]["name"]
         if settings.log_content:
             log.warning("serve.log_content is on: every answer, OCR text included, goes to the log")
+
+    def _idle(self, admitted: int) -> None:
+        """The worker has no request in hand: if it stays so for a moment, give back what reading kept (the
+        engines' arenas, the heap's free pages); a load that goes on keeps them, and their speed."""
+        if admitted != self._given_back_at:
+            asyncio.get_running_loop().call_later(GIVE_BACK_AFTER_IDLE_S, self._still_idle, admitted)
+
+    def _still_idle(self, admitted: int) -> None:
+        if self.admission.idle and self.admission.admitted == admitted:
+            self._given_back_at = admitted
+            self.lanes.large.submit(self._give_back)
+
+    def _give_back(self) -> None:
+        try:
+            self.pages.release_memory()
+            if self._release_recognizer is not None:
+                self._release_recognizer()
+        except Exception:  # memory stays held; answers are not affected
+            log.exception("giving the engines' memory back failed")
+        memory.trim()
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -90,31 +143,48 @@ class OcrApi:
         return [Prediction(r["text"], float(r["confidence"])) for r in readings]
 
     async def read(self, images: list[Image.Image], mode: Mode, correct: bool | None, redact_pii: bool | None,
-                   timings: dict, started: float) -> list[dict]:
-        """Detection and recognition within MODEL_TIMEOUT counted from ``started`` (5004)."""
-        left = self.settings.timeout_s - (time.perf_counter() - started)
-        try:
-            return await asyncio.wait_for(
-                self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii, timings,
-                                      max_lines=self.settings.max_lines), max(left, 0.001))
-        except TimeoutError as exc:
-            raise OcropsError(ErrorCode.TIMEOUT, f"reading took longer than {self.settings.timeout_s:g} s") from exc
+                   timings: dict, ticket: Ticket) -> list[dict]:
+        """Detection (in the large lane) and recognition of decoded images."""
+        async def offload(fn: Callable[..., T], *args: Any) -> T:
+            return await self.lanes.run(self.lanes.large, fn, *args, ticket=ticket)
 
-    async def decode(self, image: str | None, file: Path | None = None, content_type: str | None = None
-                     ) -> Image.Image:
+        return await self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii, timings,
+                                           max_lines=self.settings.max_lines, offload=offload)
+
+    async def within_deadline(self, work: Awaitable[T]) -> T:
+        """``work`` answered by ``serve.timeout_s`` (5004), whatever it is waiting for; threads it left running
+        keep their memory counted until they finish (``Ticket``)."""
+        try:
+            return await asyncio.wait_for(work, self.settings.timeout_s)
+        except TimeoutError as exc:
+            raise OcropsError(ErrorCode.TIMEOUT, f"the request took longer than {self.settings.timeout_s:g} s") from exc
+
+    def _open(self, payload: str | Path) -> Opened:
+        """Base64 text or an uploaded file's path -> its image, header checked (runs in the small lane: the bytes
+        are bounded, their pixels are not decoded)."""
+        data = Path(payload).read_bytes() if isinstance(payload, Path) else decode_base64(payload, self.limits)
+        return Opened(*inspect(data, self.limits.image))
+
+    async def open(self, image: str | None, file: Path | None = None, content_type: str | None = None) -> Opened:
         if file is not None:
             # only a multipart upload makes ``file`` a server-side temporary file; in JSON it would be a path
             # chosen by the client
             if not (content_type or "").startswith("multipart/form-data"):
                 raise OcropsError(ErrorCode.INVALID_INPUT, "'file' must be a multipart/form-data upload")
-            data = await asyncio.to_thread(Path(file).read_bytes)
+            payload: str | Path = Path(file)
         elif image:
-            data = decode_base64(image, self.limits)
+            payload = image
         else:
             raise OcropsError(ErrorCode.INVALID_INPUT, "send an image: multipart field 'file' or base64 'image'")
-        if len(data) <= INLINE_DECODE_BYTES:  # a line image decodes faster than a hop to a thread and back
-            return open_image(data, self.limits)
-        return await asyncio.to_thread(open_image, data, self.limits)
+        return await self.lanes.run(self.lanes.small, self._open, payload)
+
+    def admit(self, opened: Sequence[Opened]) -> Ticket:
+        return self.admission.admit([o.header.pixels for o in opened], self.settings.retry_after_s)
+
+    async def decode(self, opened: Sequence[Opened], ticket: Ticket) -> list[Image.Image]:
+        """Pixels decoded in the lane their size calls for."""
+        return list(await asyncio.gather(*(
+            self.lanes.run(self.lanes.for_pixels(o.header.pixels), decode, o.image, ticket=ticket) for o in opened)))
 
     def logged(self, request_id: str, answer: dict) -> dict:
         if self.settings.log_content:  # an explicit debugging switch: the text may be personal data
@@ -125,39 +195,65 @@ class OcrApi:
 
     async def ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
                   mode: Mode, postprocess: bool | None, redact_pii: bool | None) -> dict[str, Any]:
-        started = time.perf_counter()
         correct, redact = self.switches(postprocess, redact_pii)
-        picture = await self.decode(image, file, content_type)
-        timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-        result = (await self.read([picture], mode, correct, redact, timings, started))[0]
+        return self.logged(request_id, await self.within_deadline(
+            self._ocr(request_id, image, file, content_type, mode, correct, redact)))
+
+    async def _ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
+                   mode: Mode, correct: bool | None, redact: bool | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        opened = await self.open(image, file, content_type)
+        async with self.admit([opened]) as ticket:
+            [picture] = await self.decode([opened], ticket)
+            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
+            result = (await self.read([picture], mode, correct, redact, timings, ticket))[0]
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return self.logged(request_id, {
-            "request_id": request_id, **result, "width": picture.width, "height": picture.height,
-            "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}})
+        return {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
+                "warnings": opened.warnings, "model": self.model(),
+                "timings": {k: round(v, 2) for k, v in timings.items()}}
 
     async def ocr_batch(self, request_id: str, images: list[str], mode: Mode, postprocess: bool | None,
                         redact_pii: bool | None) -> dict[str, Any]:
-        started = time.perf_counter()
         if not images:
             raise OcropsError(ErrorCode.INVALID_INPUT, "images is empty")
         if len(images) > self.settings.max_images:
             raise OcropsError(ErrorCode.TOO_LARGE, f"{len(images)} images exceed {self.settings.max_images}")
         correct, redact = self.switches(postprocess, redact_pii)
-        pictures = [await self.decode(text) for text in images]
-        timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-        results = await self.read(pictures, mode, correct, redact, timings, started)
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return self.logged(request_id, {"request_id": request_id, "results": results, "model": self.model(),
-                                        "timings": {k: round(v, 2) for k, v in timings.items()}})
+        return self.logged(request_id, await self.within_deadline(
+            self._ocr_batch(request_id, images, mode, correct, redact)))
 
-    async def chat_completions(self, request_id: str, messages: list[dict[str, Any]], model: str,
-                               stream: bool) -> dict[str, Any]:
+    async def _ocr_batch(self, request_id: str, images: list[str], mode: Mode, correct: bool | None,
+                         redact: bool | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        opened = list(await asyncio.gather(*(self.open(text) for text in images)))
+        async with self.admit(opened) as ticket:
+            pictures = await self.decode(opened, ticket)
+            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
+            results = await self.read(pictures, mode, correct, redact, timings, ticket)
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        for result, o in zip(results, opened, strict=True):
+            result["warnings"] = o.warnings
+        return {"request_id": request_id, "results": results, "model": self.model(),
+                "timings": {k: round(v, 2) for k, v in timings.items()}}
+
+    async def read_one(self, payload: str, mode: Mode) -> tuple[dict, Image.Image]:
+        """One base64 image (a data URI), read under the deadline: (its result, the decoded image)."""
+        async def work() -> tuple[dict, Image.Image]:
+            opened = await self.open(payload)
+            async with self.admit([opened]) as ticket:
+                [picture] = await self.decode([opened], ticket)
+                return (await self.read([picture], mode, None, None, {}, ticket))[0], picture
+
+        return await self.within_deadline(work())
+
+    async def chat_completions(self, request_id: str, messages: list[dict[str, Any]], model: str, stream: bool,
+                               n: int | None = None, max_tokens: int | None = None,
+                               temperature: float | None = None) -> dict[str, Any]:
         if stream:
             raise OcropsError(ErrorCode.INVALID_INPUT, "stream=true is not supported")
+        check_chat_options(n, max_tokens, temperature)
         served = self.chat_model(model)
-        started = time.perf_counter()
-        picture = await self.decode(chat_image(messages))
-        result = (await self.read([picture], "auto", None, None, {}, started))[0]
+        result, _ = await self.read_one(chat_image(messages), "auto")
         return self.logged(request_id, chat_completion(result["text"], served, request_id))
 
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
@@ -165,8 +261,6 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
         if file.startswith("data:application/pdf"):
             raise OcropsError(ErrorCode.UNREADABLE_IMAGE, "PDF is not supported; send PNG or JPEG pages")
-        started = time.perf_counter()
-        picture = await self.decode(file)
-        result = (await self.read([picture], "page", None, None, {}, started))[0]
+        result, picture = await self.read_one(file, "page")
         return self.logged(request_id, layout_parsing(result, picture.width, picture.height,
                                                       model or self.model_name, request_id))

@@ -50,9 +50,52 @@ class Body:
         return replayed
 
 
-async def read_body(receive, limits: BodyLimits, length: int | None, parser=None) -> Body:
+# parts of one multipart body (Starlette refuses more than 1,000 with an error BentoML answers as a bare 500;
+# the API takes one file and a few fields)
+MAX_PARTS = 100
+# an uploaded file's name becomes part of a temporary file's name (at most 255 bytes, with BentoML's prefix)
+MAX_FILENAME_BYTES = 200
+
+
+class MultipartCheck:
+    """Callbacks for python-multipart's streaming parser: refuses (4002) too many parts and overlong file names
+    while the body arrives, before any of it reaches BentoML."""
+
+    def __init__(self) -> None:
+        self.parts = 0
+        self._field, self._value = b"", b""
+
+    def callbacks(self) -> dict:
+        return {"on_part_begin": self._part, "on_header_field": self._field_data, "on_header_value": self._value_data,
+                "on_header_end": self._header_end}
+
+    def _part(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise OcropsError(ErrorCode.INVALID_INPUT, f"multipart body with more than {MAX_PARTS} parts")
+
+    def _field_data(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _value_data(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        field, value, self._field, self._value = self._field, self._value, b"", b""
+        if field.strip().lower() != b"content-disposition":
+            return
+        from python_multipart.multipart import parse_options_header
+
+        filename = parse_options_header(value)[1].get(b"filename") or b""
+        if len(filename) > MAX_FILENAME_BYTES:
+            raise OcropsError(ErrorCode.INVALID_INPUT, f"file name of {len(filename)} bytes; at most "
+                                                       f"{MAX_FILENAME_BYTES}")
+
+
+async def read_body(receive, limits: BodyLimits, length: int | None, parser=None, take=None) -> Body:
     """The whole body; 4080 when it does not arrive in time, 5001 past ``max_bytes`` (chunked uploads carry no
-    Content-Length), 4002 for a broken multipart body; ClientGone when the client hangs up."""
+    Content-Length), 4002 for a broken multipart body; ClientGone when the client hangs up. ``take(n)`` is
+    told of every chunk of a body of unknown length (it raises to refuse it: the worker's byte budget)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.deadline_s(length)
     body = Body()
@@ -70,9 +113,13 @@ async def read_body(receive, limits: BodyLimits, length: int | None, parser=None
         body.size += len(chunk)
         if body.size > limits.max_bytes:
             raise OcropsError(ErrorCode.TOO_LARGE, f"request body exceeds {limits.max_bytes} bytes")
+        if take is not None and length is None:
+            take(len(chunk))
         if parser is not None:
             try:
                 parser.write(chunk)
+            except OcropsError:
+                raise
             except Exception as exc:  # python-multipart's parse errors
                 raise OcropsError(ErrorCode.INVALID_INPUT, f"malformed multipart body: {exc}") from exc
         body.messages.append(message)

@@ -1,6 +1,6 @@
 """HTTP plumbing shared by every endpoint: JSON error bodies with request ids, and the ASGI gatekeeper that
-runs before the API (request ids, size limit, API keys, rate limit, the body received whole and in time,
-admission queue, metrics, logs)."""
+runs before the API (request ids, browser headers, web origins, size limits, API keys, rate limit, the body
+received whole and in time within the worker's byte budget, admission queue, metrics, logs)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import uuid
 
 from ocrops.errors import HTTP_STATUS, ErrorCode, OcropsError
 from ocrops.serving.auth import ApiKeys, key_id, presented_key
-from ocrops.serving.body import BodyLimits, ClientGone, read_body
+from ocrops.serving.body import BodyLimits, ClientGone, MultipartCheck, read_body
 from ocrops.serving.ratelimit import RateLimiter
 
 log = logging.getLogger("ocrops.access")
@@ -29,6 +29,17 @@ FOREIGN_STATUS = {400: ErrorCode.INVALID_INPUT, 404: ErrorCode.NOT_FOUND, 405: E
                   413: ErrorCode.TOO_LARGE, 415: ErrorCode.INVALID_INPUT, 422: ErrorCode.INVALID_INPUT,
                   503: ErrorCode.QUEUE_FULL, 504: ErrorCode.TIMEOUT}
 CLIENT_CLOSED = 499  # nginx's status for a client that hung up before its answer: not a server error
+# on every answer: no script, style, frame or request from anywhere but this origin (the web page keeps an API key
+# in sessionStorage; BentoML's API explorer page loaded a tag manager), no MIME sniffing, no framing, no referrer
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                 b"img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; "
+                                 b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+CORS_HEADERS = "authorization, content-type, x-api-key, x-request-id"
 
 
 def quoted(text: str) -> str:
@@ -87,13 +98,42 @@ def _multipart_header_error(content_type: str | None) -> OcropsError | None:
 
 
 def _multipart_parser(content_type: str | None):
-    """A streaming parser that only checks the syntax of a multipart body (None: not multipart, or no boundary)."""
+    """A streaming parser that checks a multipart body's syntax, parts and file names (None: not multipart, or no
+    boundary)."""
     if not content_type or not content_type.lower().startswith("multipart/"):
         return None
     from python_multipart.multipart import MultipartParser, parse_options_header
 
     boundary = parse_options_header(content_type)[1].get(b"boundary")
-    return MultipartParser(boundary) if boundary else None
+    return MultipartParser(boundary, MultipartCheck().callbacks()) if boundary else None
+
+
+def with_security_headers(headers: list) -> list:
+    names = {name for name, _ in SECURITY_HEADERS}
+    return [(k, v) for k, v in headers if k.lower() not in names] + SECURITY_HEADERS
+
+
+def _host(value: str | None) -> str:
+    """``https://Host:443`` or ``host:443`` -> ``host:443``, lowercase (default ports kept as sent)."""
+    value = (value or "").strip().lower()
+    return value.split("://", 1)[-1].rstrip("/")
+
+
+def foreign_origin(scope, allowed: frozenset[str]) -> str | None:
+    """The web origin of a page calling the API from elsewhere, if it is not allowed (None: a program, this
+    service's own page, or an origin in ``serve.cors_origins``). Browsers say where a request comes from in
+    Sec-Fetch-Site (fetch metadata) and Origin; programs send neither."""
+    origin = _header(scope, b"origin")
+    site = _header(scope, b"sec-fetch-site")
+    if site in ("same-origin", "none") or (origin is None and site is None):
+        return None
+    if origin is not None and origin.rstrip("/").lower() in allowed:
+        return None
+    if origin is not None and site is None:  # a browser without fetch metadata: compare hosts
+        own = _header(scope, b"x-forwarded-host") or _header(scope, b"host")
+        if _host(origin) == _host(own):
+            return None
+    return origin or f"a {site} page"
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -113,6 +153,8 @@ class Gatekeeper:
         self.limiter = RateLimiter(r.rate, r.burst) if r.enabled else None
         self.in_flight = 0  # admitted requests (their bodies complete)
         self.receiving = 0  # requests whose bodies are still arriving
+        self.bytes_held = 0  # body bytes of requests arriving or in flight (declared, or received so far)
+        self.allowed_origins = frozenset(o.rstrip("/").lower() for o in settings.cors_origins)
         self._metrics = None
 
     @property
@@ -125,7 +167,8 @@ class Gatekeeper:
 
     def max_body(self, path: str) -> int:
         per_image = self.settings.max_image_bytes * 4 // 3 + 64_000  # base64 + JSON overhead
-        return per_image * (self.settings.max_images if path.endswith("_batch") else 1)
+        return min(per_image * (self.settings.max_images if path.endswith("_batch") else 1),
+                   self.settings.max_request_bytes)
 
     def body_limits(self, path: str) -> BodyLimits:
         s = self.settings
@@ -137,17 +180,24 @@ class Gatekeeper:
         path = scope.get("path", "")
         given = _header(scope, REQUEST_ID.encode())
         request_id = given if given and _SAFE_ID.match(given) else uuid.uuid4().hex
+        origin = _header(scope, b"origin")
+        cors_origin = origin if origin and origin.rstrip("/").lower() in self.allowed_origins else None
+        if scope.get("method") == "OPTIONS" and cors_origin and _header(scope, b"access-control-request-method"):
+            return await self._preflight(scope, receive, send, cors_origin)
+        status_seen: dict = {"status": 500}
+        send = self._rewriting(send, request_id, status_seen, cors_origin)
         if path == "/metrics" and scope.get("method") in ("GET", "HEAD"):
             return await self._metrics_page(scope, receive, send)
         if path in ("/", "") or path.startswith(OPEN_PATHS) or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             # probes, docs, the web page: no key, limit or queue; a foreign error still gets our JSON
-            return await self.app(scope, receive, self._rewriting(send, request_id, {"status": 0}))
+            return await self.app(scope, receive, send)
 
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != REQUEST_ID.encode()]
         scope["headers"].append((REQUEST_ID.encode(), request_id.encode()))
         started = time.perf_counter()
-        status_seen: dict = {"status": 500}
         gone: dict = {}
+        held = {"bytes": 0}
+        body_pending = True
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         key = presented_key(headers)
         authorized = not self.keys.enabled or self.keys.valid(key)
@@ -158,15 +208,25 @@ class Gatekeeper:
         async def refuse(error: OcropsError, retry_after: int | None = None) -> None:
             self.metrics.shed.labels(code=str(int(error.code))).inc()
             response = error_response(error, request_id, retry_after)
-            if error.code == ErrorCode.REQUEST_TIMEOUT:
-                response.headers["connection"] = "close"  # the rest of a stalled body must not read as a request
+            if body_pending:
+                response.headers["connection"] = "close"  # the rest of an unread body must not read as a request
             status_seen["status"] = response.status_code
             try:
                 await response(scope, receive, send)
             except OSError:  # the client is gone already
                 gone["gone"] = True
 
+        def take(size: int) -> None:
+            """Count ``size`` more body bytes against the worker's budget (5030 over it)."""
+            if self.bytes_held + size > self.settings.max_worker_bytes:
+                raise OcropsError(ErrorCode.QUEUE_FULL, "server busy: too many request bytes held, retry later")
+            self.bytes_held += size
+            held["bytes"] += size
+
         try:
+            if (elsewhere := foreign_origin(scope, self.allowed_origins)) is not None:
+                return await refuse(OcropsError(ErrorCode.FORBIDDEN, f"requests from web pages of {elsewhere[:80]} "
+                                                "are refused; list the origin in serve.cors_origins to allow it"))
             content_type = _header(scope, b"content-type")
             if (malformed := _multipart_header_error(content_type)) is not None:
                 return await refuse(malformed)
@@ -183,21 +243,26 @@ class Gatekeeper:
             if self.receiving >= self.settings.max_receiving:
                 return await refuse(OcropsError(ErrorCode.QUEUE_FULL, "server busy: too many uploads in progress"),
                                     retry_after=self.settings.retry_after_s)
-            # the body first, whole and in time: a slow or stalled upload holds a connection, not a queue place
-            self.receiving += 1
             try:
-                body = await read_body(receive, self.body_limits(path), length, _multipart_parser(content_type))
+                if length is not None:
+                    take(length)
+                # the body first, whole and in time: a slow or stalled upload holds a connection, not a queue place
+                self.receiving += 1
+                try:
+                    body = await read_body(receive, self.body_limits(path), length, _multipart_parser(content_type),
+                                           take)
+                finally:
+                    self.receiving -= 1
             except OcropsError as exc:
-                return await refuse(exc)
-            finally:
-                self.receiving -= 1
+                return await refuse(exc, self.settings.retry_after_s if exc.code == ErrorCode.QUEUE_FULL else None)
+            body_pending = False
             if self.in_flight >= self.settings.max_queue_size:
                 return await refuse(OcropsError(ErrorCode.QUEUE_FULL, "server busy: queue full, retry later"),
                                     retry_after=self.settings.retry_after_s)
             self.in_flight += 1
             self.metrics.queue_depth.inc()
             try:
-                await self.app(scope, body.replay(receive, gone), self._rewriting(send, request_id, status_seen))
+                await self.app(scope, body.replay(receive, gone), send)
             except OSError:  # writing to a client that hung up
                 gone["gone"] = True
             finally:
@@ -206,6 +271,7 @@ class Gatekeeper:
         except ClientGone:
             gone["gone"] = True
         finally:
+            self.bytes_held -= held["bytes"]
             seconds = time.perf_counter() - started
             if gone.get("gone") and not status_seen.get("sent"):
                 status_seen["status"] = CLIENT_CLOSED
@@ -229,9 +295,18 @@ class Gatekeeper:
         content, media_type = await anyio.to_thread.run_sync(exposition)
         await Response(content, media_type=media_type)(scope, receive, send)
 
-    def _rewriting(self, send, request_id: str, status_seen: dict):
-        """Error responses that did not come from ocrops (BentoML's validation, timeouts, 404, 405) get our JSON
-        body."""
+    async def _preflight(self, scope, receive, send, origin: str) -> None:
+        """A CORS preflight from an origin in ``serve.cors_origins``."""
+        from starlette.responses import Response
+
+        headers = {"access-control-allow-origin": origin, "access-control-allow-methods": "POST, GET",
+                   "access-control-allow-headers": CORS_HEADERS, "access-control-max-age": "600", "vary": "Origin"}
+        await Response(status_code=204, headers=headers)(scope, receive, self._rewriting(send, "", {}))
+
+    def _rewriting(self, send, request_id: str, status_seen: dict, cors_origin: str | None = None):
+        """Every answer gets the request id and the browser headers (and, for an allowed web origin, CORS
+        headers); error responses that did not come from ocrops (BentoML's validation, timeouts, 404, 405) get
+        our JSON body."""
         state: dict = {"rewrite": None}
 
         async def wrapped(message):
@@ -239,8 +314,11 @@ class Gatekeeper:
                 status = message["status"]
                 status_seen["status"] = status
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID.encode()]
-                headers.append((REQUEST_ID.encode(), request_id.encode()))
-                message = {**message, "headers": headers}
+                if request_id:
+                    headers.append((REQUEST_ID.encode(), request_id.encode()))
+                if cors_origin is not None:
+                    headers += [(b"access-control-allow-origin", cors_origin.encode("latin-1")), (b"vary", b"Origin")]
+                message = {**message, "headers": with_security_headers(headers)}
                 if status in FOREIGN_STATUS:
                     state["rewrite"], state["start"], state["body"] = FOREIGN_STATUS[status], message, b""
                     return

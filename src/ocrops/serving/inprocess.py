@@ -71,6 +71,11 @@ class InProcessRecognizer:
         """Line images -> [{"text", "confidence"}], or {"error"} per line of a failed call."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, self._read, lines)
 
+    def release_memory(self) -> None:
+        """The engines' arenas given back (call when no line is being read)."""
+        for model in {id(self.model): self.model, id(self.alone): self.alone}.values():
+            model.release_memory()
+
     def describe(self) -> dict[str, Any]:
         return {**self.model.version, "skipped_engines": self.model.skipped, "engine_calls": self.calls}
 

@@ -39,6 +39,17 @@ def chat_image(messages: list[dict[str, Any]]) -> str:
     return images[0]
 
 
+def check_chat_options(n: int | None, max_tokens: int | None, temperature: float | None) -> None:
+    """OpenAI's sampling fields, held to their ranges (4002): one reading per image, so ``n`` is 1; the rest are
+    accepted for compatibility and do not change what is read."""
+    if n is not None and n != 1:
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"n={n}: this service returns one choice (its reading); send n=1")
+    if max_tokens is not None and max_tokens < 1:
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"max_tokens={max_tokens}: must be at least 1")
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"temperature={temperature:g}: must be between 0 and 2")
+
+
 def chat_completion(text: str, model: str, request_id: str) -> dict:
     return {
         "id": f"chatcmpl-{request_id}", "object": "chat.completion", "created": int(time.time()), "model": model,

@@ -129,3 +129,51 @@ def test_answers_are_utf8_json_with_tidy_floats():
     assert response.body.decode() == ('{"text": "谷丙转氨酶 71↑", "box": [[46.8, 34.7]], "confidence": 0.99151, '
                                       '"timings": {"total_ms": 12345.67}}')
     assert response.media_type == "application/json"
+
+
+def test_every_answer_carries_the_browser_headers():
+    c = client()
+    for answer in (c.post("/ocr"), c.get("/readyz"), c.post("/ocr", content=b"x" * 20_000_000)):
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff" and answer.headers["x-frame-options"] == "DENY"
+
+
+def test_web_pages_of_other_origins_are_refused_unless_listed():
+    c = client(cors_origins=["https://lab.example"])
+    assert c.post("/ocr").status_code == 200  # a program: no Origin, no fetch metadata
+    assert c.post("/ocr", headers={"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}).status_code == 200
+    assert c.post("/ocr", headers={"Origin": "http://testserver"}).status_code == 200  # same host, older browser
+    refused = c.post("/ocr", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403 and refused.json()["code"] == 4030
+    assert c.post("/ocr", headers={"Origin": "https://evil.example"}).status_code == 403
+    listed = c.post("/ocr", headers={"Origin": "https://lab.example", "Sec-Fetch-Site": "cross-site"})
+    assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == "https://lab.example"
+    preflight = c.options("/ocr", headers={"Origin": "https://lab.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and "x-api-key" in preflight.headers["access-control-allow-headers"]
+
+
+def test_one_cap_for_a_whole_body_and_a_byte_budget_per_worker():
+    c = client(max_request_bytes=50_000)
+    assert c.post("/ocr_batch", content=b"x" * 60_000).json()["code"] == 5001  # not 64 images' worth
+
+    def chunks(count: int):
+        for _ in range(count):
+            yield b"x" * 8_000
+
+    assert c.post("/ocr", content=chunks(10)).json()["code"] == 5001  # streamed past the cap
+    tight = client(max_worker_bytes=30_000)
+    declared = tight.post("/ocr", content=b"x" * 40_000)
+    streamed = tight.post("/ocr", content=chunks(5))
+    assert declared.status_code == streamed.status_code == 503 and declared.json()["code"] == 5030
+    assert declared.headers["retry-after"] == "1"
+    for _ in range(5):  # what a refused or answered request held is given back
+        assert tight.post("/ocr", content=b"x" * 20_000).status_code == 200
+
+
+def test_multipart_bodies_with_too_many_parts_or_long_file_names_are_4002():
+    c = client()
+    many = c.post("/ocr", files=[(f"f{i}", ("a.png", b"x", "image/png")) for i in range(101)])
+    assert many.status_code == 400 and many.json()["code"] == 4002 and "parts" in many.json()["message"]
+    named = c.post("/ocr", files={"file": ("n" * 201, b"x", "image/png")})
+    assert named.status_code == 400 and "file name" in named.json()["message"]
+    assert c.post("/ocr", files={"file": ("scan.png", b"x", "image/png")}).status_code == 200

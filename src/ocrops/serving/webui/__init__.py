@@ -1,7 +1,8 @@
-"""The web page at ``/``: drop an image, see the text and where each line was found.
+"""The web page at ``/``: drop an image, see the text and where each line was found; and the API explorer.
 
-A plain Starlette app (one HTML page, its script and style under ``/ui/``, the page's settings at
-``/ui/config.json``) that the Bento mounts next to its APIs; the page itself calls ``POST /ocr``.
+A plain Starlette app (the page, its script and style under ``/ui/``, the page's settings at
+``/ui/config.json``, the explorer at ``/docs``) that the Bento mounts next to its APIs; the page itself calls
+``POST /ocr``.
 """
 
 from __future__ import annotations
@@ -28,28 +29,19 @@ def page_config(settings, api_keys_enabled: bool) -> dict:
             "api_key_required": api_keys_enabled}
 
 
-def swagger_page() -> Path | None:
-    """BentoML's own API explorer, which the page replaces at ``/``; served at ``/docs`` instead."""
-    try:
-        import _bentoml_impl.server as bentoml_server
-    except ImportError:
-        return None
-    page = Path(bentoml_server.__file__).parent / "main-openapi.html"
-    return page if page.is_file() else None
-
-
 def web_app(settings, api_keys_enabled: bool = False) -> Starlette:
+    """``/``: the web page (``serve.web_ui``; off: the API explorer); ``/docs``: the API explorer, Swagger UI
+    from the BentoML wheel with no third-party script (BentoML's own page loads a tag manager)."""
     config = page_config(settings, api_keys_enabled)
 
     async def index(_request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=NO_CACHE)
+        return FileResponse(STATIC / ("index.html" if settings.web_ui else "docs.html"), headers=NO_CACHE)
 
     async def config_json(_request) -> Response:
         return JSONResponse(config, headers=NO_CACHE)
 
     async def docs(_request) -> Response:
-        page = swagger_page()
-        return FileResponse(page) if page else Response("not available", status_code=404)
+        return FileResponse(STATIC / "docs.html", headers=NO_CACHE)
 
     return Starlette(routes=[
         Route("/", index, methods=["GET", "HEAD"]),

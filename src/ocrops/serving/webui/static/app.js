@@ -11,14 +11,16 @@ const MESSAGES = {
   4002: "The service did not understand the request.",
   4010: "This service needs an API key: enter it above, then drop the image again.",
   4029: "Too many requests: this client is rate-limited.",
+  4030: "This page's origin may not call the service (serve.cors_origins).",
   4040: "The service has no such endpoint (is this an ocrops service?).",
   4050: "The service does not take this request method here.",
   4080: "The upload was too slow or stalled; check the connection and drop the image again.",
+  4310: "The request's headers are too large.",
   5001: "The image is too large for this service.",
   5002: "The model is not ready (starting or restarting).",
   5003: "The service ran out of memory on this image; try a smaller one.",
   5004: "Recognition took too long and was stopped.",
-  5030: "The service is busy (its queue is full).",
+  5030: "The service is busy; it will take the image again shortly.",
 };
 const RETRYABLE = new Set([4029, 5002, 5030]);
 const MAX_RETRIES = 3;
