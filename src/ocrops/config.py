@@ -211,7 +211,8 @@ class ServeParams(_Section):
                               "0 = CPU cores + 1")
     warmup_batches: int = Field(3, ge=0, description="batches run before /readyz turns true")
     timeout_s: float = Field(20, gt=0, description="MODEL_TIMEOUT: per-request inference deadline (5004)")
-    max_queue_size: int = Field(64, ge=1, description="MAX_QUEUE_SIZE: requests in flight per API worker (5030)")
+    max_queue_size: int = Field(64, ge=1, description="MAX_QUEUE_SIZE: requests in flight per API worker (5030; so "
+                                "is a request that the work already admitted would keep past half of timeout_s)")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with 4029 and 5030")
     body_timeout_s: float = Field(10, gt=0, description="a request body must arrive within this, plus its size at "
                                   "min_body_rate (4080); until it has, the request holds no place in the queue")

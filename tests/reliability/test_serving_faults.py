@@ -142,10 +142,11 @@ def test_a_hung_model_times_out_and_a_full_queue_sheds(bento):
         for t in threads:
             t.join()
         seconds = time.monotonic() - started
-        # page detection counts against the deadline too: eight large blank pages take ~2 s each to search
+        # page detection counts against the deadline too: six large blank pages (96 Mpx, within
+        # serve.max_request_pixels) take ~2 s each to search
         blank = base64.b64encode(png(Image.new("L", (4000, 4000), 255))).decode()
         started = time.monotonic()
-        pages = requests.post(base + "/ocr_batch", json={"images": [blank] * 8, "mode": "page"}, timeout=120)
+        pages = requests.post(base + "/ocr_batch", json={"images": [blank] * 6, "mode": "page"}, timeout=120)
         pages_seconds = time.monotonic() - started
         alive = requests.get(base + "/livez", timeout=10).status_code
     assert pages.status_code == 504 and pages.json()["code"] == 5004, pages.text

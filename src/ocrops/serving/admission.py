@@ -5,9 +5,9 @@ Decided from the images' headers, before a pixel is decoded:
 - **pixels**, the memory a request costs: one request's (``serve.max_request_pixels``; over it: 5001, it will
   never fit) and all a worker holds at once (``serve.max_worker_pixels``; over it: 5030, retry later);
 - **time**: the work admitted and not yet done, divided by the rate this worker has been getting work done, is
-  how long a new request would wait. Past ``serve.timeout_s`` it would time out after holding its place, so it
-  is shed at once (5030 + Retry-After): a page costs as much as dozens of lines, and a queue bound in requests
-  alone lets pages time out instead of being shed.
+  how long a new request would take. Past half of ``serve.timeout_s`` it risks timing out after holding its
+  place, so it is shed at once (5030 + Retry-After): a page costs as much as dozens of lines, and a queue
+  bound in requests alone lets pages time out instead of being shed.
 
 Work is counted in megapixels plus a share per image (a line's fixed costs), apart for the two lanes images
 are decoded in (``serving.lanes``): requests of small images only, and requests with a large one, so that
@@ -28,6 +28,9 @@ from ocrops.errors import ErrorCode, OcropsError
 PER_IMAGE_MPX = 0.05  # a line (320x40 px) costs as much again as its pixels: decoding, a hop, an engine call
 HALF_LIFE_S = 30.0
 MIN_BUSY_S = 0.5  # busy time measured before the rate is trusted
+# a request is admitted while its estimated time is within this share of the deadline: the estimate is the
+# recent rate, and the machine may slow down under the admitted work (another process, a noisy neighbour)
+DEADLINE_SHARE = 0.5
 
 
 def work_of(pixels: Sequence[int]) -> float:
@@ -125,10 +128,10 @@ class Admission:
             raise Shed("server busy: too many pixels being read, retry later", retry_after_s)
         meter, work = self.meter_for(pixels), work_of(pixels)
         wait = meter.wait_s(work)
-        if wait > self.deadline_s:
-            raise Shed(f"server busy: a request admitted now would wait ~{wait:.0f} s, more than the "
+        if wait > self.deadline_s * DEADLINE_SHARE:
+            raise Shed(f"server busy: a request admitted now would take ~{wait:.0f} s of its "
                        f"{self.deadline_s:g} s deadline; retry later",
-                       max(retry_after_s, math.ceil(wait - self.deadline_s)))
+                       max(retry_after_s, math.ceil(wait - self.deadline_s * DEADLINE_SHARE)))
         meter.start(work)
         self.pixels_held += total
         self.held += 1

@@ -73,8 +73,8 @@ def test_work_that_would_miss_the_deadline_is_shed_with_a_retry_after():
     with pytest.raises(Shed) as shed:
         for _ in range(40):
             admitted.append(a.admit([PAGE]))
-    # ten pages of half a second each fill the 5 s deadline
-    assert 9 <= len(admitted) <= 10, len(admitted)
+    # five pages of half a second each fill half of the 5 s deadline
+    assert 4 <= len(admitted) <= 5, len(admitted)
     assert shed.value.retry_after_s >= 1 and "deadline" in shed.value.message
 
 
@@ -89,7 +89,7 @@ def test_lines_are_not_held_up_by_pages_in_the_estimate():
         for _ in range(40):
             pages.append(a.admit([PAGE]))
     a.admit([LINE])  # the lines' own queue is empty
-    assert 9 <= len(pages) <= 10, len(pages)
+    assert 4 <= len(pages) <= 5, len(pages)
 
 
 def test_the_rate_follows_the_machine():
