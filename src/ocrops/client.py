@@ -62,6 +62,7 @@ class OCRResult(BaseModel):
     width: int
     height: int
     model: dict[str, str]
+    warnings: list[str] = []  # what the service doubts or skipped (e.g. the pages of a TIFF after its first)
     timings: dict[str, float] = {}
     source: str | None = None
     attempts: int = 1

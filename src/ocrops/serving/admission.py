@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from ocrops.errors import ErrorCode, OcropsError
 
 PER_IMAGE_MPX = 0.05  # a line (320x40 px) costs as much again as its pixels: decoding, a hop, an engine call
-HALF_LIFE_S = 30.0
+HALF_LIFE_S = 10.0  # the rate follows a machine that slows down (another process) within seconds
 MIN_BUSY_S = 0.5  # busy time measured before the rate is trusted
 # a request is admitted while its estimated time is within this share of the deadline: the estimate is the
 # recent rate, and the machine may slow down under the admitted work (another process, a noisy neighbour)
@@ -47,11 +47,13 @@ class Meter:
         self._busy = 0.0  # seconds with work in flight, decayed alike
         self._last = clock()
 
-    def _advance(self) -> None:
+    def _advance(self, done: float = 0.0) -> None:
+        """Time up to now: busy while work was in flight, ``done`` finished in it; then both decay alike."""
         now = self.clock()
         elapsed, self._last = max(0.0, now - self._last), now
         if self.in_flight > 0:
             self._busy += elapsed
+        self._done += done
         decay = 0.5 ** (elapsed / HALF_LIFE_S)
         self._done *= decay
         self._busy *= decay
@@ -72,9 +74,8 @@ class Meter:
         self.in_flight += work
 
     def finish(self, work: float) -> None:
-        self._advance()
+        self._advance(done=work)
         self.in_flight = max(0.0, self.in_flight - work)
-        self._done += work
 
 
 class Ticket:

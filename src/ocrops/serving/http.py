@@ -317,7 +317,8 @@ class Gatekeeper:
                 if request_id:
                     headers.append((REQUEST_ID.encode(), request_id.encode()))
                 if cors_origin is not None:
-                    headers += [(b"access-control-allow-origin", cors_origin.encode("latin-1")), (b"vary", b"Origin")]
+                    headers += [(b"access-control-allow-origin", cors_origin.encode("latin-1")), (b"vary", b"Origin"),
+                                (b"access-control-expose-headers", b"x-request-id, retry-after")]
                 message = {**message, "headers": with_security_headers(headers)}
                 if status in FOREIGN_STATUS:
                     state["rewrite"], state["start"], state["body"] = FOREIGN_STATUS[status], message, b""
