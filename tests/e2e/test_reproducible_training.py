@@ -1,14 +1,15 @@
-"""Training is reproducible bit for bit: the train stage, on the sample data's first 64 training and 16
-validation lines for one epoch, run twice from scratch in a fresh clone, writes the same model both times, and
-that model is one recorded in tests/e2e/reproducible_training.json (one record per kind of machine it was
-trained on, with the conditions). Same data + params + code + lock -> same model on one machine; the stage pins
-its CPU kernels and threads (ocrops.env.pin_kernels) for it.
+"""Training is reproducible bit for bit on one kind of machine: the train stage, on the sample data's first 64
+training and 16 validation lines for one epoch, run twice from scratch in a fresh clone, writes the same model
+both times (a hard check on every machine). Where tests/e2e/reproducible_training.json has a record for this
+kind of machine (its CPU as reports/train.json names it), the model must be that record's: a change to the code,
+params, data or lock that changes the model shows there. On a kind of machine not recorded yet, that check is
+skipped with its reason (kinds train different models; the cause is not found yet, see the README's
+Reproducibility section): a new kind is not a failure, it is recorded from what the run wrote.
 
-Two machine kinds of the project's CI train two different models from the same files (both recorded; the cause
-is not found yet, see the README's Reproducibility section). Each run writes what it trained, and on which CPU,
-to test-artifacts/reproducible-training.json. After a change that legitimately changes the model:
-OCROPS_RECORD_TRAINING=replace pytest this file (a new table with this machine's model), then
-OCROPS_RECORD_TRAINING=1 on each other kind of machine (adds or updates that machine's record).
+Each run writes what it trained, and on which CPU, to test-artifacts/reproducible-training.json (CI keeps it).
+To record: OCROPS_RECORD_TRAINING=1 pytest this file on that machine (adds or updates its record); after a
+change that legitimately changes the model, OCROPS_RECORD_TRAINING=replace (a new table) and then =1 on each
+other kind.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def test_training_twice_from_scratch_gives_the_same_model(trained):
     assert first == second, "two trainings from scratch on this machine wrote different models"
 
 
-def test_the_model_is_the_one_recorded_for_a_kind_of_machine(trained):
+def test_the_model_is_the_one_recorded_for_this_kind_of_machine(trained):
     (digest, _), report = trained
     numerics = report["numerics"]
     assert numerics["cpu_capability"] == "AVX2" and numerics["threads"] == 2
@@ -101,9 +102,12 @@ def test_the_model_is_the_one_recorded_for_a_kind_of_machine(trained):
     if mode := os.environ.get("OCROPS_RECORD_TRAINING"):
         _record(digest, numerics, mode)
     records = json.loads(EXPECTED.read_text(encoding="utf-8"))["records"]
-    known = [r["model_files_md5"]["model.safetensors"] for r in records]
-    assert digest in [r["model_files_md5"] for r in records], (
-        f"this machine ({numerics['cpu']}, {os.cpu_count()} cores) trained model.safetensors "
-        f"{digest['model.safetensors']}, none of the recorded {known}: a change to the code, params, data or lock "
-        f"changed the model (re-record: see this file's docstring), or this is a new kind of machine "
-        f"({ARTIFACT} holds what it trained)")
+    mine = [r for r in records if r["recorded_with"]["cpu"] == numerics["cpu"]]
+    if not mine:
+        pytest.skip(f"no record for this kind of machine ({numerics['cpu']}): it trained model.safetensors "
+                    f"{digest['model.safetensors']} (two trainings alike); {ARTIFACT.name} in the test artifacts "
+                    "holds it, OCROPS_RECORD_TRAINING=1 records it")
+    assert digest == mine[0]["model_files_md5"], (
+        f"this machine ({numerics['cpu']}) trained model.safetensors {digest['model.safetensors']}, its record "
+        f"says {mine[0]['model_files_md5']['model.safetensors']}: a change to the code, params, data or lock "
+        f"changed the model (re-record: see this file's docstring; {ARTIFACT} holds what it trained)")
