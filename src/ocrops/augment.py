@@ -88,13 +88,6 @@ def augment_image(image: Image.Image, pipeline: A.Compose) -> Image.Image:
     return Image.fromarray(pipeline(image=np.asarray(image))["image"])
 
 
-def enhance_scan(image: Image.Image, denoise: float = 7.0) -> Image.Image:
-    """Preprocessing for noisy scans: non-local-means denoise, then detail enhancement."""
-    array = np.asarray(image.convert("RGB"))
-    array = cv2.fastNlMeansDenoisingColored(array, None, denoise, denoise, 7, 21)
-    return Image.fromarray(cv2.detailEnhance(array, sigma_s=10, sigma_r=0.15))
-
-
 def preview_grid(images: list[Image.Image], strength: float, seed: int = 0, columns: int = 3) -> Image.Image:
     """Each image beside ``columns`` augmented variants: what the model sees in training."""
     pipeline = train_augmentations(strength)

@@ -303,11 +303,8 @@ def evaluate_cmd(
 ) -> None:
     """Read a registered version on the current test split (or --dataset) and record the figures on it, so the
     gate and the MLflow UI can compare it with any version read on the same test set."""
-    import os
-
     from ocrops.reevaluation import evaluate_version, test_set
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line of result, no bar
     settings = load_params(params)
     try:
         data = test_set(settings, dataset, split)

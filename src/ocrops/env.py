@@ -18,9 +18,17 @@ TELEMETRY_OFF: dict[str, str] = {
 }
 
 
+# Output the user did not ask for: MLflow's progress bar per artifact moved (a hundred redraws on one line
+# when a model is downloaded, e.g. by `ocrops batch` or `ocrops evaluate`).
+QUIET_OUTPUT: dict[str, str] = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
 def quiet_telemetry() -> None:
-    """Set the switches unless the user chose otherwise."""
-    for key, value in TELEMETRY_OFF.items():
+    """Set the switches (telemetry and update checks off, no progress bars of other tools) unless the user chose
+    otherwise; ``import ocrops`` does, so the ``ocrops`` command has them whoever starts it."""
+    for key, value in (TELEMETRY_OFF | QUIET_OUTPUT).items():
         os.environ.setdefault(key, value)
 
 

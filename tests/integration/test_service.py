@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -401,16 +402,40 @@ def modules_outside_the_serving_set() -> set[str]:
             if not module.startswith("_") and not {norm(d) for d in dists} & serving}
 
 
+def serving_set_site(folder: Path) -> Path:
+    """A folder whose sitecustomize refuses every module the serving lock leaves out (put it on PYTHONPATH)."""
+    blocked = modules_outside_the_serving_set()
+    assert {"torch", "mlflow", "dvc", "onnx", "rapidocr_onnxruntime", "transformers", "albumentations"} <= blocked
+    (folder / "sitecustomize.py").write_text(BLOCKER.format(blocked=sorted(blocked)), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def serving_set_only(bento, tmp_path_factory):
     """The bento served by a Python that cannot import anything the serving lock leaves out (torch, mlflow,
     dvc, onnx, rapidocr, ...): a sitecustomize refuses those modules in the server and its workers."""
-    blocked = modules_outside_the_serving_set()
-    assert {"torch", "mlflow", "dvc", "onnx", "rapidocr_onnxruntime", "transformers"} <= blocked
-    site = tmp_path_factory.mktemp("serving-set")
-    (site / "sitecustomize.py").write_text(BLOCKER.format(blocked=sorted(blocked)), encoding="utf-8")
-    with serve(bento, PYTHONPATH=site) as base:
+    with serve(bento, PYTHONPATH=serving_set_site(tmp_path_factory.mktemp("serving-set"))) as base:
         yield base
+
+
+def test_a_model_trained_with_enhance_scan_reads_on_the_serving_set(bento, tmp_path: Path):
+    """`train.enhance_scan: true` saves the preprocessing with the model, and every engine applies it: the
+    Bento's packaged model must read with the serving set alone (the preprocessing imported albumentations,
+    which the serving lock leaves out: the first read of such a model failed in the Bento)."""
+    import shutil
+
+    models = Path(bento[1]["BENTOML_HOME"]) / "models" / "ocrops-model"
+    packaged = next(p for p in models.iterdir() if (p / "package.json").exists())
+    model = shutil.copytree(packaged, tmp_path / "packaged")
+    (model / "model" / "preprocess.json").write_text(json.dumps({"preprocess": "enhance_scan"}) + "\n")
+    line_image(LINES[2], (320, 40)).save(tmp_path / "line.png")
+    script = ("import sys; from PIL import Image; from ocrops.inference.runtime import PackagedModel; "
+              "m = PackagedModel(sys.argv[1], engine='ort_cpu'); print(m.read([Image.open(sys.argv[2])])[0].text)")
+    site = serving_set_site(tmp_path)
+    result = subprocess.run([sys.executable, "-c", script, str(model), str(tmp_path / "line.png")],
+                            capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert cer([result.stdout.strip()], [LINES[2]]) < 0.2, result.stdout
 
 
 def test_the_service_runs_on_the_serving_set_alone(serving_set_only):

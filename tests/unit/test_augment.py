@@ -1,8 +1,7 @@
 import numpy as np
-from PIL import Image
 
 from conftest import line_image
-from ocrops.augment import augment_image, enhance_scan, preview_grid, train_augmentations
+from ocrops.augment import augment_image, preview_grid, train_augmentations
 
 
 def test_geometric_jitter_fills_with_white_paper_not_colour():
@@ -23,16 +22,6 @@ def test_same_seed_same_augmentation():
     pipeline.set_random_seed(3)
     b = np.asarray(augment_image(image, pipeline))
     assert np.array_equal(a, b)
-
-
-def test_enhance_scan_keeps_size_and_reduces_noise():
-    rng = np.random.default_rng(0)
-    clean = np.asarray(line_image("noise", paper=230)).astype(float)
-    noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).astype(np.uint8)
-    out = enhance_scan(Image.fromarray(noisy))
-    assert out.size == (noisy.shape[1], noisy.shape[0])
-    background = (slice(30, 40), slice(150, 210))
-    assert np.asarray(out)[background].std() < noisy[background].std()
 
 
 def test_preview_grid_shape():

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -86,3 +87,28 @@ def test_stage_runs_one_stage_and_refuses_unknown_names(tmp_path: Path, small_da
     assert json.loads((tmp_path / "reports" / "validation.json").read_text())["accepted"] == 12
     unknown = runner.invoke(app, ["stage", "deploy", "--params", str(tmp_path / "params.yaml")])
     assert unknown.exit_code == 2
+
+
+def test_the_ocrops_command_keeps_other_tools_quiet_whoever_starts_it():
+    """Telemetry off and MLflow's artifact progress bar off without the Makefile's environment."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")}
+    shown = subprocess.run([sys.executable, "-c", "import os, ocrops.cli; print(os.environ["
+                            "'MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR'], os.environ['MLFLOW_DISABLE_TELEMETRY'])"],
+                           env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["false", "true"]
+
+
+def test_the_batch_job_drops_only_mlflows_local_environment_warning():
+    import logging
+
+    from ocrops.batch.job import _LOCAL_ENV_WARNING
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("mlflow.pyfunc", logging.WARNING, __file__, 1, message, None, None)
+
+    assert not _LOCAL_ENV_WARNING.filter(record('Calling `spark_udf()` with `env_manager="local"` does not ...'))
+    assert _LOCAL_ENV_WARNING.filter(record("Detected one or more mismatches between the model's dependencies"))

@@ -26,6 +26,17 @@ log = logging.getLogger(__name__)
 LINES_TYPE = "array<struct<text:string,raw_text:string,confidence:double,box:array<array<double>>>>"
 
 
+class _DropLocalEnvWarning(logging.Filter):
+    """MLflow warns at every `spark_udf(env_manager="local")` that the executors do not recreate the training
+    environment: with batch.env_manager local that is the choice made (the executors run this environment)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return 'env_manager="local"' not in record.getMessage()
+
+
+_LOCAL_ENV_WARNING = _DropLocalEnvWarning()
+
+
 @dataclass
 class BatchSummary:
     output: str
@@ -107,6 +118,8 @@ def run_batch(spark, params: Params, model: BatchModel, source: str, output: str
     if todo:  # the UDF ships the model to the executors: only when there is something to read
         import mlflow.pyfunc
 
+        if b.env_manager == "local":  # chosen: the executors run this environment (batch.env_manager says so)
+            logging.getLogger("mlflow.pyfunc").addFilter(_LOCAL_ENV_WARNING)
         predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
                                           params=udf_params(params))
     number, reading = parts.next_number(), time.perf_counter()

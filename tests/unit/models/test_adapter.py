@@ -90,7 +90,7 @@ def test_bad_input_is_refused_before_training(lines):
 
 
 def test_preprocessing_travels_with_the_model(lines, tmp_path: Path):
-    from ocrops.augment import enhance_scan
+    from ocrops.inference.preprocess import enhance_scan
 
     train, val = lines
     adapter = DomainAdapter(pretrained("ppocr-v4"), train, val, preprocess="enhance_scan", progress=False)
