@@ -18,6 +18,7 @@ import pyclipper
 from PIL import Image
 
 from ocrops.data.geometry import crop_quad, order_points
+from ocrops.inference.engines import release_arena
 from ocrops.inference.lone_glyphs import lone_glyphs
 from ocrops.inference.quads import drop_nested, frames, page_angle
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
@@ -62,12 +63,9 @@ class TextDetector:
         return array.transpose(2, 0, 1)[None].copy(), w / new_w, h / new_h
 
     def release_memory(self) -> None:
-        """Give back what ONNX Runtime's arena holds: it keeps the largest page's activations (a 2000x2000 input:
-        over a gigabyte) until told to shrink, which it does after a run with this option; run on a tiny input
-        when the caller is idle, so pages keep the arena's speed while they come."""
-        options = ort.RunOptions()
-        options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        self.session.run(None, {"x": np.zeros((1, 3, 32, 32), np.float32)}, options)
+        """Give back what ONNX Runtime's arena holds; call when idle, so pages keep the arena's speed while they
+        come."""
+        release_arena(self.session)
 
     def detect(self, image: Image.Image) -> list[np.ndarray]:
         """Quadrilaterals (4x2 float arrays, page pixels, clockwise from top-left) in reading order."""

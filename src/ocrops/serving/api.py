@@ -186,6 +186,17 @@ class OcrApi:
         return list(await asyncio.gather(*(
             self.lanes.run(self.lanes.for_pixels(o.header.pixels), decode, o.image, ticket=ticket) for o in opened)))
 
+    async def read_opened(self, opened: Sequence[Opened], mode: Mode, correct: bool | None, redact: bool | None,
+                          timings: dict, started: float) -> tuple[list[dict], list[Image.Image]]:
+        """Opened images admitted, decoded and read: (a result per image, with its warnings; the images)."""
+        async with self.admit(opened) as ticket:
+            pictures = await self.decode(opened, ticket)
+            timings["decode_ms"] = (time.perf_counter() - started) * 1000
+            results = await self.read(pictures, mode, correct, redact, timings, ticket)
+        for result, o in zip(results, opened, strict=True):
+            result["warnings"] = o.warnings
+        return results, pictures
+
     def logged(self, request_id: str, answer: dict) -> dict:
         if self.settings.log_content:  # an explicit debugging switch: the text may be personal data
             log.info("content request_id=%s answer=%s", request_id, json.dumps(answer, ensure_ascii=False)[:4000])
@@ -201,16 +212,13 @@ class OcrApi:
 
     async def _ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
                    mode: Mode, correct: bool | None, redact: bool | None) -> dict[str, Any]:
-        started = time.perf_counter()
+        started, timings = time.perf_counter(), {}
         opened = await self.open(image, file, content_type)
-        async with self.admit([opened]) as ticket:
-            [picture] = await self.decode([opened], ticket)
-            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-            result = (await self.read([picture], mode, correct, redact, timings, ticket))[0]
+        [result], [picture] = await self.read_opened([opened], mode, correct, redact, timings, started)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
+        warnings = result.pop("warnings")
         return {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
-                "warnings": opened.warnings, "model": self.model(),
-                "timings": {k: round(v, 2) for k, v in timings.items()}}
+                "warnings": warnings, "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
 
     async def ocr_batch(self, request_id: str, images: list[str], mode: Mode, postprocess: bool | None,
                         redact_pii: bool | None) -> dict[str, Any]:
@@ -224,15 +232,10 @@ class OcrApi:
 
     async def _ocr_batch(self, request_id: str, images: list[str], mode: Mode, correct: bool | None,
                          redact: bool | None) -> dict[str, Any]:
-        started = time.perf_counter()
+        started, timings = time.perf_counter(), {}
         opened = list(await asyncio.gather(*(self.open(text) for text in images)))
-        async with self.admit(opened) as ticket:
-            pictures = await self.decode(opened, ticket)
-            timings = {"decode_ms": (time.perf_counter() - started) * 1000}
-            results = await self.read(pictures, mode, correct, redact, timings, ticket)
+        results, _ = await self.read_opened(opened, mode, correct, redact, timings, started)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        for result, o in zip(results, opened, strict=True):
-            result["warnings"] = o.warnings
         return {"request_id": request_id, "results": results, "model": self.model(),
                 "timings": {k: round(v, 2) for k, v in timings.items()}}
 
@@ -240,9 +243,8 @@ class OcrApi:
         """One base64 image (a data URI), read under the deadline: (its result, the decoded image)."""
         async def work() -> tuple[dict, Image.Image]:
             opened = await self.open(payload)
-            async with self.admit([opened]) as ticket:
-                [picture] = await self.decode([opened], ticket)
-                return (await self.read([picture], mode, None, None, {}, ticket))[0], picture
+            [result], [picture] = await self.read_opened([opened], mode, None, None, {}, time.perf_counter())
+            return result, picture
 
         return await self.within_deadline(work())
 

@@ -119,15 +119,13 @@ def _host(value: str | None) -> str:
     return value.split("://", 1)[-1].rstrip("/")
 
 
-def foreign_origin(scope, allowed: frozenset[str]) -> str | None:
+def foreign_origin(scope, listed: bool) -> str | None:
     """The web origin of a page calling the API from elsewhere, if it is not allowed (None: a program, this
-    service's own page, or an origin in ``serve.cors_origins``). Browsers say where a request comes from in
-    Sec-Fetch-Site (fetch metadata) and Origin; programs send neither."""
+    service's own page, or an origin in ``serve.cors_origins``: ``listed``). Browsers say where a request comes
+    from in Sec-Fetch-Site (fetch metadata) and Origin; programs send neither."""
     origin = _header(scope, b"origin")
     site = _header(scope, b"sec-fetch-site")
-    if site in ("same-origin", "none") or (origin is None and site is None):
-        return None
-    if origin is not None and origin.rstrip("/").lower() in allowed:
+    if listed or site in ("same-origin", "none") or (origin is None and site is None):
         return None
     if origin is not None and site is None:  # a browser without fetch metadata: compare hosts
         own = _header(scope, b"x-forwarded-host") or _header(scope, b"host")
@@ -224,7 +222,7 @@ class Gatekeeper:
             held["bytes"] += size
 
         try:
-            if (elsewhere := foreign_origin(scope, self.allowed_origins)) is not None:
+            if (elsewhere := foreign_origin(scope, listed=cors_origin is not None)) is not None:
                 return await refuse(OcropsError(ErrorCode.FORBIDDEN, f"requests from web pages of {elsewhere[:80]} "
                                                 "are refused; list the origin in serve.cors_origins to allow it"))
             content_type = _header(scope, b"content-type")

@@ -12,12 +12,11 @@ before BentoML starts its server (bentos/service.py calls it when imported).
 from __future__ import annotations
 
 import asyncio
-import json
 from http import HTTPStatus
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ocrops.errors import ErrorCode
+from ocrops.errors import ErrorCode, OcropsError
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -28,9 +27,9 @@ DEFAULT_MAX_HEADER_BYTES = 65_536
 
 
 def _answer_bytes(status: int, code: ErrorCode, message: str, default_headers: list) -> bytes:
-    from ocrops.serving.http import SECURITY_HEADERS
+    from ocrops.serving.http import SECURITY_HEADERS, error_body
 
-    body = json.dumps({"code": int(code), "message": message, "request_id": None}).encode()
+    body = error_body(OcropsError(code, message), None)
     head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
     headers = [*default_headers, (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"connection", b"close"), *SECURITY_HEADERS]
