@@ -9,19 +9,20 @@ from pathlib import Path
 
 import torch
 
-from ocrops.adapter import DomainAdapter
 from ocrops.config import TrainParams
 from ocrops.data.contract import read_labels
 from ocrops.data.lines import Line, LineDataset
 from ocrops.models import pretrained
+from ocrops.training.trainer import FineTuner
 
 
 def main(data_dir: str, checkpoint_dir: str, out_prefix: str) -> None:
     rows, _ = read_labels(data_dir)
     lines = [Line(str(Path(data_dir) / r.image), r.text) for r in rows]
-    adapter = DomainAdapter(pretrained("ppocr-v4"), LineDataset(lines[:12]), LineDataset(lines[12:]),
-                            checkpoint_dir=checkpoint_dir, progress=False)
-    result = adapter.train(TrainParams(epochs=2, lr=2e-4, batch_size=4, augment=0.3, patience=5, seed=1))
+    adapter = FineTuner(pretrained("ppocr-v4"), LineDataset(lines[:12]), LineDataset(lines[12:]),
+                        settings=TrainParams(epochs=2, lr=2e-4, batch_size=4, augment=0.3, patience=5, seed=1),
+                        checkpoint_dir=checkpoint_dir, progress=False)
+    result = adapter.train()
     rank, world = (adapter.dist.rank, adapter.dist.world) if adapter.dist else (0, 1)
     weights = torch.cat([p.detach().flatten() for p in adapter.model.module.parameters()])
     Path(f"{out_prefix}{rank}.json").write_text(json.dumps({

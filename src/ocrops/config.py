@@ -9,7 +9,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import DEFAULT_BASE, Family
+
+# train.base when params.yaml names none: the embedded default, which runs on a CPU
+DEFAULT_BASE = "ppocr-v4"
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # page detection, chosen on the sample's validation pages (README "Whole pages"): PP-OCR's unclip ratio 1.6 grows
@@ -307,7 +309,8 @@ class ValidatePaths(_Section):
 
 
 class GeneralPaths(_Section):
-    lines: Path = Path("outputs/general")  # general (non-domain) lines rendered from recipes/general.yaml
+    recipe: Path = Path("recipes/general.yaml")  # what the general lines are rendered from
+    lines: Path = Path("outputs/general")  # general (non-domain) lines rendered from the recipe
 
 
 class TrainPaths(_Section):
@@ -343,6 +346,8 @@ class BenchmarkPaths(_Section):
 
 
 class PackagePaths(_Section):
+    bentofile: Path = Path("bentos/bentofile.yaml")  # beside it: the service, its README and Dockerfile template
+    bentoml_home: Path = Path(".bentoml")  # BENTOML_HOME unless set: the project's models and bentos
     folder: Path = Path("outputs/package")  # the wheel the Bento installs, the serve check's log
     bento: Path = Path("outputs/package/bento.json")
     metrics: Path = Path("reports/package.json")
@@ -354,8 +359,26 @@ class LoadTestPaths(_Section):
     logs: Path = Path("outputs/loadtest")
 
 
+class ContainerPaths(_Section):
+    recipe: Path = Path("deploy/container")  # the image's base and build scripts (podman)
+    image: Path = Path("outputs/container/image.json")  # the image `ocrops container build` made
+    report: Path = Path("reports/container.json")  # `ocrops container check`
+
+
+class AblationPaths(_Section):
+    variants: Path = Path("recipes/ablation.yaml")
+    work: Path = Path("outputs/ablation")  # one params/model folder per variant
+    report: Path = Path("reports/ablation.json")  # and .md beside it
+
+
+class GpuCheckPaths(_Section):
+    report: Path = Path("reports/gpu-check.json")
+
+
 class Paths(_Section):
-    """Every stage's inputs and outputs, declared once; dvc.yaml reads the same values as ``${paths.*}``."""
+    """Every stage's inputs and outputs, and those of the commands beside the pipeline, declared once (the
+    catalog); dvc.yaml reads the same values as ``${paths.*}``. params.yaml writes them all out: a test holds
+    the two equal."""
 
     validate_: ValidatePaths = Field(ValidatePaths(), alias="validate")
     general: GeneralPaths = GeneralPaths()
@@ -366,13 +389,17 @@ class Paths(_Section):
     benchmark: BenchmarkPaths = BenchmarkPaths()
     package: PackagePaths = PackagePaths()
     loadtest: LoadTestPaths = LoadTestPaths()
+    container: ContainerPaths = ContainerPaths()
+    ablation: AblationPaths = AblationPaths()
+    gpu_check: GpuCheckPaths = GpuCheckPaths()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Params(_Section):
-    """params.yaml. Besides these sections, a model family may own one: its record (ocrops.family) names the
-    section and its settings model; any other key is an error."""
+    """params.yaml. Besides these sections, a model family may own one, kept here as data: its record
+    (ocrops.families) names the section and validates it (``families.settings_for``); parsing params.yaml
+    imports no family."""
 
     data: DataParams = DataParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
@@ -390,29 +417,14 @@ class Params(_Section):
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
-    @model_validator(mode="after")
-    def _family_sections(self) -> Params:
-        from ocrops.family import sections
+    def section(self, name: str) -> object:
+        """A section params.yaml holds besides these (a model family's settings), as written; None if absent.
+        ocrops.families.settings_for validates it against its family's settings model."""
+        return (self.__pydantic_extra__ or {}).get(name)
 
-        owners = sections()
-        extra = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
-        for key, value in list(extra.items()):
-            owner = owners.get(key)
-            if owner is None:
-                raise ValueError(f"unknown section {key!r} (family sections: {', '.join(owners) or 'none'})")
-            try:
-                extra[key] = owner.settings_model().model_validate(value or {})
-            except ValidationError as exc:
-                raise ValueError(f"{key}: " + "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())) from None
-        return self
-
-    def family_settings(self, family: Family) -> BaseModel | None:
-        """The family's settings section as validated (its defaults when params.yaml has none)."""
-        if family.section is None:
-            return None
-        found = (self.__pydantic_extra__ or {}).get(family.section)
-        return found if found is not None else family.default_settings()
+    def sections(self) -> list[str]:
+        """The names of the sections params.yaml holds besides these."""
+        return sorted(self.__pydantic_extra__ or {})
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:

@@ -32,28 +32,6 @@ def quiet_telemetry() -> None:
         os.environ.setdefault(key, value)
 
 
-# CPU kernels are chosen per instruction set at run time, and AVX-512 and AVX2 kernels add in different orders:
-# the same training on two machines differs in its last bits and then drifts apart. A stage whose outputs must
-# be reproducible pins the kernels to AVX2 (present on every x86-64 machine of the last decade) before torch
-# loads. Measured on an AVX-512 machine: no slower, and a different model md5 than its native kernels give.
-REPRODUCIBLE_KERNELS: dict[str, str] = {
-    "ATEN_CPU_CAPABILITY": "avx2",  # PyTorch's own vectorised kernels
-    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (convolutions)
-    "MKL_CBWR": "AVX2,STRICT",  # MKL (matrix products): conditional numerical reproducibility
-}
-
-
-def pin_kernels(threads: int) -> dict[str, str]:
-    """Pin CPU kernels and thread counts for bit-reproducible numerics; returns what is in effect.
-
-    Call before torch is imported (a user's own setting of these variables is kept and reported)."""
-    for key, value in REPRODUCIBLE_KERNELS.items():
-        os.environ.setdefault(key, value)
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[key] = str(threads)
-    return {key: os.environ[key] for key in (*REPRODUCIBLE_KERNELS, "OMP_NUM_THREADS")}
-
-
 def cpu_fields() -> dict[str, str]:
     """The first processor's fields in /proc/cpuinfo ("model name", "cpu family", "model", "cache size", ...);
     empty where there is no such file."""

@@ -60,4 +60,9 @@ class OcropsError(Exception):
 
 
 class PipelineError(Exception):
-    """A stage refuses to go on (e.g. leakage between splits); the message names the rows."""
+    """A stage refuses to go on (e.g. leakage between splits); the message names the rows. ``report`` holds what
+    the stage measured before refusing (its summary is printed all the same)."""
+
+    def __init__(self, message: str, report: dict | None = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,26 +1,21 @@
-"""MLflow tracking: one run per training, params, dataset lineage, per-epoch metrics, artifacts."""
+"""MLflow tracking: the store and experiment, model-version references, lineage (git commit, DVC digest)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import mlflow
-import pandas as pd
 import yaml
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params, flatten
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import FAMILY_FILE
-
-if TYPE_CHECKING:
-    from ocrops.adapter import EpochLog
+from ocrops.families import FAMILY_FILE
 
 
 def tracking_uri(params: Params) -> str:
@@ -63,6 +58,58 @@ def setup(params: Params) -> str:
         raise OcropsError(ErrorCode.UNAVAILABLE, f"MLflow tracking store {uri} is not usable: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class VersionRef:
+    """A registered model version as a user names it: by alias or by number."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def parse_version_ref(text: str, name: str | None = None) -> VersionRef:
+    """``models:/NAME@ALIAS``, ``models:/NAME/VERSION``, ``NAME@ALIAS``, ``NAME/VERSION``; with ``name`` (the
+    registered model) also ``@ALIAS``, ``ALIAS`` or ``VERSION``. A reference that is none of these is a 4002."""
+    spec = text.strip().removeprefix("models:/")
+    model, at, alias = spec.partition("@")
+    if at:
+        found = VersionRef(model or (name or ""), alias=alias)
+    elif "/" in spec:
+        model, _, number = spec.partition("/")
+        found = VersionRef(model, version=number)
+    elif name is not None and spec:
+        found = VersionRef(name, version=spec) if spec.isdigit() else VersionRef(name, alias=spec)
+    else:
+        found = VersionRef("")
+    valid = found.name and "/" not in found.name and (found.alias or (found.version or "").isdigit())
+    if not valid or (found.alias and ("/" in found.alias or "@" in found.alias)):
+        raise OcropsError(ErrorCode.INVALID_INPUT,
+                          f"{text!r} names no model version: write models:/NAME@ALIAS or models:/NAME/VERSION"
+                          + (" (or @ALIAS, ALIAS, VERSION of the registered model)" if name else ""))
+    return found
+
+
+def registered_version(ref: str | VersionRef):
+    """The MLflow ModelVersion a reference names (a 5002 naming the store when the registry has none)."""
+    ref = ref if isinstance(ref, VersionRef) else parse_version_ref(ref)
+    client = MlflowClient()
+    try:
+        if ref.alias:
+            return client.get_model_version_by_alias(ref.name, ref.alias)
+        return client.get_model_version(ref.name, ref.version)
+    except Exception as exc:  # unknown name/alias/version, unreachable store
+        raise OcropsError(ErrorCode.UNAVAILABLE,
+                          f"cannot find {ref} in the MLflow registry at {mlflow.get_tracking_uri()}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else exc}") from exc
+
+
 def download_registered(uri: str, dst: str | Path | None = None) -> Path:
     """Fetch ``models:/NAME@alias`` (or ``models:/NAME/VERSION``); returns the ocrops model folder inside it."""
     import tempfile
@@ -77,20 +124,6 @@ def download_registered(uri: str, dst: str | Path | None = None) -> Path:
     if marker is None:
         raise OcropsError(ErrorCode.UNAVAILABLE, f"{uri} holds no ocrops model (no {FAMILY_FILE} in its artifacts)")
     return marker.parent
-
-
-def registered_version(uri: str):
-    """The MLflow ModelVersion a ``models:/NAME@alias`` or ``models:/NAME/VERSION`` URI names."""
-    name, _, rest = uri.removeprefix("models:/").partition("/")
-    client = MlflowClient()
-    try:
-        if "@" in name:
-            name, alias = name.split("@", 1)
-            return client.get_model_version_by_alias(name, alias)
-        return client.get_model_version(name, rest)
-    except Exception as exc:  # unknown name/alias/version, unreachable store
-        raise OcropsError(ErrorCode.UNAVAILABLE,
-                          f"cannot find {uri} in the MLflow registry at {mlflow.get_tracking_uri()}: {exc}") from exc
 
 
 def git_commit() -> str | None:
@@ -118,85 +151,3 @@ def log_to_active_run(report: dict, prefix: str) -> bool:
                if isinstance(v, int | float) and not isinstance(v, bool)}
     MlflowClient().log_batch(run_id, metrics=[Metric(k, v, int(time.time() * 1000), 0) for k, v in figures.items()])
     return True
-
-
-class TrainingRun:
-    """An MLflow run that a resumed training re-opens (its id is kept beside the checkpoints).
-
-    Per-epoch metrics that cannot reach the tracking store (server gone mid-training) are spooled to a
-    JSONL file beside the checkpoints and sent, with their original steps and timestamps, as soon as the
-    store answers again: at the next epoch, at the end of the run, or when a rerun resumes it.
-    """
-
-    def __init__(self, params: Params, run_id_file: Path) -> None:
-        self.params, self.run_id_file = params, run_id_file
-        self.spool = run_id_file.with_name("mlflow_spool.jsonl")
-
-    def __enter__(self) -> TrainingRun:
-        experiment_id = setup(self.params)
-        run_id = self.run_id_file.read_text().strip() if self.run_id_file.exists() else None
-        self.run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id,
-                                    run_name=None if run_id else "train")
-        self.run_id_file.parent.mkdir(parents=True, exist_ok=True)
-        self.run_id_file.write_text(self.run.info.run_id)
-        self.flush()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.flush()
-        try:
-            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
-        except Exception as end_exc:  # the store went away; a rerun resumes and finishes the run
-            print(f"warning: MLflow run not closed ({end_exc}); rerun the stage once the store is back")
-            if exc_type is None:
-                raise OcropsError(ErrorCode.UNAVAILABLE,
-                                  f"MLflow store {mlflow.get_tracking_uri()} went away: {end_exc}") from end_exc
-
-    def flush(self) -> int:
-        """Send spooled metrics; returns how many are still waiting."""
-        if not self.spool.exists():
-            return 0
-        records = [json.loads(x) for x in self.spool.read_text(encoding="utf-8").splitlines() if x.strip()]
-        try:
-            MlflowClient().log_batch(self.run.info.run_id, metrics=[Metric(**r) for r in records])
-        except Exception:  # still unreachable: keep them
-            return len(records)
-        self.spool.unlink()
-        return 0
-
-    def log_setup(self, accepted: Path, data_dir: str, family: str) -> None:
-        if mlflow.get_run(self.run.info.run_id).data.params:
-            return  # resumed: params and inputs are already there
-        mlflow.log_params(flatten(self.params.model_dump(by_alias=True, mode="json", exclude={"paths"})))
-        commit = git_commit()
-        tags = {"ocrops.stage": "train", "ocrops.family": family}
-        if commit:
-            tags["mlflow.source.git.commit"] = commit
-        digest = dvc_digest(f"{data_dir}.dvc")
-        if digest:
-            tags["ocrops.data.dvc_md5"] = digest
-        mlflow.set_tags(tags)
-        rows = [json.loads(x) for x in accepted.read_text(encoding="utf-8").splitlines() if x.strip()]
-        frame = pd.DataFrame(rows)[["image", "text", "split", "sha256"]]
-        dataset = mlflow.data.from_pandas(frame, source=data_dir, name=Path(data_dir).name,
-                                          digest=(digest or "")[:32] or None)
-        mlflow.log_input(dataset, context="training")
-
-    def log_epoch(self, log: EpochLog) -> None:
-        values = {"train_loss": log.train_loss, "val_cer": log.val_cer, "val_exact_match": log.val_exact_match,
-                  "lr": log.lr, "train_lines_per_s": log.lines_per_s}
-        now = int(time.time() * 1000)
-        records = [{"key": k, "value": float(v), "timestamp": now, "step": log.epoch + 1} for k, v in values.items()]
-        with self.spool.open("a", encoding="utf-8") as spool:  # written first: nothing is lost if the send fails
-            spool.writelines(json.dumps(r) + "\n" for r in records)
-        if waiting := self.flush():
-            print(f"warning: MLflow store unreachable; {waiting} metric values kept in {self.spool} for later")
-
-    def log_numerics(self, recorded: dict) -> None:
-        """What decides the model's bits besides data, params and code, as tags (ocrops.numerics.*)."""
-        flat = flatten(recorded, "ocrops.numerics.")
-        mlflow.set_tags({k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in flat.items()})
-
-    def log_artifacts(self, preview: Path, model_dir: Path) -> None:
-        mlflow.log_artifact(str(preview), artifact_path="train")
-        mlflow.log_artifacts(str(model_dir), artifact_path="model")

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from conftest import PROJECT, line_image, serve
 from image_variants import variants
-from ocrops.metrics import cer
+from ocrops.evaluation.metrics import cer
 
 pytestmark = pytest.mark.e2e
 

@@ -77,7 +77,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 from ocrops.config import load_params
-from ocrops.family import saved_family
+from ocrops.families import saved_family
 from ocrops.postprocess import Postprocessor
 from ocrops.registry.pyfunc import log_pyfunc
 from ocrops.tracking import setup

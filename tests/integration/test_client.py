@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import PROJECT, line_image, serve
 from ocrops.client import AsyncOCRClient, OCRClient, ServiceError
 from ocrops.errors import ErrorCode
-from ocrops.metrics import cer
+from ocrops.evaluation.metrics import cer
 
 pytestmark = pytest.mark.integration
 

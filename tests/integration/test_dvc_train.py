@@ -34,8 +34,8 @@ from mlflow_server import MlflowServer, free_port
 from ocrops.config import SplitRatios, load_params
 from ocrops.data.lines import LineDataset
 from ocrops.data.synth import load_recipe, synthesize
+from ocrops.evaluation.metrics import cer
 from ocrops.harness.server import ServerProcess
-from ocrops.metrics import cer
 from ocrops.models import load_model
 from ocrops.registry.pyfunc import image_b64
 

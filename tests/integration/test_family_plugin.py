@@ -35,7 +35,7 @@ def site(tmp_path_factory) -> Path:
 
 
 def _families(env: dict[str, str]) -> list[str]:
-    code = "from ocrops.family import families; print(' '.join(families()))"
+    code = "from ocrops.families import families; print(' '.join(families()))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return out.stdout.split()
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import line_image
-from ocrops.metrics import cer
+from ocrops.evaluation.metrics import cer
 from ocrops.serving.inprocess import InProcessRecognizer
 
 pytestmark = pytest.mark.integration

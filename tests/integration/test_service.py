@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from conftest import line_image, png_with_declared_size, serve, truncated_png
 from image_variants import LOSSY, variants, with_orientation
-from ocrops.metrics import cer
+from ocrops.evaluation.metrics import cer
 
 pytestmark = pytest.mark.integration
 

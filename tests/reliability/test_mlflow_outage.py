@@ -10,10 +10,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mlflow_server import MlflowServer
-from ocrops.adapter import EpochLog
 from ocrops.config import Params
 from ocrops.errors import OcropsError
-from ocrops.tracking import TrainingRun, setup
+from ocrops.tracking import setup
+from ocrops.training.run import TrainingRun
+from ocrops.training.trainer import EpochLog
 from reliability_report import record
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ from PIL import Image
 from conftest import line_image, serve
 from ocrops.client import OCRClient, ServiceError
 from ocrops.errors import ErrorCode
-from ocrops.harness.bench import open_loop
-from ocrops.metrics import cer
+from ocrops.evaluation.bench import open_loop
+from ocrops.evaluation.metrics import cer
 from reliability_report import pick, record
 
 pytestmark = pytest.mark.integration

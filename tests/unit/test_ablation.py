@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import PROJECT
-from ocrops.ablation import best, load_variants, markdown, variant_params
 from ocrops.config import load_params
+from ocrops.experiments.ablation import best, load_variants, markdown, variant_params
 
 
 def _report() -> dict:

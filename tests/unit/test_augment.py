@@ -1,7 +1,7 @@
 import numpy as np
 
 from conftest import line_image
-from ocrops.augment import augment_image, preview_grid, train_augmentations
+from ocrops.data.augment import augment_image, preview_grid, train_augmentations
 
 
 def test_geometric_jitter_fills_with_white_paper_not_colour():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ocrops.harness.bench import batch_sweep, closed_loop, interleaved, latency_summary, machine_info
+from ocrops.evaluation.bench import batch_sweep, closed_loop, interleaved, latency_summary, machine_info
 
 
 def test_latency_summary_orders_percentiles():

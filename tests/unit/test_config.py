@@ -6,7 +6,7 @@ import yaml
 from conftest import PROJECT
 from ocrops.config import Params, Paths, load_params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import for_base
+from ocrops.families import check_sections, for_base, settings_for
 
 
 def test_project_params_are_valid():
@@ -31,16 +31,26 @@ def test_bad_params_name_the_problem(tmp_path: Path, text, needle):
     path = tmp_path / "params.yaml"
     path.write_text(text)
     with pytest.raises(OcropsError) as info:
-        load_params(path)
+        check_sections(load_params(path))  # what every stage runs
     assert info.value.code == ErrorCode.INVALID_INPUT
     assert needle in str(info.value)
 
 
 def test_a_family_section_reaches_the_family_with_defaults_when_absent():
     glm = for_base("glm-ocr:/somewhere")
-    assert Params().family_settings(glm).lora_rank == 8
-    assert Params.model_validate({"glm_ocr": {"lora_rank": 4}}).family_settings(glm).lora_rank == 4
-    assert Params().family_settings(for_base("ppocr-v4")) is None  # a family without settings
+    assert settings_for(Params(), glm).lora_rank == 8
+    assert settings_for(Params.model_validate({"glm_ocr": {"lora_rank": 4}}), glm).lora_rank == 4
+    assert settings_for(Params(), for_base("ppocr-v4")) is None  # a family without settings
+
+
+def test_a_family_section_is_data_until_its_family_validates_it():
+    params = Params.model_validate({"glm_ocr": {"lora_rank": 0}, "nofamily": {"x": 1}})  # parsing imports no family
+    assert params.section("glm_ocr") == {"lora_rank": 0} and params.sections() == ["glm_ocr", "nofamily"]
+    with pytest.raises(OcropsError, match="glm_ocr: lora_rank") as bad:
+        settings_for(params, for_base("glm-ocr:/somewhere"))
+    assert bad.value.code == ErrorCode.INVALID_INPUT
+    with pytest.raises(OcropsError, match="unknown section 'nofamily'"):
+        check_sections(Params.model_validate({"nofamily": {"x": 1}}))
 
 
 def test_missing_params_file(tmp_path: Path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ocrops.forgetting import Anchor, distillation_loss, is_head, parameter_groups
+from ocrops.training.forgetting import Anchor, distillation_loss, is_head, parameter_groups
 
 
 class Tiny(torch.nn.Module):

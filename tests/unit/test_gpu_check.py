@@ -10,8 +10,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from ocrops import gpu_check
 from ocrops.cli import app
+from ocrops.experiments import gpu_check
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU: run make gpu-check")
 
@@ -62,8 +62,8 @@ def test_the_cuda_training_check_trains_on_the_cpu_here(tmp_path: Path):
 
 
 def test_training_on_cuda_without_a_gpu_is_a_5002():
-    from ocrops.adapter import training_device
     from ocrops.errors import ErrorCode, OcropsError
+    from ocrops.training.trainer import training_device
 
     assert training_device("auto").type == "cpu"
     with pytest.raises(OcropsError) as caught:

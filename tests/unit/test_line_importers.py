@@ -119,10 +119,10 @@ def test_collections_add_up_into_one_set_and_max_lines_takes_whole_pages(tmp_pat
 def test_the_cli_imports_alto_and_insists_on_provenance(tmp_path: Path) -> None:
     src = _collection(tmp_path / "src", 2)
     runner = CliRunner()
-    refused = runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "x"), "-f", "alto",
+    refused = runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "x"), "-f", "alto-lines",
                                   "--params", str(PROJECT / "params.yaml")])
     assert refused.exit_code == 2 and "--source-name and --licence" in refused.output
-    done = runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "g"), "-f", "alto",
+    done = runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "g"), "-f", "alto-lines",
                                "--source-name", "S", "--licence", "CC-BY-4.0", "--skip", "~~~", "--strip", "_^",
                                "--test-share", "1", "--params", str(PROJECT / "params.yaml")])
     assert done.exit_code == 0, done.output

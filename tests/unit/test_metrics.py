@@ -1,6 +1,6 @@
 import pytest
 
-from ocrops.metrics import cer, score, term_recall, wer
+from ocrops.evaluation.metrics import cer, score, term_recall, wer
 
 
 def test_cer_pools_edits_over_reference_characters():
@@ -26,7 +26,7 @@ def test_score_bundle():
 
 
 def test_buckets_by_length_digits_script_and_vocabulary():
-    from ocrops.metrics import buckets
+    from ocrops.evaluation.metrics import buckets
 
     assert buckets("肌酐 88") == ["length 1-10", "with digits", "with CJK"]
     assert buckets("Specimen: Serum collected", {"⑨"}) == ["length 11-25", "no digits", "Latin only", "in vocabulary"]
@@ -34,7 +34,7 @@ def test_buckets_by_length_digits_script_and_vocabulary():
 
 
 def test_cer_by_bucket_pools_each_bucket():
-    from ocrops.metrics import cer_by_bucket
+    from ocrops.evaluation.metrics import cer_by_bucket
 
     by = cer_by_bucket(["肌酐 88", "abc"], ["肌酐 89", "abd"])
     assert by["with digits"] == {"lines": 1, "cer": 1 / 5}
@@ -42,7 +42,7 @@ def test_cer_by_bucket_pools_each_bucket():
 
 
 def test_confusions_count_substitutions_insertions_and_deletions():
-    from ocrops.metrics import EMPTY, confusions, top_confusions
+    from ocrops.evaluation.metrics import EMPTY, confusions, top_confusions
 
     pairs = confusions(["9 mg", "ab"], ["⑨ mg", "abc"])
     assert pairs == [("⑨", "9"), ("c", EMPTY)]

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from conftest import write_pages
-from ocrops.harness.pages import (
+from ocrops.evaluation.metrics.pages import match
+from ocrops.evaluation.page_gallery import COLOURS, contact_sheet, draw_page
+from ocrops.evaluation.pages import (
     LabelledPage,
     compare_page_readers,
     evaluate_pages,
@@ -19,8 +21,6 @@ from ocrops.harness.pages import (
     page_vs_line,
 )
 from ocrops.inference.pages import PageReader
-from ocrops.metrics.pages import match
-from ocrops.page_gallery import COLOURS, contact_sheet, draw_page
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,7 @@ def test_the_validate_stage_writes_the_accepted_pages(pages: Path, small_dataset
 
 
 def test_without_a_page_set_the_stage_says_so_and_later_stages_find_no_pages(small_dataset: Path, tmp_path: Path):
-    from ocrops.harness.pages import labelled_pages
+    from ocrops.evaluation.pages import labelled_pages
     from ocrops.stages import validate
 
     params = params_at(tmp_path, data={"path": str(small_dataset), "pages": str(tmp_path / "no-pages")})

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ocrops.data.page_importers import import_page_json, import_page_xml
 from ocrops.data.pages import PageLine, PageRow, box_polygon, read_pages, write_pages
-from ocrops.metrics.pages import match, order_accuracy, page_scores
+from ocrops.evaluation.metrics.pages import match, order_accuracy, page_scores
 
 PAGE_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <PcGts xmlns="http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15">

@@ -4,7 +4,7 @@ versions once read on one test set)."""
 from __future__ import annotations
 
 from ocrops.config import Params
-from ocrops.registry.evaluations import Figures, evaluations, figures_on
+from ocrops.evaluation.records import Figures, evaluations, figures_on
 from ocrops.registry.promotion import gate
 
 PARAMS = Params.model_validate({"promote": {"cer_tolerance": 0.001, "term_recall_tolerance": 0.005,

@@ -9,10 +9,10 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ocrops.adapter import EpochLog
 from ocrops.config import Params, flatten
 from ocrops.errors import OcropsError
-from ocrops.tracking import TrainingRun
+from ocrops.training.run import TrainingRun
+from ocrops.training.trainer import EpochLog
 
 
 @pytest.fixture
@@ -70,8 +70,8 @@ def test_training_can_continue_from_a_registered_alias(params: Params, tmp_path:
 
     from conftest import line_image
     from ocrops.models import pretrained
-    from ocrops.stages.common import base_family, base_model
     from ocrops.tracking import setup
+    from ocrops.training.base import resolve_base
 
     setup(params)
     model = pretrained("ppocr-v4")
@@ -89,10 +89,11 @@ def test_training_can_continue_from_a_registered_alias(params: Params, tmp_path:
     def based_on(uri: str) -> Params:
         return params.model_copy(update={"train": params.train.model_copy(update={"base": uri})})
 
-    assert base_family(based_on("models:/ocrops-test@candidate")).name == "ppocr"  # from the version's tag
-    loaded = base_model(based_on("models:/ocrops-test@candidate"))
+    base = resolve_base(based_on("models:/ocrops-test@candidate"))
+    assert (base.family.name, base.source) == ("ppocr", "registry")  # from the model it holds (family.txt)
+    loaded = base.load()
     assert loaded.charset[-1] == "⁹"
     images: list[Image.Image] = [line_image("肌酐 88 μmol/L")]
     assert loaded.predict(images) == model.predict(images)
     with pytest.raises(OcropsError, match="models:/ocrops-test@champion"):
-        base_model(based_on("models:/ocrops-test@champion"))
+        resolve_base(based_on("models:/ocrops-test@champion"))

@@ -8,15 +8,20 @@ import pytest
 from PIL import Image
 
 from conftest import line_image, params_at, png_with_declared_size, truncated_png, write_dataset
-from ocrops.config import Params
+from ocrops.config import DEFAULT_BASE, Params
 from ocrops.data.report import write_report
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
-from ocrops.family import DEFAULT_BASE, for_base
+from ocrops.families import for_base
 from ocrops.stages import validate
 
 LENIENT = Params.model_validate({"validate": {"max_rejected_share": 0.9}})
 DEFAULT_VOCABULARY = Vocabulary(for_base(DEFAULT_BASE).name, for_base(DEFAULT_BASE).code().vocabulary())
+
+
+def on(params: Params, dataset: Path) -> Params:
+    """``params`` with data.path pointing at ``dataset`` (what ``ocrops data validate DATASET`` runs)."""
+    return params.model_copy(update={"data": params.data.model_copy(update={"path": str(dataset)})})
 
 
 def _append(root: Path, records: list[dict | bytes]) -> None:
@@ -103,7 +108,7 @@ def test_outputs_are_written_and_list_every_rejected_row(broken_dataset: Path, t
 def test_too_many_rejects_fail_the_stage_naming_rows(broken_dataset: Path, tmp_path: Path):
     strict = params_at(tmp_path, validate={"max_rejected_share": 0.05})
     with pytest.raises(PipelineError) as info:
-        validate.run(strict, broken_dataset)
+        validate.run(on(strict, broken_dataset))
     message = str(info.value)
     assert "15 of 27 rows rejected" in message and "line 13 (image_unreadable" in message
     assert strict.paths.validate_.quarantine.exists()  # the reports are there to read
@@ -136,7 +141,7 @@ def test_out_of_vocabulary_is_reported_not_rejected(small_dataset: Path):
 
 def test_the_family_comes_from_the_base_and_glm_ocr_has_no_closed_vocabulary(small_dataset: Path, tmp_path: Path):
     params = params_at(tmp_path, train={"base": "glm-ocr:/checkpoints/GLM-OCR"})  # never loaded: names the family
-    figures = validate.run(params, small_dataset)
+    figures = validate.run(on(params, small_dataset))
     assert figures["oov"] == {"family": "glm-ocr", "rows": 0, "distinct_chars": 0, "chars": ""}
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ocrops.evaluation.records import Figures
 from ocrops.registry.description import describe
-from ocrops.registry.evaluations import Figures
 from ocrops.registry.versions import headline_tags
 
 EVALUATION = {

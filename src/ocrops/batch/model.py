@@ -31,26 +31,17 @@ def resolve(params: Params, model: str | None = None) -> BatchModel:
     """``NAME@ALIAS`` (default: the registered model at ``batch.alias``) or ``NAME/VERSION`` -> the version, which
     must have been registered with page reading (its pyfunc takes a ``mode``)."""
     import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
-    from ocrops.tracking import setup
+    from ocrops.tracking import parse_version_ref, registered_version, setup
 
     setup(params)
-    spec = (model or f"{params.mlflow.registered_model}@{params.batch.alias}").removeprefix("models:/")
-    client = MlflowClient()
+    ref = parse_version_ref(model or f"{params.mlflow.registered_model}@{params.batch.alias}")
     try:
-        if "@" in spec:
-            name, alias = spec.split("@", 1)
-            found = BatchModel(name, str(client.get_model_version_by_alias(name, alias).version), alias)
-        else:
-            name, _, version = spec.partition("/")
-            found = BatchModel(name, str(client.get_model_version(name, version).version), "")
-    except MlflowException as exc:
+        found = BatchModel(ref.name, str(registered_version(ref).version), ref.alias or "")
+    except OcropsError as exc:
         hint = (" (nothing is promoted yet: `ocrops promote VERSION` or the MLflow UI sets it; --model NAME@candidate "
-                "reads with the latest registered version)" if spec.endswith("@champion") else "")
-        raise OcropsError(ErrorCode.UNAVAILABLE, f"no registered model {spec!r} in {mlflow.get_tracking_uri()}: "
-                                                 f"{str(exc).splitlines()[0]}{hint}") from exc
+                "reads with the latest registered version)" if ref.alias == "champion" else "")
+        raise OcropsError(exc.code, f"{exc.message}{hint}") from exc
     signature = mlflow.models.get_model_info(found.uri).signature
     names = {p.name for p in signature.params.params} if signature and signature.params else set()
     if "mode" not in names:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ocrops.config import SPLITS
+from ocrops.data.files import write_jsonl
 from ocrops.errors import ErrorCode
 
 LABELS_FILE = "labels.jsonl"
@@ -133,12 +134,3 @@ def read_lexicon(dataset: str | Path) -> list[str]:
         return []
     terms = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
     return [t for t in terms if t and not t.startswith("#")]
-
-
-def write_jsonl(path: str | Path, records: Iterable[dict]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-    return path

@@ -16,7 +16,8 @@ from pathlib import Path
 from PIL import Image
 
 from ocrops.config import SplitRatios
-from ocrops.data.contract import IMAGES_DIR, LabelRow, write_jsonl, write_labels
+from ocrops.data.contract import IMAGES_DIR, LabelRow, write_labels
+from ocrops.data.files import write_jsonl
 from ocrops.data.images import to_rgb
 from ocrops.data.split import sha256_bytes, split_for_hash
 

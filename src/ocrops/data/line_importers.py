@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 
 from ocrops.config import SplitRatios
-from ocrops.data.contract import IMAGES_DIR, LabelRow, read_labels, write_jsonl, write_labels
+from ocrops.data.contract import IMAGES_DIR, LabelRow, read_labels, write_labels
+from ocrops.data.files import write_jsonl
 from ocrops.data.geometry import crop_quad, order_points, widen
 from ocrops.data.images import load_rgb
 from ocrops.data.importers import REJECTS_FILE, ImportResult

@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET  # noqa: S405 - files the user imports, not n
 from pathlib import Path
 
 from ocrops.config import SplitRatios
-from ocrops.data.contract import IMAGES_DIR, write_jsonl
+from ocrops.data.contract import IMAGES_DIR
+from ocrops.data.files import write_jsonl
 from ocrops.data.importers import REJECTS_FILE, ImportResult
 from ocrops.data.pages import PageLine, PageRow, parse_polygon, write_pages
 from ocrops.data.split import sha256_bytes, split_for_hash

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from ocrops.augment import page_degradations
+from ocrops.data.augment import page_degradations
 from ocrops.data.contract import IMAGES_DIR
 from ocrops.data.fonts import FontFace, find_font
 from ocrops.data.pages import PageLine, PageRow, box_polygon, write_pages

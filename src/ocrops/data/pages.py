@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocrops.config import SPLITS
-from ocrops.data.contract import BadLine, Reject, read_records, write_jsonl
+from ocrops.data.contract import BadLine, Reject, read_records
+from ocrops.data.files import write_jsonl
 
 PAGES_FILE = "pages.jsonl"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ocrops.config import ValidatePaths
-from ocrops.data.contract import read_labels, write_jsonl
+from ocrops.data.contract import read_labels
+from ocrops.data.files import write_jsonl
 from ocrops.data.page_validation import accepted_pages
 from ocrops.data.pages import PageRow
 from ocrops.data.validation import ValidationReport

@@ -21,8 +21,8 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tqdm import tqdm
 
-from ocrops.augment import scan_degradations
 from ocrops.config import SplitRatios
+from ocrops.data.augment import scan_degradations
 from ocrops.data.contract import IMAGES_DIR, LEXICON_FILE, LabelRow, write_labels
 from ocrops.data.fonts import FontFace, find_font
 from ocrops.data.split import sha256_bytes, split_for_hash

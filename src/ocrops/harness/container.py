@@ -17,9 +17,10 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from ocrops.config import ContainerPaths
 from ocrops.harness.server import BIN, ServerProcess, bento_server, free_port
 
-RECIPE = Path("deploy/container")
+RECIPE = ContainerPaths().recipe  # the image's base and build scripts (paths.container.recipe)
 
 
 def podman_env() -> dict[str, str]:
@@ -79,7 +80,7 @@ def predict(url: str, files: list[Path]) -> list[str]:
 def check(image: str, bento: str, accepted: Path, registered: dict[str, str]) -> dict:
     """Run ``image`` and hold it to what ``bentoml serve`` of ``bento`` answers and what was registered."""
     from ocrops.data.lines import LineDataset
-    from ocrops.metrics import cer
+    from ocrops.evaluation.metrics import cer
 
     test = LineDataset.from_accepted(accepted, "test")
     files = [line.path for line in test]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from PIL import Image
@@ -61,6 +61,21 @@ def bbox(box: list[list[float]]) -> list[int]:
     """Four corners -> [x1, y1, x2, y2] (the glmocr layout protocol's ``bbox_2d``)."""
     xs, ys = [p[0] for p in box], [p[1] for p in box]
     return [int(min(xs)), int(min(ys)), int(round(max(xs))), int(round(max(ys)))]
+
+
+class PageSettings(Protocol):
+    """The page-reading settings (``serve``'s crop_margin, unclip_ratio, merge_gap)."""
+
+    crop_margin: float
+    unclip_ratio: float | None
+    merge_gap: float | None
+
+
+def page_reader(settings: PageSettings, detector_model: Path | None = None) -> PageReader:
+    """The page reader the serve settings describe: the evaluate and benchmark stages, the Bento and the packaged
+    model build theirs here, so they read pages alike."""
+    return PageReader(margin=settings.crop_margin, unclip_ratio=settings.unclip_ratio, merge_gap=settings.merge_gap,
+                      detector_model=detector_model)
 
 
 class PageReader:

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import get as get_family
+from ocrops.families import get as get_family
 from ocrops.inference.faults import wrap_reader
 from ocrops.inference.types import EngineUnavailable, Prediction, Reader
 from ocrops.postprocess import Postprocessor

@@ -4,7 +4,7 @@ compares with the champion, without scrolling through tags."""
 
 from __future__ import annotations
 
-from ocrops.registry.evaluations import evaluations, figure, shared
+from ocrops.evaluation.records import evaluations, figure, shared
 
 
 def _pct(value: float | None) -> str:

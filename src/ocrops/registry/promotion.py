@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.registry.evaluations import figure, shared
+from ocrops.evaluation.records import figure, shared
 from ocrops.registry.versions import CHAMPION, refresh_description
 from ocrops.tracking import setup
 

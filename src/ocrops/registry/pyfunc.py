@@ -9,18 +9,19 @@ import tempfile
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
 import pandas as pd
 
 from ocrops.config import ServeParams
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import Family
+from ocrops.families import Family
 from ocrops.postprocess import Postprocessor
 
 # What every packaged model needs at inference time, page detection included (training-only packages are left
 # out; opencv under whichever distribution name is installed); each family's record adds its own
-# (ocrops.family.Family.runtime_packages).
+# (ocrops.families.Family.runtime_packages).
 RUNTIME_PACKAGES = ("mlflow", "torch", "numpy", "pandas", "pillow", "safetensors", "pydantic", "pyyaml", "rapidfuzz",
                     "rapidocr-onnxruntime", "onnxruntime", "opencv-python-headless", "opencv-python", "pyclipper")
 
@@ -73,13 +74,12 @@ class OcropsPyfunc(mlflow.pyfunc.PythonModel):
         self._readers: dict[tuple, object] = {}
 
     def _reader(self, params: dict):
-        from ocrops.inference.pages import PageReader
+        from ocrops.inference.pages import page_reader
 
         key = tuple(float(params.get(k, v)) for k, v in PAGE_DEFAULTS.items())
         if key not in self._readers:  # the detector session is loaded once per setting
-            margin, unclip, gap = key
-            self._readers[key] = PageReader(margin=margin, unclip_ratio=unclip, merge_gap=gap,
-                                            detector_model=Path(self.detector_model) if self.detector_model else None)
+            settings = SimpleNamespace(**dict(zip(PAGE_DEFAULTS, key, strict=True)))
+            self._readers[key] = page_reader(settings, Path(self.detector_model) if self.detector_model else None)
         return self._readers[key]
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
 from ocrops.errors import ErrorCode, OcropsError, PipelineError
-from ocrops.family import saved_family
+from ocrops.families import saved_family
 from ocrops.postprocess import Postprocessor
 from ocrops.registry.description import describe
 from ocrops.registry.pyfunc import image_b64, log_pyfunc
@@ -150,7 +150,7 @@ def serving_version(client: MlflowClient, name: str) -> tuple[str, str]:
 def verify_registered(model_uri: str, images: list[str | Path], references: list[str], chain: Postprocessor,
                       batch_size: int = 16) -> dict[str, float]:
     """Load the registered model back and read the test images through it: raw and post-processed CER."""
-    from ocrops.metrics import cer
+    from ocrops.evaluation.metrics import cer
 
     model = mlflow.pyfunc.load_model(model_uri)
     frame = pd.DataFrame({"image": [image_b64(p) for p in images]})

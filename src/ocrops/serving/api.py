@@ -24,7 +24,7 @@ from PIL import Image
 from ocrops.data.images import PAGES_COUNTED, ImageHeader, decode, inspect
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.inputs import PayloadLimits, decode_base64
-from ocrops.inference.pages import Mode, PageReader
+from ocrops.inference.pages import Mode, page_reader
 from ocrops.inference.runtime import DETECTOR_FILE, read_package
 from ocrops.inference.types import Prediction
 from ocrops.serving import memory
@@ -65,8 +65,7 @@ class OcrApi:
         self.settings, self._remote, self._release_recognizer = settings, recognize, release_memory
         self.info, self.post = read_package(model_root)
         detector = Path(model_root) / DETECTOR_FILE
-        self.pages = PageReader(margin=settings.crop_margin, unclip_ratio=settings.unclip_ratio,
-                                merge_gap=settings.merge_gap, detector_model=detector if detector.exists() else None)
+        self.pages = page_reader(settings, detector if detector.exists() else None)
         self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels,
                                     settings.max_jpeg_scans)
         self.lanes = Lanes(settings.decode_threads)

@@ -18,21 +18,31 @@ def main(name: str, params_path: str | Path = "params.yaml") -> int:
     """Run one stage; a refusal (a bad input, a failed check) prints one line with its code and returns 1."""
     from ocrops.config import load_params
     from ocrops.errors import OcropsError, PipelineError
+    from ocrops.families import check_sections
 
     if name not in STAGES:
         print(f"unknown stage {name!r}; stages: {', '.join(STAGES)}", file=sys.stderr)
         return 2
     try:
         params = load_params(params_path)
+        check_sections(params)  # a family's own section of params.yaml, validated by its family
         if name in REPRODUCIBLE:
-            from ocrops.env import pin_kernels
+            from ocrops.training.reproducibility import pin_kernels
 
             pin_kernels(params.train.threads)  # before the stage imports torch
         stage = importlib.import_module(f"ocrops.stages.{name}")
         report = stage.run(params)
-    except (OcropsError, PipelineError) as exc:
+    except PipelineError as exc:
+        _print_summary(name, stage, exc.report)  # what was measured before the refusal
         print(f"{name}: {exc}", file=sys.stderr)
         return 1
+    except OcropsError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(name, stage, report)
+    return 0
+
+
+def _print_summary(name: str, stage, report: dict | None) -> None:
     for line in stage.summary(report) if report is not None else ():
         print(f"{name}: {line}", flush=True)
-    return 0

@@ -12,13 +12,13 @@ from PIL import Image
 
 from ocrops.config import BenchmarkPaths, Params
 from ocrops.data.lines import LineDataset
-from ocrops.family import saved_family
-from ocrops.harness.bench import batch_sweep, closed_loop, interleaved, machine_info
-from ocrops.harness.pages import compare_page_readers, labelled_pages
-from ocrops.inference.pages import PageReader
+from ocrops.evaluation.bench import batch_sweep, closed_loop, interleaved, machine_info
+from ocrops.evaluation.pages import compare_page_readers, labelled_pages
+from ocrops.families import saved_family
+from ocrops.inference.pages import page_reader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import choose_reader
-from ocrops.models.family import BenchTarget
+from ocrops.models.interface import BenchTarget
 from ocrops.tracking import setup
 
 
@@ -43,8 +43,7 @@ def bench_pages(params: Params) -> dict:
     model_dir = paths.train.model
     choice = choose_reader(saved_family(model_dir).name, model_dir, paths.export.engines, params.serve.engine,
                            threads=b.threads or None)
-    s = params.serve
-    reader = PageReader(margin=s.crop_margin, unclip_ratio=s.unclip_ratio, merge_gap=s.merge_gap)
+    reader = page_reader(params.serve)
 
     def ours(image: Image.Image) -> list:
         result = reader.read([image], lambda crops: choice.reader.predict(crops, params.serve.engine_batch_size),

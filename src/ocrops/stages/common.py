@@ -1,46 +1,14 @@
-"""What several stages share: the base model and its family, the general lines, the version's registry facts."""
+"""What several stages share: the general lines training mixes in and the guard set's held-out lines."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ocrops import family as registry
 from ocrops.config import Params
 from ocrops.data.contract import read_labels
+from ocrops.data.files import read_jsonl
 from ocrops.data.lines import Line, LineDataset
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import Family
-
-if TYPE_CHECKING:
-    from ocrops.models.base import OCRModel
-
-
-def base_family(params: Params) -> Family:
-    """The family ``train.base`` belongs to (a registered version's ``family`` tag for a ``models:/`` URI)."""
-    base = params.train.base
-    if base.startswith("models:/"):
-        from ocrops.tracking import registered_version, setup
-
-        setup(params)
-        version = registered_version(base)
-        return registry.get(version.tags.get("family", ""))
-    return registry.for_base(base)
-
-
-def base_model(params: Params) -> OCRModel:
-    """The model ``train.base`` names: a preset, PREFIX:LOCATION, a saved model folder, or ``models:/NAME@alias``
-    from the MLflow registry (fine-tune a registered version further)."""
-    from ocrops.models import load_base, load_model
-
-    base = params.train.base
-    if base.startswith("models:/"):
-        from ocrops.tracking import download_registered, setup
-
-        setup(params)
-        return load_model(download_registered(base))
-    return load_base(base, params)
 
 
 def mixin_lines(params: Params) -> LineDataset | None:
@@ -70,8 +38,5 @@ def general_lines(general_dir: str | Path, split: str) -> LineDataset:
 
 def guard_lines(accepted: str | Path) -> tuple[LineDataset, list[str]]:
     """The guard set's held-out (test) lines as the validate stage accepted them, and each line's source."""
-    path = Path(accepted)
-    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()] \
-        if path.exists() else []
-    rows = [r for r in rows if r["split"] == "test"]
+    rows = [r for r in read_jsonl(accepted) if r["split"] == "test"]
     return LineDataset([Line(r["path"], r["text"]) for r in rows], "guard"), [r.get("source", "") for r in rows]

@@ -5,7 +5,6 @@ plots."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 from PIL import Image
@@ -13,51 +12,19 @@ from PIL import Image
 from ocrops.config import EvaluatePaths, Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import LineDataset
-from ocrops.gallery import GalleryLine, render_gallery, worst_lines
-from ocrops.harness.bench import latency_summary
-from ocrops.harness.pages import evaluate_pages, labelled_pages, page_vs_line
-from ocrops.inference.pages import PageReader
+from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
+from ocrops.evaluation.measure import latency_ms, measure
+from ocrops.evaluation.metrics import EMPTY, cer, cer_by_bucket, confusions, top_confusions
+from ocrops.evaluation.page_gallery import contact_sheet, draw_page, write_gallery
+from ocrops.evaluation.pages import evaluate_pages, labelled_pages, page_vs_line
+from ocrops.inference.pages import page_reader
 from ocrops.inference.types import Prediction
-from ocrops.metrics import EMPTY, cer, cer_by_bucket, confusions, score, top_confusions
 from ocrops.models import load_model
-from ocrops.models.base import OCRModel
-from ocrops.page_gallery import contact_sheet, draw_page, write_gallery
+from ocrops.models.interface import OCRModel
 from ocrops.postprocess import Postprocessor
-from ocrops.stages.common import base_model, general_lines, guard_lines
+from ocrops.stages.common import general_lines, guard_lines
 from ocrops.tracking import log_to_active_run
-
-
-def read_lines(model: OCRModel, data: LineDataset, batch_size: int = 16) -> tuple[list[Prediction], float]:
-    """Predictions for every line, and the throughput (lines/s) of doing so in batches."""
-    images = [data.image(i) for i in range(len(data))]
-    started = time.perf_counter()
-    predictions = model.predict(images, batch_size=batch_size)
-    return predictions, len(images) / (time.perf_counter() - started)
-
-
-def latency_ms(model: OCRModel, data: LineDataset, lines: int, warmup: int = 3) -> dict[str, float]:
-    """Per-line latency at batch 1 (images already decoded): p50, p95, p99, mean in milliseconds."""
-    images = [data.image(i) for i in range(min(lines, len(data)))]
-    for image in images[:warmup]:
-        model.predict([image], batch_size=1)
-    times = []
-    for image in images:
-        started = time.perf_counter()
-        model.predict([image], batch_size=1)
-        times.append(time.perf_counter() - started)
-    return latency_summary(times)
-
-
-def measure(model: OCRModel, data: LineDataset, lexicon: list[str], chain: Postprocessor | None,
-            batch_size: int = 16) -> tuple[dict, dict | None, list[Prediction]]:
-    """Raw figures (with throughput), post-processed figures (None without a chain), the predictions."""
-    predictions, per_s = read_lines(model, data, batch_size)
-    refs = data.texts()
-    raw = score([p.text for p in predictions], refs, lexicon).to_dict() | {"lines_per_s": per_s}
-    if chain is None:
-        return raw, None, predictions
-    post = score([chain(p.text, p.confidence) for p in predictions], [chain.redact(r) for r in refs], lexicon)
-    return raw, post.to_dict(), predictions
+from ocrops.training.base import resolve_base
 
 
 def run(params: Params) -> dict:
@@ -68,7 +35,7 @@ def run(params: Params) -> dict:
     chain = Postprocessor(params.postprocess, lexicon)
     test = LineDataset.from_accepted(paths.validate_.accepted, "test")
     general = general_lines(paths.general.lines, "test")
-    base = base_model(params)
+    base = resolve_base(params).load()
     adapted = load_model(model_dir)
     refs = test.texts()
 
@@ -138,8 +105,7 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
         out.page_plot.parent.mkdir(parents=True, exist_ok=True)
         out.page_plot.write_text("[]\n", encoding="utf-8")
         return {"skipped": "no validated test pages (data.pages)"}
-    s = params.serve
-    reader = PageReader(margin=s.crop_margin, unclip_ratio=s.unclip_ratio, merge_gap=s.merge_gap)
+    reader = page_reader(params.serve)
     figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
 
     def recognizer(model: OCRModel) -> Callable[[list[Image.Image]], list[Prediction]]:

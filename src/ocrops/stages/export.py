@@ -13,10 +13,10 @@ from pathlib import Path
 from ocrops.config import Params
 from ocrops.data.lines import LineDataset
 from ocrops.data.split import content_hash
-from ocrops.export.parity import Parity, check, compare
-from ocrops.family import saved_family
+from ocrops.evaluation.parity import Parity, check, compare
+from ocrops.families import saved_family, settings_for
 from ocrops.inference.runtime import EXPORT_MANIFEST
-from ocrops.models.family import NotExportable
+from ocrops.models.interface import NotExportable
 
 
 def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, version: dict | None = None) -> dict:
@@ -36,7 +36,7 @@ def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, 
                       "version": version.get("version")}
     started = time.perf_counter()
     try:
-        exported = code.export(model, model_dir, out, images, e, params.family_settings(family))
+        exported = code.export(model, model_dir, out, images, e, settings_for(params, family))
     except NotExportable as exc:
         skipped = {"status": "skipped", "reason": str(exc)}
         (out / EXPORT_MANIFEST).write_text(json.dumps(manifest | {"files": {}, "skipped": skipped}, indent=2) + "\n",

@@ -1,4 +1,5 @@
-"""The ``general`` stage: render the general (non-domain) lines of recipes/general.yaml (the forgetting check)."""
+"""The ``general`` stage: render the general (non-domain) lines of ``paths.general.recipe`` (the forgetting
+check)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import shutil
 from ocrops.config import Params
 from ocrops.data.synth import load_recipe, synthesize
 
-RECIPE = "recipes/general.yaml"
-
 
 def run(params: Params) -> dict:
-    out = params.paths.general.lines
+    recipe, out = params.paths.general.recipe, params.paths.general.lines
     shutil.rmtree(out, ignore_errors=True)
-    result = synthesize(load_recipe(RECIPE), out, progress=False)
+    result = synthesize(load_recipe(recipe), out, progress=False)
     return {"lines": result.count, "splits": result.splits}
 
 

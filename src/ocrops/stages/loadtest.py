@@ -13,9 +13,9 @@ from pathlib import Path
 from ocrops.config import Params
 from ocrops.data.images import load_rgb
 from ocrops.data.lines import LineDataset
-from ocrops.harness.bench import batch_sweep, closed_loop, machine_info, open_loop
+from ocrops.evaluation.bench import batch_sweep, closed_loop, machine_info, open_loop
+from ocrops.evaluation.pages import page_rows, pages_per_second
 from ocrops.harness.load import post_ocr
-from ocrops.harness.pages import page_rows, pages_per_second
 from ocrops.harness.server import bento_server, peer_server
 from ocrops.inference.lines import LineReader
 from ocrops.inference.rapidocr import rapidocr_pages

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from ocrops.config import ExportParams, Params
+from ocrops.config import PackagePaths, Params
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.family import saved_family
+from ocrops.families import saved_family
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
 from ocrops.inference.runtime import (
     DETECTOR_FILE,
@@ -30,12 +30,11 @@ from ocrops.inference.runtime import (
 from ocrops.registry.versions import serving_version
 from ocrops.tracking import download_registered, setup
 
-BENTOFILE = Path("bentos/bentofile.yaml")
 
-
-def bentoml_home(project: Path) -> Path:
-    """BENTOML_HOME, by default the project's .bentoml folder (generated state stays in the project)."""
-    home = Path(os.environ.setdefault("BENTOML_HOME", str((project / ".bentoml").resolve())))
+def bentoml_home(project: Path, home: Path = PackagePaths().bentoml_home) -> Path:
+    """BENTOML_HOME, by default the project's ``paths.package.bentoml_home`` (generated state stays in the
+    project)."""
+    home = Path(os.environ.setdefault("BENTOML_HOME", str((project / home).resolve())))
     home.mkdir(parents=True, exist_ok=True)
     return home
 
@@ -112,19 +111,19 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("ocrops-*.whl"))
 
 
-def bentofile_for(family: str, project: Path, out: Path) -> tuple[Path, str]:
-    """bentos/bentofile.yaml with the lock the served family needs (``ModelFamily.serving_requirements``): the
+def bentofile_for(family: str, bentofile: Path, out: Path) -> tuple[Path, str]:
+    """The project's bentofile with the lock the served family needs (``ModelFamily.serving_requirements``): the
     serving set for a family served from exported engines (no torch, no training stack in the image), the
     workflow's set otherwise. Written beside the package stage's outputs; the build context stays the project."""
     import yaml
 
-    from ocrops.family import get as get_family
+    from ocrops.families import get as get_family
 
     lock = get_family(family).code().serving_requirements
-    spec = yaml.safe_load((project / BENTOFILE).read_text(encoding="utf-8"))
+    spec = yaml.safe_load(bentofile.read_text(encoding="utf-8"))
     spec["python"]["requirements_txt"] = lock
     path = out / "bentofile.yaml"
-    path.write_text(f"# {BENTOFILE} for the {family} family (written by the package stage)\n"
+    path.write_text(f"# {bentofile} for the {family} family (written by the package stage)\n"
                     + yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path, lock
 
@@ -135,8 +134,8 @@ def serve_check(bento: str, accepted: Path, tags: dict[str, str], log_path: Path
     so the service's own batches change nothing."""
     from ocrops.client import OCRClient, ServiceError
     from ocrops.data.lines import LineDataset
+    from ocrops.evaluation.metrics import cer
     from ocrops.harness.server import bento_server
-    from ocrops.metrics import cer
 
     test = LineDataset.from_accepted(accepted, "test")
     with bento_server(bento, env={"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}, cwd_log=log_path) as url, \
@@ -166,7 +165,7 @@ def run(params: Params) -> dict:
 
     paths = params.paths
     project = Path.cwd()
-    bentoml_home(project)
+    bentoml_home(project, paths.package.bentoml_home)
     setup(params)
     client = MlflowClient()
     name = params.mlflow.registered_model
@@ -184,7 +183,7 @@ def run(params: Params) -> dict:
         facts = engines_for(params, version, model_dir, engines)
         model, info = import_model(params, alias, version, model_dir, engines, facts, tags)
     build_wheel(out / "wheels")
-    bentofile, lock = bentofile_for(info["family"], project, out)
+    bentofile, lock = bentofile_for(info["family"], paths.package.bentofile, out)
     bento = bentoml.bentos.build_bentofile(str(bentofile), build_ctx=str(project),
                                            version=f"v{version}-{model.tag.version}")
     dockerfile = Path(bento.path) / "env" / "docker" / "Dockerfile"
@@ -212,51 +211,3 @@ def summary(manifest: dict) -> list[str]:
             f"serve it with `ocrops serve` (http://127.0.0.1:3000), or `BENTOML_HOME=$PWD/.bentoml bentoml serve "
             f"{manifest['bento']}`; build its image with `BENTOML_HOME=$PWD/.bentoml bentoml containerize "
             f"{manifest['bento']}`"]
-
-
-def export_pretrained(root: Path, export: ExportParams) -> tuple[Path, Path]:
-    """The default base model without training (PP-OCRv4 from the rapidocr wheel) saved under ``root/mlflow/model``
-    and exported by its family to ``root/engines`` with its manifest: (model dir, engines dir)."""
-    from ocrops.data.split import content_hash
-    from ocrops.family import DEFAULT_BASE, for_base
-    from ocrops.models import pretrained
-
-    model = pretrained(DEFAULT_BASE)
-    model_dir = model.save(root / "mlflow" / "model")
-    engines = root / "engines"
-    files = for_base(DEFAULT_BASE).code().export(model, model_dir, engines, [], export).files
-    manifest = {"family": model.family, "registered_model": "ocrops", "version": 1, "files": files,
-                "sha256": {k: content_hash(engines / v) for k, v in files.items()}}
-    (engines / EXPORT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-    return model_dir, engines
-
-
-def pretrained_bento(root: Path, project: Path) -> str:
-    """A Bento of the default base model without training (PP-OCRv4 from the rapidocr wheel, exported by its
-    family), built from ``project``'s bentofile in a context under ``root``: what the service tests and
-    ``ocrops gpu-check`` serve. BENTOML_HOME must be set before bentoml is imported; returns the bento tag."""
-    import bentoml
-
-    from ocrops.config import load_params
-    from ocrops.postprocess import Postprocessor
-
-    params = load_params(project / "params.yaml")
-    model_dir, engines = export_pretrained(root, params.export.model_copy(update={"int8": False}))
-    Postprocessor(params.postprocess, ["Hemoglobin", "Creatinine"]).save(root / "mlflow")
-    family = saved_family(model_dir).name
-    tags = {"family": family, "test_cer": "0.0", "train_run_id": "pretrained"}
-    import_model(params, "champion", "1", model_dir, engines, {"source": "pretrained, not trained"}, tags)
-
-    context = root / "context"
-    (context / "bentos").mkdir(parents=True)
-    for name in ("bentos/service.py", "bentos/bentofile.yaml", "bentos/Dockerfile.template", "bentos/README.md",
-                 "params.yaml", "requirements-serve.lock"):
-        shutil.copy2(project / name, context / name)
-    build_wheel(context / "outputs" / "package" / "wheels")
-    cwd = Path.cwd()
-    os.chdir(context)  # bentoml resolves the wheel paths from the working directory
-    try:
-        bento = bentoml.bentos.build_bentofile(str(context / BENTOFILE), build_ctx=str(context))
-    finally:
-        os.chdir(cwd)
-    return str(bento.tag)

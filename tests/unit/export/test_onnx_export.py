@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import line_image
+from ocrops.evaluation.parity import compare
 from ocrops.export.onnx import optimize, quantize_int8
-from ocrops.export.parity import compare
-from ocrops.family import Family
+from ocrops.families import Family
 from ocrops.inference.engines import OrtEngine, TorchEngine
 from ocrops.inference.lines import LineReader
 from ocrops.models import pretrained
-from ocrops.models.family import ModelFamily, NotExportable
+from ocrops.models.interface import ModelFamily, NotExportable
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.export import export_onnx
 

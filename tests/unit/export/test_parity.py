@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ocrops.errors import PipelineError
-from ocrops.export.parity import check, compare
+from ocrops.evaluation.parity import check, compare
 from ocrops.inference.types import Prediction
 
 

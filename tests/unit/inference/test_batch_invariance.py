@@ -9,10 +9,10 @@ import random
 import pytest
 
 from conftest import PROJECT
-from ocrops.config import load_params
+from ocrops.config import DEFAULT_BASE, load_params
 from ocrops.data.contract import read_labels
 from ocrops.data.synth import load_recipe, synthesize
-from ocrops.family import DEFAULT_BASE, for_base
+from ocrops.families import for_base
 from ocrops.models import pretrained
 
 ENGINES = ("torch", "ort_cpu", "ort_int8")

@@ -10,9 +10,9 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import PROJECT
 from ocrops.data.contract import read_labels
 from ocrops.data.synth import load_recipe, synthesize
+from ocrops.evaluation.metrics import cer
 from ocrops.inference.detection import TextDetector, crop_quad, merge_line_segments, order_points, reading_order
 from ocrops.inference.pages import PageReader
-from ocrops.metrics import cer
 from ocrops.models import pretrained
 
 

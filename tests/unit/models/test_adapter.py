@@ -1,4 +1,4 @@
-"""DomainAdapter on a handful of sample-recipe lines: it learns, checkpoints, resumes and refuses bad input."""
+"""FineTuner on a handful of sample-recipe lines: it learns, checkpoints, resumes and refuses bad input."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from conftest import PROJECT
-from ocrops.adapter import DomainAdapter
 from ocrops.config import TrainParams
 from ocrops.data.contract import read_labels
 from ocrops.data.lines import Line, LineDataset
 from ocrops.data.synth import load_recipe, synthesize
 from ocrops.errors import OcropsError
 from ocrops.models import load_base, load_model, pretrained
+from ocrops.training.trainer import FineTuner
 
 FAST = {"lr": 5e-4, "batch_size": 8, "augment": 0.0, "warmup": 0.1}
 
@@ -33,15 +33,16 @@ class Interrupted(Exception):
     pass
 
 
-def _weights(adapter: DomainAdapter) -> dict[str, torch.Tensor]:
+def _weights(adapter: FineTuner) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in adapter.model.module.state_dict().items()}
 
 
 def test_training_lowers_loss_and_extends_vocabulary(lines):
     train, val = lines
-    adapter = DomainAdapter(pretrained("ppocr-v4"), train, train, progress=False)  # fit the training lines themselves
+    adapter = FineTuner(pretrained("ppocr-v4"), train, train, settings=TrainParams(epochs=3, lr=2e-4, batch_size=4,
+                        augment=0.0), progress=False)  # fit the training lines themselves
     before = adapter.evaluate(train).cer
-    result = adapter.train(TrainParams(epochs=3, lr=2e-4, batch_size=4, augment=0.0))
+    result = adapter.train()
     assert result.history[-1].train_loss < result.history[0].train_loss
     assert result.history[-1].val_cer < before
     assert all(ch in adapter.model.charset for ch in result.added_characters)
@@ -49,19 +50,22 @@ def test_training_lowers_loss_and_extends_vocabulary(lines):
 
 def test_resume_after_interruption_equals_uninterrupted_run(lines, tmp_path: Path):
     train, val = lines
-    straight = DomainAdapter(pretrained("ppocr-v4"), train, val, checkpoint_dir=tmp_path / "a", progress=False)
-    full = straight.train(TrainParams(epochs=2, patience=5, **FAST))
+    settings = TrainParams(epochs=2, patience=5, **FAST)
+    straight = FineTuner(pretrained("ppocr-v4"), train, val, settings=settings, checkpoint_dir=tmp_path / "a",
+                         progress=False)
+    full = straight.train()
 
     def stop_after_first(log):
         if log.epoch == 0:
             raise Interrupted
 
-    broken = DomainAdapter(pretrained("ppocr-v4"), train, val, checkpoint_dir=tmp_path / "b", on_epoch=stop_after_first,
-                           progress=False)
+    broken = FineTuner(pretrained("ppocr-v4"), train, val, settings=settings, checkpoint_dir=tmp_path / "b",
+                       on_epoch=stop_after_first, progress=False)
     with pytest.raises(Interrupted):
-        broken.train(TrainParams(epochs=2, patience=5, **FAST))
-    resumed = DomainAdapter(pretrained("ppocr-v4"), train, val, checkpoint_dir=tmp_path / "b", progress=False)
-    result = resumed.train(TrainParams(epochs=2, patience=5, **FAST))
+        broken.train()
+    resumed = FineTuner(pretrained("ppocr-v4"), train, val, settings=settings, checkpoint_dir=tmp_path / "b",
+                        progress=False)
+    result = resumed.train()
 
     assert result.resumed_from_epoch == 0
     assert [h.epoch for h in result.history] == [0, 1]
@@ -72,8 +76,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(lines, tmp_path: Pat
 
 def test_saved_model_predicts_the_same(lines, tmp_path: Path):
     train, val = lines
-    adapter = DomainAdapter(pretrained("ppocr-v4"), train, val, progress=False)
-    adapter.train(TrainParams(epochs=1, **FAST))
+    adapter = FineTuner(pretrained("ppocr-v4"), train, val, settings=TrainParams(epochs=1, **FAST), progress=False)
+    adapter.train()
     adapter.save(tmp_path / "m")
     images = [val.image(i) for i in range(len(val))]
     assert load_model(tmp_path / "m").predict(images) == adapter.model.predict(images)
@@ -82,9 +86,9 @@ def test_saved_model_predicts_the_same(lines, tmp_path: Path):
 def test_bad_input_is_refused_before_training(lines):
     train, val = lines
     with pytest.raises(OcropsError, match="no rows"):
-        DomainAdapter(pretrained("ppocr-v4"), LineDataset([]), val)
+        FineTuner(pretrained("ppocr-v4"), LineDataset([]), val)
     with pytest.raises(OcropsError, match="U\\+0000"):
-        DomainAdapter(pretrained("ppocr-v4"), LineDataset([Line("x.png", "nul\x00")]), val)
+        FineTuner(pretrained("ppocr-v4"), LineDataset([Line("x.png", "nul\x00")]), val)
     with pytest.raises(OcropsError, match="neither a preset"):
         load_base("/nonexistent/checkpoint")
 
@@ -93,7 +97,7 @@ def test_preprocessing_travels_with_the_model(lines, tmp_path: Path):
     from ocrops.inference.preprocess import enhance_scan
 
     train, val = lines
-    adapter = DomainAdapter(pretrained("ppocr-v4"), train, val, preprocess="enhance_scan", progress=False)
+    adapter = FineTuner(pretrained("ppocr-v4"), train, val, settings=TrainParams(enhance_scan=True), progress=False)
     adapter.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert loaded.preprocess == "enhance_scan"
@@ -106,11 +110,12 @@ def test_the_forgetting_regularisers_keep_the_weights_nearer_the_base(lines):
     train, val = lines
     general = LineDataset(list(val), "general")
 
-    def drift(**extra) -> tuple[float, DomainAdapter]:
+    def drift(**extra) -> tuple[float, FineTuner]:
         model = pretrained("ppocr-v4")
         start = {k: v.clone() for k, v in model.module.named_parameters()}
-        adapter = DomainAdapter(model, train, val, general_data=general, progress=False)
-        adapter.train(TrainParams(epochs=1, general_ratio=0.3, **(FAST | extra)))
+        adapter = FineTuner(model, train, val, settings=TrainParams(epochs=1, general_ratio=0.3, **(FAST | extra)),
+                            general_data=general, progress=False)
+        adapter.train()
         moved = 0.0
         for name, now in adapter.model.module.named_parameters():
             before = start[name]

@@ -14,6 +14,7 @@ from ocrops.errors import OcropsError
 from ocrops.models import load_base, load_model
 from ocrops.models.glm_ocr.model import GlmOcrModel, GlmOcrSettings
 from ocrops.models.glm_ocr.tiny import build_tiny_glm_ocr, one_step
+from ocrops.training.base import resolve_base
 
 TEXTS = ["肌酐(Cr) 88 μmol/L", "白细胞计数(WBC) 6.5 ×10⁹/L", "Amoxicillin 500mg bid", "体温: 38.5℃"]
 
@@ -107,18 +108,20 @@ def test_bad_checkpoints_and_devices_are_refused_with_one_sentence(checkpoint, t
 
 
 def test_domain_adapter_fine_tunes_glm_ocr_with_lora(checkpoint, images, tmp_path):
-    from ocrops.adapter import DomainAdapter
     from ocrops.data.lines import Line, LineDataset
+    from ocrops.training.trainer import FineTuner
 
     paths = []
     for i, image in enumerate(images):
         image.save(tmp_path / f"{i}.png")
         paths.append(Line(str(tmp_path / f"{i}.png"), TEXTS[i]))
     data = LineDataset(paths)
-    base = load_base(f"glm-ocr:{checkpoint}", Params.model_validate({"glm_ocr": {"max_new_tokens": 4}}))
+    params = Params.model_validate({"train": {"base": f"glm-ocr:{checkpoint}"}, "glm_ocr": {"max_new_tokens": 4}})
+    base = resolve_base(params).load()
     assert base.settings.max_new_tokens == 4  # the family's params section reaches its loader
-    adapter = DomainAdapter(base, data, data, checkpoint_dir=tmp_path / "ckpt", progress=False)
-    result = adapter.train(TrainParams(epochs=3, lr=5e-3, batch_size=2, grad_accum=2, warmup=0.0, augment=0.0,
-                                       patience=5))
+    adapter = FineTuner(base, data, data, settings=TrainParams(epochs=3, lr=5e-3, batch_size=2, grad_accum=2,
+                                                               warmup=0.0, augment=0.0, patience=5),
+                        checkpoint_dir=tmp_path / "ckpt", progress=False)
+    result = adapter.train()
     assert len(result.history) == 3 and result.history[-1].train_loss < result.history[0].train_loss
     assert (tmp_path / "ckpt" / "last" / "model" / "adapter").is_dir()

@@ -2,11 +2,11 @@
 prompt ``Text Recognition:``. Needs a local checkpoint (train.base: glm-ocr:PATH); runs on a GPU (bf16), on a
 CPU only for tests with the tiny random-weight config."""
 
-from ocrops.family import Family
+from ocrops.families import Family
 
 family = Family(
     name="glm-ocr",
-    implementation="ocrops.models.glm_ocr.family:GlmOcrFamily",
+    implementation="ocrops.models.glm_ocr.plugin:GlmOcrFamily",
     prefix="glm-ocr:",
     section="glm_ocr",
     settings="ocrops.models.glm_ocr.settings:GlmOcrSettings",

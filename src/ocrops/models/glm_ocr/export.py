@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ocrops.inference.types import Prediction
-from ocrops.models.family import Exported
+from ocrops.models.interface import Exported
 
 
 class DecoderStep(torch.nn.Module):

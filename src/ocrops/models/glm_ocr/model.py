@@ -15,9 +15,9 @@ from transformers import GlmOcrForConditionalGeneration
 
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.types import Prediction
-from ocrops.models.base import OCRModel
 from ocrops.models.glm_ocr.processor import load_processor, prompt_text, save_processor
 from ocrops.models.glm_ocr.settings import GlmOcrSettings
+from ocrops.models.interface import OCRModel
 
 SETTINGS_FILE = "ocrops_glm.json"
 ADAPTER_DIR = "adapter"

@@ -16,7 +16,7 @@ from ocrops.export.onnx import optimize, quantize_int8
 from ocrops.inference.engines import OrtEngine
 from ocrops.inference.lines import LineReader
 from ocrops.inference.types import Reader
-from ocrops.models.family import Exported
+from ocrops.models.interface import Exported
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.model import PPOCRModel
 from ocrops.models.ppocr.network import TextRecognizer

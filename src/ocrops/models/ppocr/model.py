@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from ocrops.inference.engines import TorchEngine
 from ocrops.inference.lines import LineReader
 from ocrops.inference.types import Prediction
-from ocrops.models.base import OCRModel
+from ocrops.models.interface import OCRModel
 from ocrops.models.ppocr.charset import load_charset, read_charset, save_charset
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.network import RecognizerConfig, TextRecognizer

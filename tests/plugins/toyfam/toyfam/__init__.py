@@ -1,10 +1,10 @@
 """The toy family's record: what ocrops reads before importing its code."""
 
-from ocrops.family import Family
+from ocrops.families import Family
 
 family = Family(
     name="toy",
-    implementation="toyfam.family:ToyFamily",
+    implementation="toyfam.plugin:ToyFamily",
     presets=("toy-v0",),
     description="reads every line as one learnt text (ignores the pixels): a plug-in example, not a recognizer",
 )

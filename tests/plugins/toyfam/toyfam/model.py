@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ocrops.inference.types import Prediction
-from ocrops.models.base import OCRModel
+from ocrops.models.interface import OCRModel
 
 POSITIONS = 24  # class 0 at a position ends the text
 

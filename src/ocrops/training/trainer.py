@@ -1,4 +1,4 @@
-"""DomainAdapter: fine-tune a base OCR model on a team's domain lines.
+"""FineTuner: fine-tune a base OCR model on a team's domain lines.
 
 Training is deterministic for a seed and resumable: every epoch writes a
 checkpoint (weights, optimizer, scheduler, RNG states, history), and a new
@@ -22,16 +22,17 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ocrops.augment import augment_image, train_augmentations
 from ocrops.config import TrainParams
+from ocrops.data.augment import augment_image, train_augmentations
 from ocrops.data.contract import unrepresentable
 from ocrops.data.lines import LineDataset
-from ocrops.distributed import Distributed, distributed
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.forgetting import Anchor, distillation_loss, parameter_groups
-from ocrops.metrics import Scores, score
+from ocrops.evaluation.metrics import Scores, score
 from ocrops.models import load_model
-from ocrops.models.base import OCRModel
+from ocrops.models.interface import OCRModel
+from ocrops.training.distributed import Distributed, distributed
+from ocrops.training.forgetting import Anchor, distillation_loss, parameter_groups
+from ocrops.training.reproducibility import seed_everything
 
 
 @dataclass
@@ -63,8 +64,9 @@ def evaluate_model(model: OCRModel, images: list, texts: list[str], lexicon=()) 
     return score([p.text for p in model.predict(images)], texts, lexicon)
 
 
-class DomainAdapter:
-    """Fine-tunes ``model`` (a base model already loaded, e.g. by ocrops.models.load_base) in place."""
+class FineTuner:
+    """Fine-tunes ``model`` in place with ``settings`` (``model``: a base already loaded, e.g. by
+    ocrops.training.base.Base.load)."""
 
     def __init__(
         self,
@@ -72,8 +74,8 @@ class DomainAdapter:
         train_data: LineDataset,
         val_data: LineDataset,
         *,
+        settings: TrainParams = TrainParams(),
         general_data: LineDataset | None = None,
-        preprocess: str | None = None,
         checkpoint_dir: str | Path | None = None,
         on_epoch: Callable[[EpochLog], None] | None = None,
         progress: bool = True,
@@ -90,8 +92,9 @@ class DomainAdapter:
                                       f"label of {line.path} holds characters no model can emit ({codes}); "
                                       "fix the label or run the validate stage, which quarantines such rows")
         self.model = model
-        if preprocess is not None:  # e.g. "enhance_scan": trained with it, so it travels with the model
-            self.model.preprocess = preprocess
+        self.settings = settings
+        if settings.enhance_scan:  # trained with it, so it travels with the model
+            self.model.preprocess = "enhance_scan"
         self.train_data, self.val_data = train_data, val_data
         self.general_data = general_data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -99,27 +102,24 @@ class DomainAdapter:
         self.device = torch.device("cpu")  # train() picks it from train.device
         self.teacher: OCRModel | None = None  # the frozen base model, for train.distill
         self.anchor: Anchor | None = None  # the pretrained weights, for train.l2sp
-        self.settings = TrainParams()
         self._aspects: dict[str, float] = {}
         self.on_epoch = on_epoch
         self.progress = progress
 
     # -- training -----------------------------------------------------------------
 
-    def train(self, settings: TrainParams = TrainParams()) -> TrainResult:
+    def train(self) -> TrainResult:
         """Train for ``settings.epochs`` (early stopping on validation CER), resuming from the last checkpoint."""
-        s = settings
-        lr, batch_size, epochs, strength, seed = s.lr, s.batch_size, s.epochs, s.augment, s.seed
-        general_ratio, grad_accum = s.general_ratio, s.grad_accum
-        self.settings = s
+        s = self.settings
+        lr, epochs = s.lr, s.epochs
         self.device = training_device(s.device)
         self.model.module.to(self.device)  # before the frozen copies below: they are compared on the same device
         # both taken before new characters grow the head: the base model as it was
-        self.teacher = self._frozen_copy() if s.distill > 0 and self.general_data and general_ratio > 0 else None
+        self.teacher = self._frozen_copy() if s.distill > 0 and self.general_data and s.general_ratio > 0 else None
         self.anchor = Anchor(self.model.module) if s.l2sp > 0 else None
         # seeded before the head grows: its new rows are drawn from the generators, so a training in a process
         # that used them before (ocrops ablate, a notebook) starts from the same weights as the train stage
-        _seed_everything(seed)
+        seed_everything(s.seed)
         result = TrainResult(added_characters=self._prepare_vocabulary(), device=self.device.type)
         self.dist = distributed()
         world = self.dist.world if self.dist else 1
@@ -127,8 +127,8 @@ class DomainAdapter:
         if s.backbone_lr_scale != 1:
             params = parameter_groups(self.model.module, lr, s.backbone_lr_scale)
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=s.weight_decay)
-        batches_per_process = math.ceil(self._epoch_size(general_ratio) / batch_size) // world or 1
-        steps_per_epoch = math.ceil(batches_per_process / grad_accum)
+        batches_per_process = math.ceil(self._epoch_size() / s.batch_size) // world or 1
+        steps_per_epoch = math.ceil(batches_per_process / s.grad_accum)
         scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, s.warmup)
         if self.dist:  # every process holds the same weights; DDP averages the gradients
             self.model.train_wrapper, optimizer = self.dist.accelerator.prepare(self.model.module, optimizer)
@@ -143,7 +143,7 @@ class DomainAdapter:
             if bad_epochs >= s.patience:
                 result.stopped_early = True
                 break
-            log = self._run_epoch(epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed, grad_accum)
+            log = self._run_epoch(epoch, optimizer, scheduler)
             result.history.append(log)
             main = self.dist is None or self.dist.is_main
             if log.val_cer < result.best_val_cer:
@@ -206,19 +206,21 @@ class DomainAdapter:
         unknown = self.model.unknown_characters(self.train_data.texts() + self.val_data.texts())
         return self.model.extend_vocabulary(sorted(unknown))
 
-    def _epoch_size(self, general_ratio: float) -> int:
-        return len(self.train_data) + self._general_count(general_ratio)
+    def _epoch_size(self) -> int:
+        return len(self.train_data) + self._general_count()
 
-    def _general_count(self, general_ratio: float) -> int:
+    def _general_count(self) -> int:
+        general_ratio = self.settings.general_ratio
         if not self.general_data or general_ratio <= 0:
             return 0
         return min(len(self.general_data), round(len(self.train_data) * general_ratio / (1 - general_ratio)))
 
-    def _run_epoch(self, epoch, optimizer, scheduler, batch_size, strength, general_ratio, seed,
-                   grad_accum=1) -> EpochLog:
+    def _run_epoch(self, epoch: int, optimizer, scheduler) -> EpochLog:
+        s = self.settings
+        batch_size, strength, seed, grad_accum = s.batch_size, s.augment, s.seed, s.grad_accum
         rng = random.Random(f"{seed}-epoch-{epoch}")  # order depends on (seed, epoch) only: resumable
         items = [(self.train_data, i) for i in range(len(self.train_data))]
-        if (n := self._general_count(general_ratio)) and self.general_data:
+        if (n := self._general_count()) and self.general_data:
             items += [(self.general_data, i) for i in rng.sample(range(len(self.general_data)), n)]
         rng.shuffle(items)
         if self.settings.group_by_length:
@@ -319,12 +321,6 @@ def training_device(setting: str = "auto") -> torch.device:
 
 def _cuda_rng() -> dict:
     return {"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):

@@ -16,12 +16,12 @@ import numpy as np
 from PIL import Image
 
 from ocrops.data.images import load_rgb
-from ocrops.harness.bench import closed_loop, latency_summary
+from ocrops.evaluation.bench import closed_loop, latency_summary
+from ocrops.evaluation.metrics import cer
+from ocrops.evaluation.metrics.pages import PageMatch, page_scores
 from ocrops.inference.detection import crop_quad
 from ocrops.inference.pages import PageReader, widen
 from ocrops.inference.types import Prediction
-from ocrops.metrics import cer
-from ocrops.metrics.pages import PageMatch, page_scores
 
 Polygon = list[list[float]]
 Lines = list[tuple[str, Polygon]]  # (text, polygon) in reading order

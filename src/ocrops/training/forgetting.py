@@ -1,6 +1,7 @@
 """Keeping general reading while adapting: distillation from the frozen base model on general lines (KL between
 the CTC posteriors of the two), L2-SP (a pull toward the pretrained weights instead of toward zero), and a smaller
-learning rate for everything below the output head. ``ocrops.adapter`` applies what ``train`` params switch on."""
+learning rate for everything below the output head. ``ocrops.training.trainer`` applies what ``train`` params
+switch on."""
 
 from __future__ import annotations
 

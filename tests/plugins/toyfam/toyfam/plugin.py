@@ -1,7 +1,7 @@
 """The toy family's code: only what ocrops requires (a model, how to make and load it); no exporter, so the
 export stage records a skip and the torch model serves."""
 
-from ocrops.models.family import ModelFamily
+from ocrops.models.interface import ModelFamily
 
 
 class ToyFamily(ModelFamily):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ocrops.config import Params
@@ -18,13 +17,13 @@ from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import Line, LineDataset
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.evaluation.measure import measure
+from ocrops.evaluation.records import Figures
 from ocrops.models import load_model
 from ocrops.postprocess import POSTPROCESS_FILE, Postprocessor
-from ocrops.registry.evaluations import Figures
 from ocrops.registry.versions import refresh_description
-from ocrops.stages.common import base_family
-from ocrops.stages.evaluate import measure
-from ocrops.tracking import download_registered, setup
+from ocrops.tracking import download_registered, parse_version_ref, registered_version, setup
+from ocrops.training.base import resolve_base
 
 
 @dataclass
@@ -33,18 +32,6 @@ class TestSet:
     name: str
     lexicon: list[str]
     quarantined: int = 0
-
-
-def resolve_version(client: MlflowClient, name: str, ref: str) -> str:
-    """``3`` or ``@champion`` / ``champion`` -> the version number."""
-    alias = ref.removeprefix("@")
-    try:
-        if ref.isdigit():
-            return str(client.get_model_version(name, ref).version)
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException as exc:
-        raise OcropsError(ErrorCode.INVALID_INPUT,
-                          f"registered model {name!r} has no version or alias {ref!r}") from exc
 
 
 def test_set(params: Params, dataset: Path | None = None, split: str = "test") -> TestSet:
@@ -56,7 +43,7 @@ def test_set(params: Params, dataset: Path | None = None, split: str = "test") -
             raise OcropsError(ErrorCode.INVALID_INPUT, f"{accepted} does not exist: run `dvc repro validate` first")
         lines = LineDataset.from_accepted(accepted, split)
         return TestSet(lines, f"{params.data.path} ({split} split)", read_lexicon(params.data.path))
-    family = base_family(params)
+    family = resolve_base(params).family
     report = validate_dataset(dataset, params, Vocabulary(family.name, family.code().vocabulary()))
     rows = [r for r in report.accepted if split == "all" or r.split == split]
     lines = LineDataset([Line((Path(dataset) / str(r.image)).as_posix(), str(r.text)) for r in rows], split)
@@ -72,7 +59,7 @@ def evaluate_version(params: Params, ref: str, data: TestSet) -> tuple[str, Figu
         raise OcropsError(ErrorCode.INVALID_INPUT, f"{data.name} has no lines to read")
     setup(params)
     client, name = MlflowClient(), params.mlflow.registered_model
-    version = resolve_version(client, name, ref)
+    version = str(registered_version(parse_version_ref(ref, name)).version)
     with tempfile.TemporaryDirectory(prefix="ocrops-evaluate-") as tmp:
         model_dir = download_registered(f"models:/{name}/{version}", tmp)
         chain_file = model_dir.parent / POSTPROCESS_FILE  # the pyfunc's artifacts: the model and its chain

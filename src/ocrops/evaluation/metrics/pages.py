@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
-from ocrops.metrics import cer
+from ocrops.evaluation.metrics import cer
 
 IOU_THRESHOLD = 0.5
 Polygon = Sequence[Sequence[float]]

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ocrops.inference.runtime import EXPORT_MANIFEST
 from ocrops.inference.types import EngineUnavailable, Reader
-from ocrops.models.family import Bench, BenchTarget, ModelFamily
+from ocrops.models.interface import Bench, BenchTarget, ModelFamily
 
 
 class GlmOcrFamily(ModelFamily):

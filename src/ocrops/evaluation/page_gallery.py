@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw
 
 if TYPE_CHECKING:
-    from ocrops.metrics.pages import PageMatch
+    from ocrops.evaluation.metrics.pages import PageMatch
 
 Polygon = Sequence[Sequence[float]]
 COLOURS = {  # RGB; the legend in the picture and the README use these names

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from rapidfuzz.distance import Levenshtein
 
 from ocrops.errors import PipelineError
+from ocrops.evaluation.metrics import cer
 from ocrops.inference.types import Prediction
-from ocrops.metrics import cer
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ocrops.inference.engines import OrtEngine, TorchEngine, cuda_provider_avail
 from ocrops.inference.lines import LineReader
 from ocrops.inference.runtime import EXPORT_MANIFEST
 from ocrops.inference.types import EngineUnavailable, Reader
-from ocrops.models.family import Bench, BenchTarget, ModelFamily
+from ocrops.models.interface import Bench, BenchTarget, ModelFamily
 from ocrops.models.ppocr.charset import load_charset, read_charset
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.preprocess import INT8_MAX_BATCH, batch_arrays

@@ -20,19 +20,20 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from ocrops.errors import ErrorCode, OcropsError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ocrops.models.family import ModelFamily
+    from ocrops.config import Params
+    from ocrops.models.interface import ModelFamily
 
 # A saved model directory names its family in this file (every family writes it).
 FAMILY_FILE = "family.txt"
 ENTRY_POINT_GROUP = "ocrops.families"
 BUILTIN: tuple[str, ...] = ("ocrops.models.ppocr:family", "ocrops.models.glm_ocr:family")
-# train.base when params.yaml names none: the embedded default, which runs on a CPU
-DEFAULT_BASE = "ppocr-v4"
 
 
 def _import(spec: str) -> Any:
@@ -48,7 +49,7 @@ class Family:
     """What the rest of ocrops knows of a family before its code is imported (importing it is cheap)."""
 
     name: str
-    implementation: str  # "module:Class", a ocrops.models.family.ModelFamily subclass, imported on first use
+    implementation: str  # "module:Class", a ocrops.models.interface.ModelFamily subclass, imported on first use
     presets: tuple[str, ...] = ()  # base names that mean the family's released model (train.base: ppocr-v4)
     prefix: str | None = None  # bases written PREFIX + location (train.base: glm-ocr:/models/GLM-OCR)
     section: str | None = None  # its settings section in params.yaml
@@ -148,3 +149,28 @@ def for_base(base: str) -> Family:
 def sections() -> dict[str, Family]:
     """Families with a settings section in params.yaml, by section name."""
     return {f.section: f for f in families().values() if f.section}
+
+
+def settings_for(params: Params, family: Family) -> BaseModel | None:
+    """The family's section of params.yaml validated by its settings model (its defaults when params.yaml has
+    none); None for a family without settings. A bad section is a 4002 naming the keys."""
+    model = family.settings_model()
+    if model is None:
+        return None
+    raw = params.section(family.section) if family.section else None
+    try:
+        return model.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"params.yaml {family.section}: {problems}") from None
+
+
+def check_sections(params: Params) -> None:
+    """Every extra section of params.yaml belongs to a registered family and validates (a 4002 otherwise)."""
+    owners = sections()
+    for name in params.sections():
+        owner = owners.get(name)
+        if owner is None:
+            raise OcropsError(ErrorCode.INVALID_INPUT, f"params.yaml: unknown section {name!r} "
+                                                       f"(family sections: {', '.join(owners) or 'none'})")
+        settings_for(params, owner)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ocrops.harness.bench import machine_info
+from ocrops.evaluation.bench import machine_info
 from ocrops.inference.runtime import EXPORT_MANIFEST
 
 LINES = ["Hemoglobin 135 g/L", "Creatinine 88 umol/L", "Glucose 5.4 mmol/L", "Sodium 141 mmol/L",
@@ -70,7 +70,7 @@ def _exported_ppocr(work: Path) -> tuple[Path, Path]:
         return work / "ppocr" / "mlflow" / "model", work / "ppocr" / "engines"
     try:
         from ocrops.config import ExportParams
-        from ocrops.stages.package import export_pretrained
+        from ocrops.experiments.pretrained_bento import export_pretrained
     except ImportError as exc:
         raise Skip(f"exporting needs the pipeline extra ({exc})") from None
     return export_pretrained(work / "ppocr", ExportParams(int8=False))
@@ -79,7 +79,8 @@ def _exported_ppocr(work: Path) -> tuple[Path, Path]:
 def _parity(engine: str, work: Path, min_share: float) -> dict:
     """The exported recognizer on ``engine`` against ONNX Runtime on the CPU, over rendered lines: at least
     ``min_share`` of them read the same."""
-    from ocrops.family import DEFAULT_BASE, for_base
+    from ocrops.config import DEFAULT_BASE
+    from ocrops.families import for_base
     from ocrops.inference.types import EngineUnavailable
 
     model_dir, engines = _exported_ppocr(work)
@@ -140,26 +141,25 @@ def bf16_lora_step(work: Path) -> dict:
 
 
 def ppocr_train_cuda(work: Path) -> dict:
-    """The train stage's trainer (DomainAdapter) on the pretrained PP-OCRv4 for a few epochs on the GPU."""
+    """The train stage's trainer (FineTuner) on the pretrained PP-OCRv4 for a few epochs on the GPU."""
     return {"device_name": cuda(), **ppocr_train_steps(work, "cuda")}
 
 
 def ppocr_train_steps(work: Path, device: str, epochs: int = 3) -> dict:
-    """DomainAdapter over 24 rendered lines (8 validation lines) on ``device``: the train loss must fall."""
-    from ocrops.adapter import DomainAdapter
-    from ocrops.config import TrainParams
+    """FineTuner over 24 rendered lines (8 validation lines) on ``device``: the train loss must fall."""
+    from ocrops.config import DEFAULT_BASE, TrainParams
     from ocrops.data.lines import Line, LineDataset
-    from ocrops.family import DEFAULT_BASE
     from ocrops.models import pretrained
+    from ocrops.training.trainer import FineTuner
 
     lines = []
     for i, image in enumerate(line_images(32)):
         image.save(work / f"train-line{i}.png")
         lines.append(Line(str(work / f"train-line{i}.png"), LINES[i % len(LINES)]))
-    adapter = DomainAdapter(pretrained(DEFAULT_BASE), LineDataset(lines[:24], "train"), LineDataset(lines[24:], "val"),
-                            progress=False)
-    result = adapter.train(TrainParams(epochs=epochs, batch_size=8, device=device, augment=0, general_ratio=0,
-                                       patience=epochs))
+    settings = TrainParams(epochs=epochs, batch_size=8, device=device, augment=0, general_ratio=0, patience=epochs)
+    adapter = FineTuner(pretrained(DEFAULT_BASE), LineDataset(lines[:24], "train"), LineDataset(lines[24:], "val"),
+                        settings=settings, progress=False)
+    result = adapter.train()
     losses = [round(h.train_loss, 4) for h in result.history]
     if result.device != device:
         raise AssertionError(f"trained on {result.device}, not {device}")
@@ -173,12 +173,14 @@ def bento_two_services(work: Path) -> dict:
     """The pretrained model's Bento served on the GPU (topology auto: two services), batching on vs off."""
     cuda()
     os.environ.setdefault("BENTOML_HOME", str(work / "bentoml"))
+    from ocrops.config import load_params
+    from ocrops.data.contract import read_lexicon
+    from ocrops.experiments.pretrained_bento import pretrained_bento
     from ocrops.harness.server import bento_server
     from ocrops.registry.pyfunc import image_b64
     from ocrops.stages.loadtest import model_card, sweep
-    from ocrops.stages.package import pretrained_bento
 
-    tag = pretrained_bento(work / "bento", Path.cwd())
+    tag = pretrained_bento(work / "bento", Path.cwd(), read_lexicon(load_params().data.path))
     payloads = []
     for i, image in enumerate(line_images(16)):
         image.save(work / f"line{i}.png")

@@ -11,25 +11,24 @@ from pathlib import Path
 import yaml
 
 from ocrops.config import Params
+from ocrops.data.files import write_json
 from ocrops.data.lines import LineDataset
 from ocrops.models import load_model
-from ocrops.models.base import OCRModel
+from ocrops.models.interface import OCRModel
 from ocrops.registry.promotion import forgetting_reasons
-
-REPORT = Path("reports/ablation.json")
-WORK = Path("outputs/ablation")
 
 
 def load_variants(path: str | Path) -> dict[str, dict]:
     return dict(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["variants"])
 
 
-def variant_params(params: Params, name: str, overrides: dict, work: Path = WORK) -> Params:
-    """The pipeline's params with ``overrides`` on ``train``, training into ``work/name``, tracked in MLflow
+def variant_params(params: Params, name: str, overrides: dict, work: Path | None = None) -> Params:
+    """The pipeline's params with ``overrides`` on ``train``, training into ``work/name`` (default:
+    ``paths.ablation.work``), tracked in MLflow
     under ``EXPERIMENT-ablation`` so the pipeline's experiment holds pipeline runs only."""
     data = params.model_dump(mode="json", by_alias=True)
     data["train"].update(overrides)
-    folder = work / name
+    folder = (work or params.paths.ablation.work) / name
     data["paths"]["train"] = {"model": str(folder / "model"), "checkpoints": str(folder / "checkpoints"),
                               "preview": str(folder / "augment_preview.png"),
                               "history": str(folder / "history.json"), "metrics": str(folder / "train.json")}
@@ -45,7 +44,7 @@ def read_sets(params: Params) -> dict[str, LineDataset]:
 
 
 def cers(model: OCRModel, sets: dict[str, LineDataset], batch_size: int = 16) -> dict[str, float]:
-    from ocrops.stages.evaluate import measure  # the evaluate stage's reading, so the figures compare
+    from ocrops.evaluation.measure import measure  # the evaluate stage's reading, so the figures compare
 
     return {f"{name}_cer": measure(model, data, [], None, batch_size)[0]["cer"] for name, data in sets.items()}
 
@@ -96,17 +95,19 @@ def markdown(report: dict) -> str:
 
 
 def ablate(params: Params, variants: dict[str, dict], only: list[str] | None = None,
-           limits: tuple[float, float] = (0.005, 15.0), report_path: Path = REPORT, progress=print) -> dict:
-    """Run the chosen variants (all by default), keep the report of earlier ones, write JSON and Markdown;
+           limits: tuple[float, float] = (0.005, 15.0), report_path: Path | None = None, progress=print) -> dict:
+    """Run the chosen variants (all by default), keep the report of earlier ones, write JSON and Markdown (to
+    ``paths.ablation.report`` by default);
     ``limits`` (domain test CER, training minutes) with the guard rise of ``promote`` decide the choice."""
-    from ocrops.stages.common import base_model
+    from ocrops.training.base import resolve_base
 
+    report_path = report_path or params.paths.ablation.report
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {"variants": {}}
     sets = read_sets(params)
     report["sets"] = {name: {"lines": len(data), "digest": data.digest()} for name, data in sets.items()}
     if report.get("base", {}).get("sets") != report["sets"]:  # new data: earlier variants are not comparable
         report = {"sets": report["sets"], "variants": {},
-                  "base": cers(base_model(params), sets) | {"sets": report["sets"]}}
+                  "base": cers(resolve_base(params).load(), sets) | {"sets": report["sets"]}}
     for name in only or list(variants):
         progress(f"ablation: training {name} {variants[name]}")
         report["variants"][name] = run_variant(params, name, variants[name], sets)
@@ -122,6 +123,5 @@ def ablate(params: Params, variants: dict[str, dict], only: list[str] | None = N
 
 
 def _write(report: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(path, report)
     path.with_suffix(".md").write_text(markdown(report), encoding="utf-8")

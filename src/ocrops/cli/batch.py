@@ -1,0 +1,59 @@
+"""``ocrops batch``: the registered model over an archive of images, on Spark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ocrops.cli.common import ParamsOpt, ReadMode, console, fail
+from ocrops.config import load_params
+from ocrops.errors import OcropsError
+
+app = typer.Typer()
+
+
+@app.command("batch")
+def batch_cmd(
+    source: Annotated[str, typer.Argument(help="folder or URI of images (anything Spark reads: s3a://, hdfs://...)")],
+    output: Annotated[str, typer.Argument(help="folder or URI for the Parquet parts")],
+    params: ParamsOpt = Path("params.yaml"),
+    model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION (default: batch.alias)")] = None,
+    master: Annotated[str | None, typer.Option(help="Spark master (default: batch.master)")] = None,
+    mode: Annotated[ReadMode | None, typer.Option(help="default: batch.mode")] = None,
+    restart: Annotated[bool, typer.Option(help="delete OUTPUT first instead of resuming")] = False,
+    summary: Annotated[Path | None, typer.Option(help="also write what the run did as JSON here")] = None,
+) -> None:
+    """Read an archive of images with the registered model on Apache Spark, into Parquet; a rerun resumes."""
+    try:
+        import pyspark  # noqa: F401
+    except ModuleNotFoundError:
+        raise fail("ocrops batch runs on Apache Spark: pip install 'ocrops[pipeline,spark]' (and Java 17 or newer; "
+                    "`make java` installs Debian's)") from None
+    from ocrops.batch.job import run_batch, session
+    from ocrops.batch.model import resolve
+    from ocrops.config import BatchParams
+
+    p = load_params(params)
+    if mode is not None:
+        p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode.value})})
+    try:
+        found = resolve(p, model)
+        console.print(f"batch: {found.name} version {found.version} ({found.alias or 'pinned'}) over {source}")
+        spark = session(master or p.batch.master)
+        try:
+            done = run_batch(spark, p, found, source, output, restart=restart,
+                             progress=lambda n, total: console.print(f"  {n}/{total} images read", highlight=False))
+        finally:
+            spark.stop()
+    except OcropsError as exc:
+        raise fail(str(exc), 1) from exc
+    result = done.to_dict()
+    if summary is not None:
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    errors = ", ".join(f"{n} x {code}" for code, n in done.errors.items()) or "none"
+    console.print(f"batch: {done.read} read ({done.images_per_s} images/s), {done.skipped} already done, "
+                  f"errors: {errors} -> {output}", highlight=False)
