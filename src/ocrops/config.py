@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ocrops.errors import ErrorCode, OcropsError
 
@@ -178,8 +179,21 @@ class PromoteParams(_Section):
     cer_tolerance: float = Field(0.001, ge=0, description="candidate CER may exceed the champion's by this much")
     term_recall_tolerance: float = Field(0.005, ge=0, description="term recall may drop by this much")
     max_latency_ms: float = Field(100, gt=0, description="per-line latency budget (batch 1, CPU of the evaluation)")
-    max_general_cer_rise: float = Field(0.1, ge=0, description="points the guard CER (real general lines) may rise "
-                                                               "over the base model's, and over the champion's")
+    max_guard_cer_rise: float = Field(0.1, ge=0, description="points the guard CER (real general lines) may rise "
+                                                             "over the base model's, and over the champion's")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        """``max_general_cer_rise`` limited the guard CER, not the general one: read under its old name, with a
+        deprecation warning."""
+        if isinstance(data, dict) and "max_general_cer_rise" in data:
+            data = dict(data)
+            old = data.pop("max_general_cer_rise")
+            data.setdefault("max_guard_cer_rise", old)
+            warnings.warn("params.yaml promote.max_general_cer_rise is deprecated: it limits the guard CER; "
+                          "write promote.max_guard_cer_rise", FutureWarning, stacklevel=2)  # shown to users
+        return data
 
 
 class RateLimitParams(_Section):
@@ -192,8 +206,9 @@ class ServeParams(_Section):
     """The BentoML service (bentos/service.py); each can be overridden by an OCROPS_SERVE_* variable."""
 
     bento: str = Field("ocrops", description="bento name; the model is stored as '<bento>-model'")
-    engine: Literal["auto", "tensorrt", "ort_cuda", "ort_cpu", "ort_int8", "torch"] = Field(
-        "auto", description="auto = TensorRT, then ORT CUDA, then ORT CPU, then torch")
+    engine: Literal["auto", "tensorrt", "ort_cuda", "ort_fp32", "ort_int8", "torch"] = Field(
+        "auto", description="auto = TensorRT, then ONNX Runtime CUDA, then ONNX Runtime fp32 on the CPU, then torch; "
+        "ort_fp32 and ort_int8 are the export stage's graphs by their names there (ort_cpu: old name of ort_fp32)")
     topology: Literal["auto", "one", "two"] = Field(
         "auto", description="one = the engine inside the API process (no batching, no internal hop: best on CPU); "
         "two = a separate recognizer service with adaptive batching (GPU); auto = two where an NVIDIA GPU is "
@@ -259,6 +274,14 @@ class ServeParams(_Section):
     web_preview_side: int = Field(1024, ge=64, description="web page: a larger image is first sent downscaled "
                                                           "to this side for a fast first answer")
 
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_renamed(cls, value: object) -> object:
+        if value == "ort_cpu":  # the serving name of the fp32 graph before it took the export stage's name
+            warnings.warn("serve.engine ort_cpu is deprecated: write ort_fp32", FutureWarning, stacklevel=2)
+            return "ort_fp32"
+        return value
+
 
 class LoadTestParams(_Section):
     concurrency: list[int] = Field([1, 2, 4, 8, 16, 32, 64], min_length=1, description="closed-loop clients")
@@ -300,7 +323,8 @@ class ValidatePaths(_Section):
     accepted: Path = Path("outputs/validate/accepted.jsonl")  # rows that passed, with their split
     quarantine: Path = Path("reports/quarantine.jsonl")
     report: Path = Path("reports/validation.html")
-    metrics: Path = Path("reports/validation.json")
+    metrics: Path = Path("reports/validation.json")  # the figures in full
+    headline: Path = Path("reports/metrics/validate.json")  # the few `dvc metrics show` lists
     pages: Path = Path("outputs/validate/pages.jsonl")  # pages that passed, with their split
     page_quarantine: Path = Path("reports/page_quarantine.jsonl")
     page_report: Path = Path("reports/page_validation.html")
@@ -323,6 +347,7 @@ class TrainPaths(_Section):
 
 class EvaluatePaths(_Section):
     metrics: Path = Path("reports/evaluate.json")
+    headline: Path = Path("reports/metrics/evaluate.json")
     gallery: Path = Path("reports/error_gallery.html")
     buckets: Path = Path("reports/plots/cer_by_bucket.json")
     confusions: Path = Path("reports/plots/confusions.json")
@@ -338,10 +363,12 @@ class RegisterPaths(_Section):
 class ExportPaths(_Section):
     engines: Path = Path("outputs/export")  # exported graphs + export.json
     metrics: Path = Path("reports/export.json")
+    headline: Path = Path("reports/metrics/export.json")
 
 
 class BenchmarkPaths(_Section):
     metrics: Path = Path("reports/benchmark.json")
+    headline: Path = Path("reports/metrics/benchmark.json")
     plots: Path = Path("reports/plots/benchmark")
 
 
@@ -355,6 +382,7 @@ class PackagePaths(_Section):
 
 class LoadTestPaths(_Section):
     metrics: Path = Path("reports/loadtest.json")
+    headline: Path = Path("reports/metrics/loadtest.json")
     plots: Path = Path("reports/plots/loadtest")
     logs: Path = Path("outputs/loadtest")
 

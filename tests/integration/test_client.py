@@ -57,7 +57,7 @@ def test_client_reads_lines_and_pages(url, line_files, tmp_path: Path):
         assert read.mode == "page" and len(read.lines) == 2, read
         assert cer(read.text.split("\n"), LINES[:2]) < 0.2
         assert read.lines[0].box[0][1] < read.lines[1].box[0][1]  # top line first, boxes in page pixels
-        assert client.model()["engine"] == "ort_cpu"
+        assert client.model()["engine"] == "ort_fp32"
 
 
 def test_client_raises_the_service_code_and_keeps_going_in_ocr_many(url, line_files, tmp_path: Path):

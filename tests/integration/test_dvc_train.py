@@ -55,7 +55,7 @@ def repo(tmp_path_factory) -> Path:
     # model, which reads a line quite differently with other padding, is served exactly as evaluated: reading is
     # batch-invariant, and the package stage allows no difference
     copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "benchmark": SMALL_BENCHMARK,
-                               "promote": {"max_latency_ms": 1e6, "max_general_cer_rise": 100.0}})
+                               "promote": {"max_latency_ms": 1e6, "max_guard_cer_rise": 100.0}})
     for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
         (root / extra).write_bytes((PROJECT / extra).read_bytes())
@@ -422,7 +422,7 @@ def test_versions_on_different_test_sets_are_compared_after_ocrops_evaluate(in_r
 def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_repo: Path, tmp_path: Path):
     """8 epochs at a high learning rate on 24 domain lines, with no augmentation, no general lines and no pull
     toward the pretrained weights: the model forgets general reading, and `ocrops promote` (default
-    promote.max_general_cer_rise, 0.1 points) refuses it, saying so."""
+    promote.max_guard_cer_rise, 0.1 points) refuses it, saying so."""
     from ocrops.stages import evaluate, register, train
 
     params = load_params("params.yaml")
@@ -451,7 +451,7 @@ def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_r
     reason = " ".join(refused.stderr.split())
     assert (f"guard CER {100 * guard['adapted']['cer']:.2f}% is {guard['cer_change_points']:.2f} points above the "
             f"base model's {100 * guard['base']['cer']:.2f}%") in reason
-    assert "promote.max_general_cer_rise 0.1 points): the adaptation has forgotten general reading" in reason
+    assert "promote.max_guard_cer_rise 0.1 points): the adaptation has forgotten general reading" in reason
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def test_probes_answer(url):
 def test_model_card_names_the_version_and_the_engine(url):
     card = requests.post(url + "/model", json={}, timeout=30).json()
     assert card["mlflow"]["version"] == "1" and card["mlflow"]["alias"] == "champion"
-    assert card["engine"] == "ort_cpu"  # this machine: no TensorRT, no CUDA provider
+    assert card["engine"] == "ort_fp32"  # this machine: no TensorRT, no CUDA provider
     assert set(card["skipped_engines"]) == {"tensorrt", "ort_cuda"}
     assert card["topology"] == "one"  # no GPU: the engine runs in the API process
 
@@ -287,7 +287,7 @@ def test_metrics_export_requests_latency_queue_and_model(url):
     assert 'ocrops_requests_total{endpoint="/ocr",status="400"}' in text
     assert 'ocrops_request_duration_seconds_bucket{endpoint="/ocr"' in text
     assert "ocrops_queue_depth" in text
-    assert 'ocrops_model_info{alias="champion",engine="ort_cpu",family="ppocr",name="ocrops",version="1"} 1.0' in text
+    assert 'ocrops_model_info{alias="champion",engine="ort_fp32",family="ppocr",name="ocrops",version="1"} 1.0' in text
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -430,7 +430,7 @@ def test_a_model_trained_with_enhance_scan_reads_on_the_serving_set(bento, tmp_p
     (model / "model" / "preprocess.json").write_text(json.dumps({"preprocess": "enhance_scan"}) + "\n")
     line_image(LINES[2], (320, 40)).save(tmp_path / "line.png")
     script = ("import sys; from PIL import Image; from ocrops.inference.runtime import PackagedModel; "
-              "m = PackagedModel(sys.argv[1], engine='ort_cpu'); print(m.read([Image.open(sys.argv[2])])[0].text)")
+              "m = PackagedModel(sys.argv[1], engine='ort_fp32'); print(m.read([Image.open(sys.argv[2])])[0].text)")
     site = serving_set_site(tmp_path)
     result = subprocess.run([sys.executable, "-c", script, str(model), str(tmp_path / "line.png")],
                             capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONPATH": str(site)})
@@ -449,4 +449,4 @@ def test_the_service_runs_on_the_serving_set_alone(serving_set_only):
     assert answer.status_code == 200, answer.text
     assert answer.json()["mode"] == "page" and len(answer.json()["lines"]) == 3
     card = requests.post(serving_set_only + "/model", json={}, timeout=30).json()
-    assert card["engine"] == "ort_cpu"
+    assert card["engine"] == "ort_fp32"

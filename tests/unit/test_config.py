@@ -82,3 +82,14 @@ def test_the_bento_installs_the_wheel_where_the_package_stage_builds_it():
     bentofile = yaml.safe_load((PROJECT / "bentos" / "bentofile.yaml").read_text(encoding="utf-8"))
     folder = Params().paths.package.folder
     assert all(Path(w).parent == folder / "wheels" for w in bentofile["python"]["wheels"])
+
+
+def test_the_old_name_of_the_guard_limit_still_reads_with_a_warning():
+    with pytest.warns(FutureWarning, match="max_guard_cer_rise"):
+        params = Params.model_validate({"promote": {"max_general_cer_rise": 0.3}})
+    assert params.promote.max_guard_cer_rise == 0.3
+
+
+def test_the_old_serving_name_of_the_fp32_engine_still_reads_with_a_warning():
+    with pytest.warns(FutureWarning, match="ort_fp32"):
+        assert Params.model_validate({"serve": {"engine": "ort_cpu"}}).serve.engine == "ort_fp32"

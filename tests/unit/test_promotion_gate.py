@@ -54,7 +54,7 @@ def test_a_candidate_that_forgot_general_reading_is_refused_for_its_guard_cer() 
     reasons = gate(guarded(0.052), None, PARAMS)
     assert len(reasons) == 1
     assert "guard CER 5.20% is 0.20 points above the base model's 5.00% on the 688 lines of the guard set" in reasons[0]
-    assert "promote.max_general_cer_rise 0.1 points" in reasons[0]
+    assert "promote.max_guard_cer_rise 0.1 points" in reasons[0]
 
 
 def test_the_guard_is_also_held_against_the_champion_on_the_same_guard_set() -> None:

@@ -51,7 +51,7 @@ def ablate_cmd(
     if unknown:
         raise fail(f"{variants} has no variant {', '.join(unknown)}; it has {', '.join(table)}")
     report = ablate(p, table, only, limits=(max_test_cer, max_minutes), progress=err.print)
-    console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within {p.promote.max_general_cer_rise:g} "
+    console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within {p.promote.max_guard_cer_rise:g} "
                   f"points of the base, training <= {max_minutes:g} min): {report['chosen'] or 'none yet'}")
 
 

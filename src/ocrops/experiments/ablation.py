@@ -80,7 +80,8 @@ def gate_on_guard(guard_cer: float, base: dict, rise: float) -> str:
 
 def markdown(report: dict) -> str:
     base = report["base"]
-    rise = report.get("limits", {}).get("max_general_cer_rise_points", 0.1)
+    limits = report.get("limits", {})  # reports written before the rename say max_general_cer_rise_points
+    rise = limits.get("max_guard_cer_rise_points", limits.get("max_general_cer_rise_points", 0.1))
     rows = ["| variant | train overrides | domain test CER | guard CER | guard vs base | training | promotion gate |",
             "|---|---|---:|---:|---:|---:|---|",
             f"| base model (no training) | | {100 * base['test_cer']:.2f} % | {100 * base['guard_cer']:.2f} % | "
@@ -111,12 +112,12 @@ def ablate(params: Params, variants: dict[str, dict], only: list[str] | None = N
     for name in only or list(variants):
         progress(f"ablation: training {name} {variants[name]}")
         report["variants"][name] = run_variant(params, name, variants[name], sets)
-        report["chosen"] = best(report, limits[0], params.promote.max_general_cer_rise, limits[1])
+        report["chosen"] = best(report, limits[0], params.promote.max_guard_cer_rise, limits[1])
         _write(report, report_path)
         progress(f"ablation: {name}: " + json.dumps({k: v for k, v in report["variants"][name].items()
                                                      if k != "overrides"}))
-    report["chosen"] = best(report, limits[0], params.promote.max_general_cer_rise, limits[1])
-    report["limits"] = {"max_test_cer": limits[0], "max_general_cer_rise_points": params.promote.max_general_cer_rise,
+    report["chosen"] = best(report, limits[0], params.promote.max_guard_cer_rise, limits[1])
+    report["limits"] = {"max_test_cer": limits[0], "max_guard_cer_rise_points": params.promote.max_guard_cer_rise,
                         "max_train_minutes": limits[1]}
     _write(report, report_path)
     return report

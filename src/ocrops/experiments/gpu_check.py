@@ -89,7 +89,7 @@ def _parity(engine: str, work: Path, min_share: float) -> dict:
         reader = family.reader(model_dir, engines, engine)
     except EngineUnavailable as exc:
         raise Skip(str(exc)) from None
-    reference = family.reader(model_dir, engines, "ort_cpu")
+    reference = family.reader(model_dir, engines, "ort_fp32")
     images = line_images()
     started = time.perf_counter()
     got = reader.predict(images, batch_size=8)
@@ -97,8 +97,8 @@ def _parity(engine: str, work: Path, min_share: float) -> dict:
     want = reference.predict(images, batch_size=8)
     same = sum(a.text == b.text for a, b in zip(got, want, strict=True))
     if same < min_share * len(images):
-        raise AssertionError(f"{engine} read {len(images) - same} of {len(images)} lines differently from ort_cpu")
-    return {"lines": len(images), "identical_to_ort_cpu": same, "lines_per_s": round(len(images) / seconds, 1)}
+        raise AssertionError(f"{engine} read {len(images) - same} of {len(images)} lines differently from ort_fp32")
+    return {"lines": len(images), "identical_to_ort_fp32": same, "lines_per_s": round(len(images) / seconds, 1)}
 
 
 def ort_cuda_parity(work: Path) -> dict:

@@ -44,7 +44,7 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     if latency is not None and latency > p.max_latency_ms:
         reasons.append(f"latency p50 {latency:.1f} ms exceeds the budget of {p.max_latency_ms:g} ms "
                        "(promote.max_latency_ms)")
-    reasons += forgetting_reasons(candidate, champion, p.max_general_cer_rise)
+    reasons += forgetting_reasons(candidate, champion, p.max_guard_cer_rise)
     if champion is None:
         return reasons
     both = shared(candidate, champion)
@@ -76,13 +76,13 @@ def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | Non
     lines, reasons = candidate.get("guard_set_lines", "?"), []
     if 100 * (guard - base) > rise:
         reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - base):.2f} points above the base model's "
-                       f"{100 * base:.2f}% on the {lines} lines of the guard set (promote.max_general_cer_rise "
+                       f"{100 * base:.2f}% on the {lines} lines of the guard set (promote.max_guard_cer_rise "
                        f"{rise:g} points): the adaptation has forgotten general reading")
     best = figure(champion or {}, "guard_cer")
     same_set = champion is not None and champion.get("guard_set_digest") == candidate.get("guard_set_digest")
     if best is not None and same_set and 100 * (guard - best) > rise:
         reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - best):.2f} points above the champion's "
-                       f"{100 * best:.2f}% (promote.max_general_cer_rise {rise:g} points)")
+                       f"{100 * best:.2f}% (promote.max_guard_cer_rise {rise:g} points)")
     return reasons
 
 

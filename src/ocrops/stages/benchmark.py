@@ -19,6 +19,7 @@ from ocrops.inference.pages import page_reader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import choose_reader
 from ocrops.models.interface import BenchTarget
+from ocrops.stages.common import write_headline
 from ocrops.tracking import setup
 
 
@@ -72,6 +73,15 @@ def measure(targets: dict[str, BenchTarget], batch_sizes: list[int], params: Par
     return engines
 
 
+def headline_picks(engines: dict, batch: int) -> dict[str, str]:
+    """What `dvc metrics show` lists: each exported engine's lines/s at the headline batch size, the ratios
+    between engines, pages/s against RapidOCR's pipeline."""
+    picks = {f"{name}_lines_per_s_b{batch}": f"engines.{name}.batch.{batch}.lines_per_s" for name in engines
+             if name.startswith("ort_") and "mixed" not in name}
+    return picks | {f"ratio_{key}": f"ratios.{key}" for key in ("ort_fp32_vs_torch_b8", "ort_int8_vs_ort_fp32_b8")} | {
+        "pages_per_s": "pages.readers.ocrops.speed.1.pages_per_s",
+        "pages_per_s_vs_rapidocr": "pages.ocrops_vs_rapidocr.c1"}
+
 def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths, pages: dict | None = None) -> dict:
     """Write the report and plots, and put the figures on the registered version."""
     exported = json.loads(params.paths.export.metrics.read_text(encoding="utf-8"))
@@ -82,6 +92,7 @@ def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths, pa
         report["pages"] = pages
     out.metrics.parent.mkdir(parents=True, exist_ok=True)
     out.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_headline(out.headline, report, headline_picks(engines, headline))
     write_plots(engines, out.plots)
     registered = params.paths.register_.version
     if registered.exists():

@@ -22,10 +22,18 @@ from ocrops.inference.types import Prediction
 from ocrops.models import load_model
 from ocrops.models.interface import OCRModel
 from ocrops.postprocess import Postprocessor
-from ocrops.stages.common import general_lines, guard_lines
+from ocrops.stages.common import general_lines, guard_lines, write_headline
 from ocrops.tracking import log_to_active_run
 from ocrops.training.base import resolve_base
 
+# what `dvc metrics show` lists: domain CER base vs adapted, the guard and general lines, pages
+HEADLINE = {"test_cer_base": "test.base.cer", "test_cer_adapted": "test.adapted.cer",
+            "test_cer_adapted_postprocessed": "test.adapted_postprocessed.cer",
+            "term_recall_adapted_postprocessed": "test.adapted_postprocessed.term_recall",
+            "guard_cer_base": "guard.base.cer", "guard_cer_adapted": "guard.adapted.cer",
+            "general_cer_base": "general.base.cer", "general_cer_adapted": "general.adapted.cer",
+            "page_cer_base": "pages.base.page_cer", "page_cer_adapted": "pages.adapted.page_cer",
+            "page_f1_adapted": "pages.adapted.f1"}
 
 def run(params: Params) -> dict:
     """Write the evaluation metrics, the error gallery and the plots; returns the report."""
@@ -73,6 +81,7 @@ def run(params: Params) -> dict:
 
     out.metrics.parent.mkdir(parents=True, exist_ok=True)
     out.metrics.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_headline(out.headline, report, HEADLINE)
     _write_plots(out, by_bucket, texts["adapted"], refs)
     gallery = [GalleryLine(line.path, line.text, p.text, p.confidence, baseline=q.text)
                for line, p, q in zip(test, readings["adapted"], readings["base"], strict=True)]

@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 from ocrops.config import Params
+from ocrops.data.files import write_json
 from ocrops.data.lines import LineDataset
 from ocrops.data.split import content_hash
 from ocrops.evaluation.parity import Parity, check, compare
 from ocrops.families import saved_family, settings_for
 from ocrops.inference.runtime import EXPORT_MANIFEST
 from ocrops.models.interface import NotExportable
+from ocrops.stages.common import write_headline
 
 
 def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, version: dict | None = None) -> dict:
@@ -72,15 +74,17 @@ def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, 
 
 
 def _write(report: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(path, report)
 
 
 def run(params: Params) -> dict:
     paths = params.paths
     registered = paths.register_.version
     version = json.loads(registered.read_text(encoding="utf-8")) if registered.exists() else {}
-    return export_model(params, paths.train.model, paths.export.engines, paths.export.metrics, version)
+    report = export_model(params, paths.train.model, paths.export.engines, paths.export.metrics, version)
+    write_headline(paths.export.headline, report, {f"{name}_identical_share": f"parity.{name}.identical_share"
+                                                   for name in report.get("parity", {})})
+    return report
 
 
 def summary(report: dict) -> list[str]:

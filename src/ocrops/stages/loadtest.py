@@ -21,6 +21,7 @@ from ocrops.inference.lines import LineReader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import PackagedModel
 from ocrops.registry.pyfunc import image_b64
+from ocrops.stages.common import write_headline
 
 # the load generator is one client; its own rate limit would only measure itself
 SERVICE_ENV = {"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
@@ -89,6 +90,11 @@ def page_sweep(url: str, pages: list[Path], concurrency: list[int], timeout_s: f
     return pages_per_second(call, [image_b64(path) for path in pages], concurrency)
 
 
+# what `dvc metrics show` lists: the service against a plain FastAPI server and RapidOCR, and shedding
+HEADLINE = {"saturation_requests_per_s": "summary.saturation_requests_per_s",
+            "service_vs_peer": "summary.service_vs_peer", "p99_vs_peer": "summary.p99_vs_peer",
+            "pages_service_vs_rapidocr": "pages.service_vs_rapidocr.c1", "overload_500s": "summary.overload_500s"}
+
 def run(params: Params) -> dict:
     import bentoml
 
@@ -152,6 +158,7 @@ def run(params: Params) -> dict:
     report["summary"] = summarize(report)
     paths.loadtest.metrics.parent.mkdir(parents=True, exist_ok=True)
     paths.loadtest.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_headline(paths.loadtest.headline, report, HEADLINE)
     write_plots(report, paths.loadtest.plots)
     return report
 

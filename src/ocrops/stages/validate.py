@@ -11,7 +11,11 @@ from ocrops.data.pages import PAGES_FILE
 from ocrops.data.report import write_report
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
+from ocrops.stages.common import write_headline
 from ocrops.training.base import resolve_base
+
+HEADLINE = {"rows_accepted": "accepted", "rows_quarantined": "rejected", "pages_accepted": "pages.accepted",
+            "guard_lines_accepted": "guard.accepted"}
 
 
 def run(params: Params) -> dict:
@@ -26,6 +30,7 @@ def run(params: Params) -> dict:
     guard_root = Path(params.data.guard)
     guard = validate_dataset(guard_root, params, vocabulary) if (guard_root / LABELS_FILE).exists() else None
     figures = write_report(report, params.paths.validate_, pages, guard)
+    write_headline(params.paths.validate_.headline, figures, HEADLINE)
     failures = (report.failures + [f"pages: {failure}" for failure in (pages[0].failures if pages else [])]
                 + [f"guard: {failure}" for failure in (guard.failures if guard else [])])
     if failures:

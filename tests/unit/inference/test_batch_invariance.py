@@ -15,7 +15,7 @@ from ocrops.data.synth import load_recipe, synthesize
 from ocrops.families import for_base
 from ocrops.models import pretrained
 
-ENGINES = ("torch", "ort_cpu", "ort_int8")
+ENGINES = ("torch", "ort_fp32", "ort_int8")
 
 
 @pytest.fixture(scope="module")
@@ -60,4 +60,4 @@ def test_engines_agree_with_the_model(setup):
     """The exported fp32 engine reads every line as the torch model does (the served = evaluated promise)."""
     images, readers = setup
     torch_texts = [p.text for p in readers["torch"].predict(images, batch_size=8)]
-    assert [p.text for p in readers["ort_cpu"].predict(images, batch_size=8)] == torch_texts
+    assert [p.text for p in readers["ort_fp32"].predict(images, batch_size=8)] == torch_texts

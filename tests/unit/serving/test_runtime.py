@@ -82,7 +82,7 @@ def test_engine_choice_falls_back_to_onnx_runtime_cpu_and_says_why(tmp_path, mod
                               [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 3])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), engines / "model.onnx")
     choice = choose_reader("ppocr", model_dir, engines)
-    assert choice.name == "ort_cpu"
+    assert choice.name == "ort_fp32"
     assert "tensorrt" in choice.skipped and "ort_cuda" in choice.skipped
     assert "CUDAExecutionProvider" in choice.skipped["ort_cuda"]
     x = np.ones((2, 3), np.float32)
@@ -92,13 +92,13 @@ def test_engine_choice_falls_back_to_onnx_runtime_cpu_and_says_why(tmp_path, mod
 def test_asking_for_an_engine_that_is_missing_is_a_5002(tmp_path, model_dir):
     engines = _engines_dir(tmp_path, {})
     with pytest.raises(OcropsError) as caught:
-        choose_reader("ppocr", model_dir, engines, "ort_cpu")
-    assert caught.value.code == ErrorCode.UNAVAILABLE and "ort_cpu" in str(caught.value)
+        choose_reader("ppocr", model_dir, engines, "ort_fp32")
+    assert caught.value.code == ErrorCode.UNAVAILABLE and "ort_fp32" in str(caught.value)
 
 
 def test_without_exported_engines_the_torch_model_serves(tmp_path, model_dir):
     choice = choose_reader("ppocr", model_dir, _engines_dir(tmp_path, {}))
-    assert choice.name == "torch" and set(choice.skipped) == {"tensorrt", "ort_cuda", "ort_cpu"}
+    assert choice.name == "torch" and set(choice.skipped) == {"tensorrt", "ort_cuda", "ort_fp32"}
 
 
 class _Reader:

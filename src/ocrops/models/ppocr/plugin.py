@@ -28,7 +28,7 @@ def _exported(engines_dir: Path, key: str) -> Path:
 
 
 class PPOCRFamily(ModelFamily):
-    engines = ("tensorrt", "ort_cuda", "ort_cpu", "torch")
+    engines = ("tensorrt", "ort_cuda", "ort_fp32", "torch")
     serving_requirements = "requirements-serve.lock"  # ONNX Runtime serves; torch is the fallback of a full install
 
     def pretrained(self, base, settings=None):
@@ -63,7 +63,9 @@ class PPOCRFamily(ModelFamily):
 
     def serving_engine(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None,
                        tensorrt_cache: Path | None = None):
-        """An engine by its serving name (``serve.engine``: tensorrt, ort_cuda, ort_cpu, ort_int8, torch)."""
+        """An engine by its serving name (``serve.engine``): the export stage's graphs by their names there
+        (``ort_fp32``, ``ort_int8``: ONNX Runtime on the CPU), ``ort_cuda`` (the fp32 graph on ONNX Runtime's CUDA
+        provider), ``tensorrt`` (built here from the fp32 ONNX graph), ``torch``."""
         if engine == "tensorrt":
             from ocrops.inference.tensorrt import TensorRTEngine, availability, build_engine
 
@@ -76,7 +78,7 @@ class PPOCRFamily(ModelFamily):
             return TensorRTEngine(plan)
         if engine == "ort_cuda" and not cuda_provider_available():
             raise EngineUnavailable("onnxruntime has no CUDAExecutionProvider here (pip install '.[gpu]')")
-        if engine in ("ort_cuda", "ort_cpu", "ort_int8"):
+        if engine in ("ort_cuda", "ort_fp32", "ort_int8"):
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if engine == "ort_cuda" else \
                 ["CPUExecutionProvider"]
             # a service shares the CPU with its API workers: threads waiting for the next batch must not spin
