@@ -50,6 +50,7 @@ SECRETS_EXCLUDE := ^(dvc-storage|data|reports)/|(^|/)dvc\.lock$$|^tests/e2e/repr
 lint: install
 	$(BIN)/ruff check src tests bentos
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/detect-secrets-hook --exclude-files '$(SECRETS_EXCLUDE)' $$(git ls-files)
 
 # One training per variant (about 15 min each on 2 cores); `make ablation ONLY="distill l2sp"` runs a few.

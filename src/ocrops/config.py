@@ -343,6 +343,7 @@ class TrainPaths(_Section):
     preview: Path = Path("reports/augment_preview.png")
     history: Path = Path("reports/plots/train_history.json")
     metrics: Path = Path("reports/train.json")
+    headline: Path = Path("reports/metrics/train.json")
 
 
 class EvaluatePaths(_Section):
@@ -358,6 +359,7 @@ class EvaluatePaths(_Section):
 class RegisterPaths(_Section):
     version: Path = Path("outputs/register/version.json")  # the registered version (not in git)
     metrics: Path = Path("reports/register.json")
+    headline: Path = Path("reports/metrics/register.json")
 
 
 class ExportPaths(_Section):
@@ -378,6 +380,7 @@ class PackagePaths(_Section):
     folder: Path = Path("outputs/package")  # the wheel the Bento installs, the serve check's log
     bento: Path = Path("outputs/package/bento.json")
     metrics: Path = Path("reports/package.json")
+    headline: Path = Path("reports/metrics/package.json")
 
 
 class LoadTestPaths(_Section):

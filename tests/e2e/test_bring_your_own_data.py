@@ -22,11 +22,16 @@ from conftest import PROJECT, clone_project, line_image
 pytestmark = pytest.mark.e2e
 
 
-def _readme_block(after: str) -> list[str]:
-    """The commands of the first ```bash block after the sentence ``after`` in the README."""
-    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+def _readme_block(after: str, page: str = "README.md") -> list[str]:
+    """The commands of the first ```bash block after the sentence ``after`` in the README (or another page)."""
+    readme = (PROJECT / page).read_text(encoding="utf-8")
     block = re.search(r"```bash\n(.*?)```", readme[readme.index(after):], re.S).group(1)
     return [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_tutorial_says_what_the_readme_says():
+    for sentence in ("Importers build this layout from what you have", "Then point the pipeline at it and version it"):
+        assert _readme_block(sentence, "docs/tutorials/bring-your-data.md") == _readme_block(sentence)
 
 
 def _sh(command: str, cwd: Path) -> subprocess.CompletedProcess:

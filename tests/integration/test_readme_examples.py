@@ -1,5 +1,6 @@
-"""The README's HTTP examples against a real `bentoml serve` of the test bento: the same commands, and what
-they print has the README's format (values that depend on the model or the moment aside)."""
+"""The documented HTTP examples (docs/tutorials/call-the-api.md) against a real `bentoml serve` of the test bento:
+the same commands, and what they print has the page's format (values that depend on the model or the moment
+aside)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import serve
-from ocrops.harness.examples import EXAMPLES, LONG_FLOAT, blocks, normalised, rewrite, run
+from ocrops.harness.examples import DOCUMENTED, EXAMPLES, LONG_FLOAT, blocks, normalised, rewrite, run
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[2]
-README = (PROJECT / "README.md").read_text(encoding="utf-8")
+README = (PROJECT / DOCUMENTED).read_text(encoding="utf-8")
 
 
 def test_every_readme_example_block_has_its_commands():

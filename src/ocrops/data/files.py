@@ -1,4 +1,5 @@
-"""JSON and JSON Lines files as every stage writes them: UTF-8, one trailing newline, parents created."""
+"""JSON and JSON Lines files as every stage writes them: UTF-8, one trailing newline, parents created; a stage's
+headline figures (what `dvc metrics show` lists)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """The records of a JSON Lines file (blank lines skipped); empty for a missing file."""
+def read_jsonl(path: str | Path, missing_ok: bool = False) -> list[dict]:
+    """The records of a JSON Lines file (blank lines skipped); a missing file is an error unless ``missing_ok``
+    (then it has none)."""
     path = Path(path)
-    if not path.exists():
+    if missing_ok and not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -30,3 +32,18 @@ def write_json(path: str | Path, data: Any, indent: int = 2) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=indent) + "\n", encoding="utf-8")
     return path
+
+
+def write_headline(path: str | Path, report: dict, picks: dict[str, str]) -> dict:
+    """The few figures of ``report`` that `dvc metrics show` / `dvc metrics diff` list, flat, by headline name
+    (``picks``: name -> dotted key in the report); one the report lacks (a skipped part) is left out. The report
+    itself stays whole beside it."""
+    figures = {}
+    for name, key in picks.items():
+        value: object = report
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            figures[name] = value
+    write_json(path, figures)
+    return figures

@@ -10,7 +10,6 @@ taken are listed in ``import_rejects.jsonl``.
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET  # noqa: S405 - files the user imports, not network input
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from PIL import Image
 
 from ocrops.config import SplitRatios
 from ocrops.data.contract import IMAGES_DIR, LabelRow, read_labels, write_labels
-from ocrops.data.files import write_jsonl
+from ocrops.data.files import read_jsonl, write_jsonl
 from ocrops.data.geometry import crop_quad, order_points, widen
 from ocrops.data.images import load_rgb
 from ocrops.data.importers import REJECTS_FILE, ImportResult
@@ -147,8 +146,8 @@ def import_page_lines(src: str | Path, out_dir: str | Path, provenance: Provenan
             crop.save(out / name, format="JPEG", quality=92)  # the pages are JPEG scans already
             rows.append(LabelRow(image=name, text=text, split=split, extra=provenance.fields(page_name)))
     write_labels(out, rows)
-    earlier = (out / REJECTS_FILE).read_text(encoding="utf-8").splitlines() if start else []
-    write_jsonl(out / REJECTS_FILE, [json.loads(line) for line in earlier if line.strip()] + rejected)
+    earlier = read_jsonl(out / REJECTS_FILE, missing_ok=True) if start else []
+    write_jsonl(out / REJECTS_FILE, earlier + rejected)
     splits: dict[str, int] = {}
     for row in rows[start:]:
         splits[row.split] = splits.get(row.split, 0) + 1

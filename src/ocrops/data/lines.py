@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from ocrops.data.files import read_jsonl
 from ocrops.data.images import load_rgb
 
 
@@ -29,7 +29,7 @@ class LineDataset(Sequence[Line]):
     @classmethod
     def from_accepted(cls, path: str | Path, split: str) -> LineDataset:
         """Rows of ``accepted.jsonl`` (written by the validate stage) for one split."""
-        rows = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+        rows = read_jsonl(path)
         return cls([Line(r["path"], r["text"]) for r in rows if r["split"] == split], name=split)
 
     def __len__(self) -> int:

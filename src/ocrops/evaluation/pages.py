@@ -5,7 +5,6 @@ mode on line images; and pages/s of two page readers side by side (ours vs Rapid
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ocrops.data.files import read_jsonl
 from ocrops.data.images import load_rgb
 from ocrops.evaluation.bench import closed_loop, latency_summary
 from ocrops.evaluation.metrics import cer
@@ -39,10 +39,7 @@ class LabelledPage:
 
 def page_rows(accepted: str | Path, split: str) -> list[dict]:
     """The validated page rows of one split (the validate stage's pages.jsonl); none without the file."""
-    if not Path(accepted).exists():
-        return []
-    rows = (json.loads(line) for line in Path(accepted).read_text(encoding="utf-8").splitlines())
-    return [row for row in rows if row["split"] == split]
+    return [row for row in read_jsonl(accepted, missing_ok=True) if row["split"] == split]
 
 
 def labelled_pages(accepted: str | Path, split: str) -> list[LabelledPage]:

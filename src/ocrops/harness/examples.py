@@ -1,8 +1,9 @@
-"""The README's HTTP examples, run for real: each ``<!-- example: NAME -->`` block in README.md is the commands
-below and what they print against a running service, written back by ``python -m ocrops.harness.examples``.
+"""The documented HTTP examples, run for real: each ``<!-- example: NAME -->`` block of the API tutorial
+(docs/tutorials/call-the-api.md) is the commands below and what they print against a running service, written
+back by ``python -m ocrops.harness.examples``.
 
-The tests run the same commands against the test bento and compare with the README, values that depend on the
-model or the moment (texts, confidences, boxes, timings, request ids) aside, so the README shows the service's
+The tests run the same commands against the test bento and compare with the page, values that depend on the
+model or the moment (texts, confidences, boxes, timings, request ids) aside, so the page shows the service's
 real output format and cannot drift from it.
 """
 
@@ -21,6 +22,7 @@ EXAMPLES: dict[str, list[str]] = {
                   "-d '{\"image\": \"bm90IGFuIGltYWdl\"}'"],
 }
 SHOWN_URL = "http://127.0.0.1:3000"
+DOCUMENTED = Path("docs/tutorials/call-the-api.md")  # relative to the project root
 BLOCK = re.compile(r"(<!-- example: (?P<name>[a-z0-9-]+) -->\n```bash\n)(?P<body>.*?)(```\n<!-- /example -->)", re.S)
 # what differs between models and runs: compared by kind, not value
 VOLATILE = [
@@ -61,10 +63,10 @@ def normalised(block: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url", help="a running service, e.g. http://127.0.0.1:3000 (`ocrops serve`)")
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--readme", type=Path, default=DOCUMENTED, help="the page holding the example blocks")
     args = parser.parse_args()
     text = args.readme.read_text(encoding="utf-8")
-    outputs = {name: run(name, args.url.rstrip("/"), args.readme.parent) for name in blocks(text)}
+    outputs = {name: run(name, args.url.rstrip("/"), Path.cwd()) for name in blocks(text)}
     args.readme.write_text(rewrite(text, outputs), encoding="utf-8")
     print(f"{len(outputs)} examples written to {args.readme}")
 

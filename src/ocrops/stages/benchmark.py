@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from ocrops.config import BenchmarkPaths, Params
+from ocrops.data.files import write_headline
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.bench import batch_sweep, closed_loop, interleaved, machine_info
 from ocrops.evaluation.pages import compare_page_readers, labelled_pages
@@ -19,7 +20,6 @@ from ocrops.inference.pages import page_reader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import choose_reader
 from ocrops.models.interface import BenchTarget
-from ocrops.stages.common import write_headline
 from ocrops.tracking import setup
 
 
@@ -76,11 +76,10 @@ def measure(targets: dict[str, BenchTarget], batch_sizes: list[int], params: Par
 def headline_picks(engines: dict, batch: int) -> dict[str, str]:
     """What `dvc metrics show` lists: each exported engine's lines/s at the headline batch size, the ratios
     between engines, pages/s against RapidOCR's pipeline."""
-    picks = {f"{name}_lines_per_s_b{batch}": f"engines.{name}.batch.{batch}.lines_per_s" for name in engines
+    picks = {f"{name}_lines_per_s": f"engines.{name}.batch.{batch}.lines_per_s" for name in engines
              if name.startswith("ort_") and "mixed" not in name}
-    return picks | {f"ratio_{key}": f"ratios.{key}" for key in ("ort_fp32_vs_torch_b8", "ort_int8_vs_ort_fp32_b8")} | {
-        "pages_per_s": "pages.readers.ocrops.speed.1.pages_per_s",
-        "pages_per_s_vs_rapidocr": "pages.ocrops_vs_rapidocr.c1"}
+    return picks | {"pages_per_s": "pages.readers.ocrops.speed.1.pages_per_s",
+                    "pages_vs_rapidocr": "pages.ocrops_vs_rapidocr.c1"}
 
 def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths, pages: dict | None = None) -> dict:
     """Write the report and plots, and put the figures on the registered version."""

@@ -1,5 +1,4 @@
-"""What several stages share: the general lines training mixes in, the guard set's held-out lines, the headline
-figures `dvc metrics show` lists."""
+"""What several stages share: the general lines training mixes in and the guard set's held-out lines."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from pathlib import Path
 
 from ocrops.config import Params
 from ocrops.data.contract import read_labels
-from ocrops.data.files import read_jsonl, write_json
+from ocrops.data.files import read_jsonl
 from ocrops.data.lines import Line, LineDataset
 from ocrops.errors import ErrorCode, OcropsError
 
@@ -39,20 +38,5 @@ def general_lines(general_dir: str | Path, split: str) -> LineDataset:
 
 def guard_lines(accepted: str | Path) -> tuple[LineDataset, list[str]]:
     """The guard set's held-out (test) lines as the validate stage accepted them, and each line's source."""
-    rows = [r for r in read_jsonl(accepted) if r["split"] == "test"]
+    rows = [r for r in read_jsonl(accepted, missing_ok=True) if r["split"] == "test"]
     return LineDataset([Line(r["path"], r["text"]) for r in rows], "guard"), [r.get("source", "") for r in rows]
-
-
-def write_headline(path: str | Path, report: dict, picks: dict[str, str]) -> dict:
-    """The few figures of ``report`` that `dvc metrics show` / `dvc metrics diff` list, flat, by headline name
-    (``picks``: name -> dotted key in the report); one the report lacks (a skipped part) is left out. The report
-    itself stays whole beside it."""
-    figures = {}
-    for name, key in picks.items():
-        value: object = report
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            figures[name] = value
-    write_json(path, figures)
-    return figures

@@ -11,6 +11,7 @@ from PIL import Image
 
 from ocrops.config import EvaluatePaths, Params
 from ocrops.data.contract import read_lexicon
+from ocrops.data.files import write_headline
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.evaluation.measure import latency_ms, measure
@@ -22,18 +23,16 @@ from ocrops.inference.types import Prediction
 from ocrops.models import load_model
 from ocrops.models.interface import OCRModel
 from ocrops.postprocess import Postprocessor
-from ocrops.stages.common import general_lines, guard_lines, write_headline
+from ocrops.stages.common import general_lines, guard_lines
 from ocrops.tracking import log_to_active_run
 from ocrops.training.base import resolve_base
 
 # what `dvc metrics show` lists: domain CER base vs adapted, the guard and general lines, pages
 HEADLINE = {"test_cer_base": "test.base.cer", "test_cer_adapted": "test.adapted.cer",
-            "test_cer_adapted_postprocessed": "test.adapted_postprocessed.cer",
-            "term_recall_adapted_postprocessed": "test.adapted_postprocessed.term_recall",
+            "test_cer_postprocessed": "test.adapted_postprocessed.cer",
             "guard_cer_base": "guard.base.cer", "guard_cer_adapted": "guard.adapted.cer",
-            "general_cer_base": "general.base.cer", "general_cer_adapted": "general.adapted.cer",
             "page_cer_base": "pages.base.page_cer", "page_cer_adapted": "pages.adapted.page_cer",
-            "page_f1_adapted": "pages.adapted.f1"}
+            "page_f1": "pages.adapted.f1"}
 
 def run(params: Params) -> dict:
     """Write the evaluation metrics, the error gallery and the plots; returns the report."""

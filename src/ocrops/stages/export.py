@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 from ocrops.config import Params
-from ocrops.data.files import write_json
+from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.data.split import content_hash
 from ocrops.evaluation.parity import Parity, check, compare
 from ocrops.families import saved_family, settings_for
 from ocrops.inference.runtime import EXPORT_MANIFEST
 from ocrops.models.interface import NotExportable
-from ocrops.stages.common import write_headline
 
 
 def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, version: dict | None = None) -> dict:

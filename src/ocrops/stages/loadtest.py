@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from ocrops.config import Params
+from ocrops.data.files import write_headline
 from ocrops.data.images import load_rgb
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.bench import batch_sweep, closed_loop, machine_info, open_loop
@@ -21,7 +22,6 @@ from ocrops.inference.lines import LineReader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import PackagedModel
 from ocrops.registry.pyfunc import image_b64
-from ocrops.stages.common import write_headline
 
 # the load generator is one client; its own rate limit would only measure itself
 SERVICE_ENV = {"OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
@@ -91,9 +91,8 @@ def page_sweep(url: str, pages: list[Path], concurrency: list[int], timeout_s: f
 
 
 # what `dvc metrics show` lists: the service against a plain FastAPI server and RapidOCR, and shedding
-HEADLINE = {"saturation_requests_per_s": "summary.saturation_requests_per_s",
-            "service_vs_peer": "summary.service_vs_peer", "p99_vs_peer": "summary.p99_vs_peer",
-            "pages_service_vs_rapidocr": "pages.service_vs_rapidocr.c1", "overload_500s": "summary.overload_500s"}
+HEADLINE = {"requests_per_s": "summary.saturation_requests_per_s", "vs_peer": "summary.service_vs_peer",
+            "p99_vs_peer": "summary.p99_vs_peer", "overload_5xx": "summary.overload_500s"}
 
 def run(params: Params) -> dict:
     import bentoml

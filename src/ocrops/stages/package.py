@@ -16,6 +16,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from ocrops.config import PackagePaths, Params
+from ocrops.data.files import write_headline
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.families import saved_family
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
@@ -29,6 +30,9 @@ from ocrops.inference.runtime import (
 )
 from ocrops.registry.versions import serving_version
 from ocrops.tracking import download_registered, setup
+
+# served = registered: the test split read through `bentoml serve` against the registered figure
+HEADLINE = {"served_cer": "serve_check.served_cer", "registered_cer": "serve_check.registered_cer"}
 
 
 def bentoml_home(project: Path, home: Path = PackagePaths().bentoml_home) -> Path:
@@ -199,6 +203,7 @@ def run(params: Params) -> dict:
     report = {"bento": manifest["bento"], "mlflow_version": int(version), "alias": alias, "serve_check": check}
     paths.package.metrics.parent.mkdir(parents=True, exist_ok=True)
     paths.package.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_headline(paths.package.headline, report, HEADLINE)
     return manifest | {"serve_check": check}
 
 

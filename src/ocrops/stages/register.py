@@ -7,6 +7,7 @@ import json
 
 from ocrops.config import Params
 from ocrops.data.contract import read_lexicon
+from ocrops.data.files import write_headline
 from ocrops.data.lines import LineDataset
 from ocrops.errors import PipelineError
 from ocrops.postprocess import Postprocessor
@@ -46,6 +47,7 @@ def run(params: Params) -> dict:
     metrics = {k: report[k] for k in ("alias", "reloaded_test_cer", "reloaded_test_cer_postprocessed",
                                       "matches_evaluate")}
     paths.register_.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_headline(paths.register_.headline, metrics, {"reloaded_test_cer": "reloaded_test_cer"})
     if not report["matches_evaluate"]:
         raise PipelineError(f"the registered model reads the test split with CER {reloaded} but the evaluate "
                             f"stage reported {expected}: the packaged model differs from the evaluated one")

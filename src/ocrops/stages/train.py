@@ -10,7 +10,7 @@ from pathlib import Path
 import ocrops
 from ocrops.config import Params
 from ocrops.data.augment import preview_grid
-from ocrops.data.files import write_json
+from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.stages.common import mixin_lines
 from ocrops.training.base import Base, resolve_base
@@ -18,6 +18,8 @@ from ocrops.training.distributed import is_main_process
 from ocrops.training.reproducibility import deterministic, numerics
 from ocrops.training.run import TrainingRun
 from ocrops.training.trainer import FineTuner
+
+HEADLINE = {"val_cer": "val_cer", "epochs_run": "epochs_run", "train_lines_per_s": "train_lines_per_s"}
 
 
 def fingerprint(params: Params, base: Base, accepted: Path) -> str:
@@ -77,6 +79,7 @@ def run(params: Params) -> dict | None:
             "numerics": recorded,
         }
     write_json(paths.train.metrics, report)
+    write_headline(paths.train.headline, report, HEADLINE)
     history = [{"epoch": h.epoch + 1, **{k: v for k, v in vars(h).items() if k != "epoch"}} for h in result.history]
     write_json(paths.train.history, history, indent=1)
     return report

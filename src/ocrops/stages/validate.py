@@ -6,16 +6,15 @@ from pathlib import Path
 
 from ocrops.config import Params
 from ocrops.data.contract import LABELS_FILE
+from ocrops.data.files import write_headline
 from ocrops.data.page_validation import validate_pages
 from ocrops.data.pages import PAGES_FILE
 from ocrops.data.report import write_report
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import PipelineError
-from ocrops.stages.common import write_headline
 from ocrops.training.base import resolve_base
 
-HEADLINE = {"rows_accepted": "accepted", "rows_quarantined": "rejected", "pages_accepted": "pages.accepted",
-            "guard_lines_accepted": "guard.accepted"}
+HEADLINE = {"rows_accepted": "accepted", "rows_quarantined": "rejected"}
 
 
 def run(params: Params) -> dict:
