@@ -56,3 +56,14 @@ def test_the_check_finds_a_stray_path(tmp_path: Path):
     (tmp_path / "stage.py").write_text('"""Writes reports/x.json."""\nREPORT = "reports/x.json"\n', encoding="utf-8")
     (tmp_path / "config.py").write_text('REPORT = "reports/x.json"\n', encoding="utf-8")
     assert stray_paths(tmp_path) == ["stage.py:2 'reports/x.json'"]  # neither the docstring nor the catalog
+
+
+def test_headline_figures_are_picked_by_dotted_keys_whatever_the_key_type(tmp_path: Path):
+    from ocrops.data.files import write_headline
+
+    report = {"engines": {"ort_fp32": {"batch": {8: {"lines_per_s": 3.5}}}}, "pages": {"1": 2}, "status": "ok"}
+    picks = {"lines_per_s": "engines.ort_fp32.batch.8.lines_per_s", "pages": "pages.1", "skipped": "tensorrt.x",
+             "status": "status"}
+    figures = write_headline(tmp_path / "h.json", report, picks)
+    assert figures == {"lines_per_s": 3.5, "pages": 2}  # absent parts and text are left out
+    assert yaml.safe_load((tmp_path / "h.json").read_text(encoding="utf-8")) == figures

@@ -41,8 +41,11 @@ def write_headline(path: str | Path, report: dict, picks: dict[str, str]) -> dic
     figures = {}
     for name, key in picks.items():
         value: object = report
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+        for part in key.split("."):  # a report in memory may key by number (batch sizes), its JSON by text
+            if not isinstance(value, dict):
+                value = None
+                break
+            value = value.get(part, value.get(int(part)) if part.isdigit() else None)
         if isinstance(value, int | float) and not isinstance(value, bool):
             figures[name] = value
     write_json(path, figures)
