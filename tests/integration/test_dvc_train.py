@@ -143,8 +143,9 @@ def test_pipeline_trains_evaluates_registers_and_tracks(repo: Path):
         assert all(r["lines_per_s"] > 0 and r["p99_ms"] >= r["p50_ms"] for r in figures["batch"].values())
         assert all(r["errors"] == 0 for r in figures["concurrency"].values())
     assert "ort_fp32_vs_torch_b8" not in bench["ratios"]  # batch 8 was not measured
-    shown = _dvc("metrics", "show", "--json", cwd=repo).stdout
-    assert "engines" in shown and "ort_fp32" in shown
+    shown = json.loads(_dvc("metrics", "show", "--json", cwd=repo).stdout)[""]["data"]
+    assert "reports/metrics/benchmark.json" in shown and "reports/benchmark.json" not in shown  # headline only
+    assert shown["reports/metrics/export.json"]["data"]["ort_fp32_identical_share"] == 1.0
     tags = client.get_model_version("ocrops", "1").tags
     assert tags["bench_machine"]
     assert tags["bench_tensorrt"] == exported["tensorrt"]["status"]
@@ -262,9 +263,11 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_p
     worse = _worse_model(in_repo, tmp_path / "worse")
     elsewhere = {"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
                  "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
-                 "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json"}
+                 "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json",
+                 "headline": tmp_path / "evaluate-headline.json"}
     params = with_paths(load_params("params.yaml"), train={"model": worse}, evaluate=elsewhere,
-                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
+                                  "headline": tmp_path / "register-headline.json"})
     evaluation = evaluate.run(params)
     good = json.loads(Path("reports/evaluate.json").read_text(encoding="utf-8"))
     assert evaluation["test"]["adapted"]["cer"] > good["test"]["adapted"]["cer"] + 0.01
@@ -319,7 +322,8 @@ def test_the_bento_is_built_from_the_alias_set_in_the_ui(in_repo: Path, tmp_path
     assert (in_repo / ".bentoml" / "bentos" / bento["bento"].replace(":", "/") / bento["dockerfile"]).exists()
 
     params = with_paths(load_params("params.yaml"),
-                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
+                                  "headline": tmp_path / "register-headline.json"})
     new = register.run(params)["version"]
     with MlflowServer(in_repo / "mlruns") as server:
         request = urllib.request.Request(
@@ -368,9 +372,11 @@ def _on_another_test_set(root: Path, tmp_path: Path):
                       for k, v in params.paths.validate_.model_dump().items()}
     evaluate_files = {"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
                       "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
-                      "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json"}
+                      "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json",
+                      "headline": tmp_path / "evaluate-headline.json"}
     return with_paths(params, validate=validate_files, evaluate=evaluate_files,
-                      register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+                      register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
+                                "headline": tmp_path / "register-headline.json"})
 
 
 def test_versions_on_different_test_sets_are_compared_after_ocrops_evaluate(in_repo: Path, tmp_path: Path):
@@ -416,7 +422,7 @@ def test_versions_on_different_test_sets_are_compared_after_ocrops_evaluate(in_r
     assert elsewhere_read.returncode == 0, elsewhere_read.stderr
     assert f"version {second} on data (test split): {mine['test_set']['lines']} lines" in elsewhere_read.stdout
     missing = _ocrops("evaluate", "@nobody", cwd=in_repo)
-    assert missing.returncode == 1 and "no version or alias '@nobody'" in missing.stderr
+    assert missing.returncode == 1 and "[5002] cannot find models:/ocrops@nobody" in missing.stderr
 
 
 def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_repo: Path, tmp_path: Path):
@@ -431,12 +437,15 @@ def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_r
                                               "general_ratio": 0.0, "l2sp": 0.0, "weight_decay": 0.0,
                                               "patience": 8})
     files = {"model": tmp_path / "model", "checkpoints": tmp_path / "checkpoints", "preview": tmp_path / "p.png",
-             "history": tmp_path / "history.json", "metrics": tmp_path / "train.json"}
+             "history": tmp_path / "history.json", "metrics": tmp_path / "train.json",
+             "headline": tmp_path / "train-headline.json"}
     params = with_paths(params.model_copy(update={"train": overfit}), train=files,
                         evaluate={"metrics": tmp_path / "evaluate.json", "gallery": tmp_path / "gallery.html",
                                   "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
-                                  "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json"},
-                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json"})
+                                  "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json",
+                 "headline": tmp_path / "evaluate-headline.json"},
+                        register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
+                                  "headline": tmp_path / "register-headline.json"})
     trained = train.run(params)
     assert trained["epochs_run"] == 8
     guard = evaluate.run(params)["guard"]

@@ -30,9 +30,10 @@ def serve(
     from ocrops.harness.server import BIN
     from ocrops.stages.package import bentoml_home
 
-    bentoml_home(Path.cwd(), load_params(params).paths.package.bentoml_home)
+    settings = load_params(params) if params.exists() else Params()  # --bento TAG needs no project
+    bentoml_home(Path.cwd(), settings.paths.package.bentoml_home)
     if bento is None:
-        manifest = load_params(params).paths.package.bento
+        manifest = settings.paths.package.bento
         if not manifest.exists():
             raise fail("no bento built yet: run `dvc repro package` (or pass --bento TAG)")
         bento = json.loads(manifest.read_text(encoding="utf-8"))["bento"]
