@@ -51,5 +51,6 @@ def test_a_variant_trains_into_its_own_folder_and_experiment(tmp_path: Path) -> 
     assert varied.train.epochs == params.train.epochs  # everything else as params.yaml says
     assert varied.paths.train.model == tmp_path / "l2sp" / "model"
     assert varied.paths.train.checkpoints.parent == tmp_path / "l2sp"
+    assert all(Path(v).is_relative_to(tmp_path / "l2sp") for v in varied.paths.train.model_dump().values())
     assert varied.mlflow.experiment == f"{params.mlflow.experiment}-ablation"
     assert varied.paths.validate_.accepted == params.paths.validate_.accepted  # the pipeline's data

@@ -24,14 +24,15 @@ def load_variants(path: str | Path) -> dict[str, dict]:
 
 def variant_params(params: Params, name: str, overrides: dict, work: Path | None = None) -> Params:
     """The pipeline's params with ``overrides`` on ``train``, training into ``work/name`` (default:
-    ``paths.ablation.work``), tracked in MLflow
+    ``paths.ablation.work``; every train file there, so no variant writes over the pipeline's), tracked in MLflow
     under ``EXPERIMENT-ablation`` so the pipeline's experiment holds pipeline runs only."""
     data = params.model_dump(mode="json", by_alias=True)
     data["train"].update(overrides)
     folder = (work or params.paths.ablation.work) / name
     data["paths"]["train"] = {"model": str(folder / "model"), "checkpoints": str(folder / "checkpoints"),
                               "preview": str(folder / "augment_preview.png"),
-                              "history": str(folder / "history.json"), "metrics": str(folder / "train.json")}
+                              "history": str(folder / "history.json"), "metrics": str(folder / "train.json"),
+                              "headline": str(folder / "headline.json")}
     data["mlflow"]["experiment"] = f"{params.mlflow.experiment}-ablation"
     return Params.model_validate(data)
 
