@@ -131,8 +131,8 @@ def saved_family(path: str | Path) -> Family:
 def for_base(base: str) -> Family:
     """The family of a base model spec: a preset, PREFIX:LOCATION, or a saved model directory.
 
-    ``models:/`` URIs name a registered version whose family the registry tags; resolve those through
-    ocrops.tracking before calling this.
+    ``models:/`` URIs name a registered version: ocrops.training.base.resolve_base downloads it and reads the
+    family of the model it holds.
     """
     for family in families().values():
         if family.claims(base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from ocrops.cli.common import ParamsOpt, ReadMode, console, fail
 from ocrops.config import load_params
+from ocrops.data.files import write_json
 from ocrops.errors import OcropsError
 
 app = typer.Typer()
@@ -52,8 +52,7 @@ def batch_cmd(
         raise fail(str(exc), 1) from exc
     result = done.to_dict()
     if summary is not None:
-        summary.parent.mkdir(parents=True, exist_ok=True)
-        summary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_json(summary, result)
     errors = ", ".join(f"{n} x {code}" for code, n in done.errors.items()) or "none"
     console.print(f"batch: {done.read} read ({done.images_per_s} images/s), {done.skipped} already done, "
                   f"errors: {errors} -> {output}", highlight=False)

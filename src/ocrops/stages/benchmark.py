@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from ocrops.config import BenchmarkPaths, Params
-from ocrops.data.files import write_headline
+from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.bench import batch_sweep, closed_loop, interleaved, machine_info
 from ocrops.evaluation.pages import compare_page_readers, labelled_pages
@@ -81,6 +81,7 @@ def headline_picks(engines: dict, batch: int) -> dict[str, str]:
     return picks | {"pages_per_s": "pages.readers.ocrops.speed.1.pages_per_s",
                     "pages_vs_rapidocr": "pages.ocrops_vs_rapidocr.c1"}
 
+
 def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths, pages: dict | None = None) -> dict:
     """Write the report and plots, and put the figures on the registered version."""
     exported = json.loads(params.paths.export.metrics.read_text(encoding="utf-8"))
@@ -89,8 +90,7 @@ def finish(params: Params, engines: dict, headline: int, out: BenchmarkPaths, pa
               "parity_cer_diff_points": {k: v["cer_diff_points"] for k, v in exported["parity"].items()}}
     if pages is not None:
         report["pages"] = pages
-    out.metrics.parent.mkdir(parents=True, exist_ok=True)
-    out.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(out.metrics, report)
     write_headline(out.headline, report, headline_picks(engines, headline))
     write_plots(engines, out.plots)
     registered = params.paths.register_.version
@@ -137,7 +137,7 @@ def write_plots(engines: dict, plots_dir: Path) -> None:
         rows = [{"batch_size": size, **{name: engines[name]["batch"][size][field]
                                         if name in engines and size in engines[name]["batch"] else None
                                         for name in PLOT_ENGINES}} for size in sizes]
-        (plots_dir / file).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        write_json(plots_dir / file, rows, indent=1)
 
 
 def log_to_registry(params: Params, registered: dict, report: dict, headline: int) -> dict:

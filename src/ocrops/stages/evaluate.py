@@ -4,14 +4,13 @@ plots."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from PIL import Image
 
 from ocrops.config import EvaluatePaths, Params
 from ocrops.data.contract import read_lexicon
-from ocrops.data.files import write_headline
+from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.evaluation.measure import latency_ms, measure
@@ -33,6 +32,7 @@ HEADLINE = {"test_cer_base": "test.base.cer", "test_cer_adapted": "test.adapted.
             "guard_cer_base": "guard.base.cer", "guard_cer_adapted": "guard.adapted.cer",
             "page_cer_base": "pages.base.page_cer", "page_cer_adapted": "pages.adapted.page_cer",
             "page_f1": "pages.adapted.f1"}
+
 
 def run(params: Params) -> dict:
     """Write the evaluation metrics, the error gallery and the plots; returns the report."""
@@ -78,8 +78,7 @@ def run(params: Params) -> dict:
 
     report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
 
-    out.metrics.parent.mkdir(parents=True, exist_ok=True)
-    out.metrics.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(out.metrics, report)
     write_headline(out.headline, report, HEADLINE)
     _write_plots(out, by_bucket, texts["adapted"], refs)
     gallery = [GalleryLine(line.path, line.text, p.text, p.confidence, baseline=q.text)
@@ -110,8 +109,7 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
     pages = labelled_pages(params.paths.validate_.pages, "test")
     if not pages:
         write_gallery(out.page_gallery, [], None)
-        out.page_plot.parent.mkdir(parents=True, exist_ok=True)
-        out.page_plot.write_text("[]\n", encoding="utf-8")
+        write_json(out.page_plot, [], indent=1)
         return {"skipped": "no validated test pages (data.pages)"}
     reader = page_reader(params.serve)
     figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
@@ -137,8 +135,7 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
     write_gallery(out.page_gallery, drawn, contact_sheet([d for _, d in drawn], captions))
     bars = [{"capture": f"{capture} · {name}", "page_cer": by["page_cer"], "f1": by["f1"], "pages": by["pages"]}
             for name in models for capture, by in figures[name]["by_capture"].items()]
-    out.page_plot.parent.mkdir(parents=True, exist_ok=True)
-    out.page_plot.write_text(json.dumps(bars, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json(out.page_plot, bars, indent=1)
     return figures
 
 
@@ -161,12 +158,10 @@ def summary(report: dict) -> list[str]:
 def _write_plots(paths: EvaluatePaths, by_bucket: dict[str, dict], predictions: list[str],
                  references: list[str]) -> None:
     """CER by bucket (bar chart) and character confusions (DVC confusion matrix of character edits)."""
-    for path in (paths.buckets, paths.confusions):
-        path.parent.mkdir(parents=True, exist_ok=True)
     bars = [{"bucket": f"{bucket} · {name}", "cer": figures["cer"], "lines": figures["lines"]}
             for bucket in by_bucket["adapted"] for name, rows in by_bucket.items() for figures in [rows[bucket]]]
-    paths.buckets.write_text(json.dumps(bars, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json(paths.buckets, bars, indent=1)
     edits = [{"reference": r, "predicted": p} for r, p in confusions(predictions, references)]
     if not edits:  # keep the plot renderable when every line is read exactly
         edits = [{"reference": EMPTY, "predicted": EMPTY}]
-    paths.confusions.write_text(json.dumps(edits, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json(paths.confusions, edits, indent=1)

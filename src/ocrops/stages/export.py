@@ -40,11 +40,10 @@ def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, 
         exported = code.export(model, model_dir, out, images, e, settings_for(params, family))
     except NotExportable as exc:
         skipped = {"status": "skipped", "reason": str(exc)}
-        (out / EXPORT_MANIFEST).write_text(json.dumps(manifest | {"files": {}, "skipped": skipped}, indent=2) + "\n",
-                                           encoding="utf-8")
+        write_json(out / EXPORT_MANIFEST, manifest | {"files": {}, "skipped": skipped})
         report = {"family": family.name, "status": "skipped", "reason": str(exc), "parity": {},
                   "tensorrt": {"status": "skipped", "reason": str(exc)}}
-        _write(report, report_path)
+        write_json(report_path, report)
         return report
     export_s = time.perf_counter() - started
     reference = exported.reference or model.predict(images, batch_size=e.batch_size)
@@ -53,7 +52,7 @@ def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, 
     files = exported.files
     manifest |= {"files": files, "sha256": {k: content_hash(out / v) for k, v in files.items() if (out / v).is_file()},
                  **{k: v for k, v in exported.manifest.items() if k != "tensorrt"}}
-    (out / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json(out / EXPORT_MANIFEST, manifest)
     tensorrt = exported.manifest.get("tensorrt") or {
         "status": "skipped", "reason": exported.skipped.get("tensorrt_fp16", "not built")}
     report = {
@@ -65,15 +64,11 @@ def export_model(params: Params, model_dir: Path, out: Path, report_path: Path, 
         "skipped": exported.skipped,
         "tensorrt": tensorrt,
     }
-    _write(report, report_path)
+    write_json(report_path, report)
     for name, p in parity.items():  # FP16 rounding may flip a near tie; the same bounds still apply
         if name not in exported.lossy:
             check(p, e.min_identical, e.max_cer_diff_points)
     return report
-
-
-def _write(report: dict, path: Path) -> None:
-    write_json(path, report)
 
 
 def run(params: Params) -> dict:

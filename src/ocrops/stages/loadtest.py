@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from ocrops.config import Params
-from ocrops.data.files import write_headline
+from ocrops.data.files import write_headline, write_json
 from ocrops.data.images import load_rgb
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.bench import batch_sweep, closed_loop, machine_info, open_loop
@@ -94,6 +94,7 @@ def page_sweep(url: str, pages: list[Path], concurrency: list[int], timeout_s: f
 HEADLINE = {"requests_per_s": "summary.saturation_requests_per_s", "vs_peer": "summary.service_vs_peer",
             "p99_vs_peer": "summary.p99_vs_peer", "overload_5xx": "summary.overload_500s"}
 
+
 def run(params: Params) -> dict:
     import bentoml
 
@@ -155,8 +156,7 @@ def run(params: Params) -> dict:
                                        lt.client_timeout_s)
 
     report["summary"] = summarize(report)
-    paths.loadtest.metrics.parent.mkdir(parents=True, exist_ok=True)
-    paths.loadtest.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(paths.loadtest.metrics, report)
     write_headline(paths.loadtest.headline, report, HEADLINE)
     write_plots(report, paths.loadtest.plots)
     return report
@@ -241,5 +241,5 @@ def write_plots(report: dict, plots_dir: Path) -> None:
     qps = [{k: v for k, v in r.items() if not k.endswith("_ms")} for r in points]
     p99 = [{"concurrency": r["concurrency"], **{k[:-7]: v for k, v in r.items() if k.endswith("_p99_ms")}}
            for r in points]
-    (plots_dir / "qps.json").write_text(json.dumps(qps, indent=1) + "\n", encoding="utf-8")
-    (plots_dir / "p99.json").write_text(json.dumps(p99, indent=1) + "\n", encoding="utf-8")
+    write_json(plots_dir / "qps.json", qps, indent=1)
+    write_json(plots_dir / "p99.json", p99, indent=1)

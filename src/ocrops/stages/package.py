@@ -16,7 +16,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from ocrops.config import PackagePaths, Params
-from ocrops.data.files import write_headline
+from ocrops.data.files import write_headline, write_json
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.families import saved_family
 from ocrops.inference.rapidocr import DET_MODEL, wheel_model
@@ -84,7 +84,7 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
         shutil.copy2(mlflow_model.parent / POSTPROCESS_FILE, root / POSTPROCESS_FILE)
         shutil.copytree(engines, root / ENGINES_DIR)
         shutil.copy2(wheel_model(DET_MODEL), root / DETECTOR_FILE)
-        (root / PACKAGE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        write_json(root / PACKAGE_FILE, info)
     return model, info
 
 
@@ -199,10 +199,9 @@ def run(params: Params) -> dict:
         "evaluation": info["evaluation"], "dockerfile": str(dockerfile.relative_to(bento.path)),
         "requirements": lock,
     }
-    paths.package.bento.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json(paths.package.bento, manifest)
     report = {"bento": manifest["bento"], "mlflow_version": int(version), "alias": alias, "serve_check": check}
-    paths.package.metrics.parent.mkdir(parents=True, exist_ok=True)
-    paths.package.metrics.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(paths.package.metrics, report)
     write_headline(paths.package.headline, report, HEADLINE)
     return manifest | {"serve_check": check}
 

@@ -7,7 +7,7 @@ import json
 
 from ocrops.config import Params
 from ocrops.data.contract import read_lexicon
-from ocrops.data.files import write_headline
+from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.errors import PipelineError
 from ocrops.postprocess import Postprocessor
@@ -40,13 +40,11 @@ def run(params: Params) -> dict:
         "reloaded_test_cer": reloaded["cer"], "reloaded_test_cer_postprocessed": reloaded["cer_postprocessed"],
         "matches_evaluate": all(v is None or abs(reloaded[k] - v) <= CER_TOLERANCE for k, v in expected.items()),
     }
-    paths.register_.version.parent.mkdir(parents=True, exist_ok=True)
-    paths.register_.version.write_text(json.dumps(report | {"tags": registered.tags}, indent=2) + "\n",
-                                       encoding="utf-8")
+    write_json(paths.register_.version, report | {"tags": registered.tags})
     # the committed metrics leave out what differs between machines (version numbers, run ids)
     metrics = {k: report[k] for k in ("alias", "reloaded_test_cer", "reloaded_test_cer_postprocessed",
                                       "matches_evaluate")}
-    paths.register_.metrics.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json(paths.register_.metrics, metrics)
     write_headline(paths.register_.headline, metrics, {"reloaded_test_cer": "reloaded_test_cer"})
     if not report["matches_evaluate"]:
         raise PipelineError(f"the registered model reads the test split with CER {reloaded} but the evaluate "
