@@ -128,6 +128,11 @@ def saved_family(path: str | Path) -> Family:
     return get(marker.read_text(encoding="utf-8").strip())
 
 
+def saved_detector(path: str | Path) -> Path:
+    """The line detector (ONNX) a saved model reads pages with: its family's pairing (its preset's DBNet)."""
+    return saved_family(path).code().detector(Path(path)).locate()
+
+
 def for_base(base: str) -> Family:
     """The family of a base model spec: a preset, PREFIX:LOCATION, or a saved model directory.
 

@@ -16,7 +16,7 @@ from ocrops.families import for_base
 from ocrops.stages import validate
 
 LENIENT = Params.model_validate({"validate": {"max_rejected_share": 0.9}})
-DEFAULT_VOCABULARY = Vocabulary(for_base(DEFAULT_BASE).name, for_base(DEFAULT_BASE).code().vocabulary())
+DEFAULT_VOCABULARY = Vocabulary(for_base(DEFAULT_BASE).name, for_base(DEFAULT_BASE).code().vocabulary(DEFAULT_BASE))
 
 
 def on(params: Params, dataset: Path) -> Params:

@@ -139,9 +139,9 @@ def data_stats(
     from ocrops.data.stats import dataset_stats
     from ocrops.training.base import resolve_base
 
-    found = resolve_base(load_params(params) if params.exists() else Params()).family
-    family = found.name
-    stats = dataset_stats(dataset, found.code().vocabulary())
+    base = resolve_base(load_params(params) if params.exists() else Params())
+    family = base.family.name
+    stats = dataset_stats(dataset, base.vocabulary())
     if as_json:
         console.print_json(json.dumps(stats.to_json(), ensure_ascii=False))
         return

@@ -1,4 +1,5 @@
-"""PP-OCRv4 text detection (DBNet on ONNX Runtime, weights from the rapidocr wheel): a page -> line quads.
+"""PP-OCR text detection (DBNet on ONNX Runtime; PP-OCRv4's from the rapidocr-onnxruntime wheel unless a model
+brings its own): a page -> line quads.
 
 The probability map is binarised, each connected region becomes a rotated
 rectangle, rectangles are scored on the map, grown back by the DB "unclip"
@@ -21,7 +22,7 @@ from ocrops.data.geometry import crop_quad, order_points
 from ocrops.inference.engines import release_arena
 from ocrops.inference.lone_glyphs import lone_glyphs
 from ocrops.inference.quads import drop_nested, frames, page_angle
-from ocrops.inference.rapidocr import DET_MODEL, wheel_model
+from ocrops.inference.rapidocr import V4_DETECTOR
 
 __all__ = ["DetectorSettings", "TextDetector", "crop_quad", "merge_line_segments", "order_points", "reading_order"]
 
@@ -47,9 +48,9 @@ class DetectorSettings:
 class TextDetector:
     def __init__(self, settings: DetectorSettings = DetectorSettings(), providers: list[str] | None = None,
                  model: Path | None = None) -> None:
-        """``model``: the DBNet ONNX file (a packaged model carries its own copy); default: the rapidocr wheel's."""
+        """``model``: the DBNet ONNX file (a packaged model carries its own copy); default: PP-OCRv4's."""
         self.settings = settings
-        self.session = ort.InferenceSession(str(model or wheel_model(DET_MODEL)),
+        self.session = ort.InferenceSession(str(model or V4_DETECTOR.locate()),
                                             providers=providers or ["CPUExecutionProvider"])
 
     def _input(self, image: Image.Image) -> tuple[np.ndarray, float, float]:

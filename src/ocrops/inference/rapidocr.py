@@ -1,20 +1,14 @@
-"""The PP-OCRv4 ONNX models shipped inside the rapidocr-onnxruntime wheel (no download at run time)."""
+"""The PP-OCRv4 ONNX models shipped inside the rapidocr-onnxruntime wheel (no download at run time), and
+RapidOCR's own page pipeline, the peer the benchmarks compare with."""
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
+from ocrops.inference.wheel_files import WheelFile
 
-REC_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
-DET_MODEL = "ch_PP-OCRv4_det_infer.onnx"
-
-
-def wheel_model(name: str) -> Path:
-    """Path of an ONNX model shipped in the rapidocr-onnxruntime wheel."""
-    path = Path(str(resources.files("rapidocr_onnxruntime") / "models" / name))
-    if not path.exists():
-        raise FileNotFoundError(f"{name} not found in rapidocr-onnxruntime (is rapidocr-onnxruntime==1.4.4 installed?)")
-    return path
+V4_RECOGNIZER = WheelFile("rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+                          "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b")
+V4_DETECTOR = WheelFile("rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+                        "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9")
 
 
 def rapidocr_pages():

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the serving set has no torch: a family's record and reader 
 
     from ocrops.config import ExportParams
     from ocrops.families import Family
+    from ocrops.inference.wheel_files import WheelFile
 
 
 class OCRModel(ABC):
@@ -157,9 +158,17 @@ class ModelFamily(ABC):
     def load(self, path: Path) -> OCRModel:
         """A model saved by its ``save``."""
 
-    def vocabulary(self) -> frozenset[str] | None:
-        """Characters the released model can emit; None where any text is representable."""
+    def vocabulary(self, base: str | Path | None = None) -> frozenset[str] | None:
+        """Characters the base (a preset, or a saved model's folder) can emit; None where any text is
+        representable."""
         return None
+
+    def detector(self, model_dir: Path) -> WheelFile:
+        """The line detector a saved model's pages are read with (packaged beside it): PP-OCRv4's DBNet unless
+        the family pairs its models with another."""
+        from ocrops.inference.rapidocr import V4_DETECTOR
+
+        return V4_DETECTOR
 
     # -- export ---------------------------------------------------------------------------------------
 

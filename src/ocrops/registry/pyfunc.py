@@ -163,14 +163,13 @@ def log_pyfunc(model_dir: Path, chain: Postprocessor, example_image: str | Path,
     import shutil
 
     import ocrops
-    from ocrops.inference.rapidocr import DET_MODEL, wheel_model
 
     package = Path(ocrops.__file__).parent
     with tempfile.TemporaryDirectory() as tmp:
         post = chain.save(Path(tmp) / "postprocess")
         # the page reader's detector travels with the model, as in the Bento (no rapidocr needed to read pages)
         detector = Path(tmp) / "detector.onnx"
-        shutil.copy2(wheel_model(DET_MODEL), detector)
+        shutil.copy2(family.code().detector(model_dir).locate(), detector)
         code = [str(package)]
         if package not in family.package_dir.parents:
             code.append(str(family.package_dir))

@@ -43,8 +43,8 @@ def test_set(params: Params, dataset: Path | None = None, split: str = "test") -
             raise OcropsError(ErrorCode.INVALID_INPUT, f"{accepted} does not exist: run `dvc repro validate` first")
         lines = LineDataset.from_accepted(accepted, split)
         return TestSet(lines, f"{params.data.path} ({split} split)", read_lexicon(params.data.path))
-    family = resolve_base(params).family
-    report = validate_dataset(dataset, params, Vocabulary(family.name, family.code().vocabulary()))
+    base = resolve_base(params)
+    report = validate_dataset(dataset, params, Vocabulary(base.family.name, base.vocabulary()))
     rows = [r for r in report.accepted if split == "all" or r.split == split]
     lines = LineDataset([Line((Path(dataset) / str(r.image)).as_posix(), str(r.text)) for r in rows], split)
     name = f"{dataset} ({'all rows' if split == 'all' else f'{split} split'})"

@@ -15,7 +15,7 @@ from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.bench import batch_sweep, closed_loop, interleaved, machine_info
 from ocrops.evaluation.pages import compare_page_readers, labelled_pages
-from ocrops.families import saved_family
+from ocrops.families import saved_detector, saved_family
 from ocrops.inference.pages import page_reader
 from ocrops.inference.rapidocr import rapidocr_pages
 from ocrops.inference.runtime import choose_reader
@@ -44,7 +44,7 @@ def bench_pages(params: Params) -> dict:
     model_dir = paths.train.model
     choice = choose_reader(saved_family(model_dir).name, model_dir, paths.export.engines, params.serve.engine,
                            threads=b.threads or None)
-    reader = page_reader(params.serve)
+    reader = page_reader(params.serve, saved_detector(model_dir))
 
     def ours(image: Image.Image) -> list:
         result = reader.read([image], lambda crops: choice.reader.predict(crops, params.serve.engine_batch_size),

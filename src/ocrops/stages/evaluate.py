@@ -17,6 +17,7 @@ from ocrops.evaluation.measure import latency_ms, measure
 from ocrops.evaluation.metrics import EMPTY, cer, cer_by_bucket, confusions, top_confusions
 from ocrops.evaluation.page_gallery import contact_sheet, draw_page, write_gallery
 from ocrops.evaluation.pages import evaluate_pages, labelled_pages, page_vs_line
+from ocrops.families import saved_detector
 from ocrops.inference.pages import page_reader
 from ocrops.inference.types import Prediction
 from ocrops.models import load_model
@@ -111,7 +112,7 @@ def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: Line
         write_gallery(out.page_gallery, [], None)
         write_json(out.page_plot, [], indent=1)
         return {"skipped": "no validated test pages (data.pages)"}
-    reader = page_reader(params.serve)
+    reader = page_reader(params.serve, saved_detector(params.paths.train.model))
     figures: dict = {"test_set": {"pages": len(pages), "lines": sum(len(p.truth) for p in pages)}}
 
     def recognizer(model: OCRModel) -> Callable[[list[Image.Image]], list[Prediction]]:

@@ -3,7 +3,6 @@ exported engines into the BentoML model store, then ``bentoml build`` of bentos/
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import shutil
@@ -19,7 +18,6 @@ from ocrops.config import PackagePaths, Params
 from ocrops.data.files import write_headline, write_json
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.families import saved_family
-from ocrops.inference.rapidocr import DET_MODEL, wheel_model
 from ocrops.inference.runtime import (
     DETECTOR_FILE,
     ENGINES_DIR,
@@ -66,15 +64,16 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
     import bentoml
 
     name = params.mlflow.registered_model
+    family = saved_family(mlflow_model)
+    detector = family.code().detector(mlflow_model)
     info = {
         "mlflow": {"name": name, "version": version, "alias": alias, "model_uri": f"models:/{name}/{version}",
                    "run_id": tags.get("train_run_id", "")},
-        "family": saved_family(mlflow_model).name,
+        "family": family.name,
         "evaluation": {k: tags[k] for k in ("test_cer", "test_cer_postprocessed", "test_term_recall",
                                             "latency_p50_ms", "test_set_digest") if k in tags},
         "engines": engine_facts,
-        "detector": {"file": DETECTOR_FILE, "source": f"{DET_MODEL} from rapidocr-onnxruntime "
-                                                     f"{importlib.metadata.version('rapidocr-onnxruntime')}"},
+        "detector": {"file": DETECTOR_FILE, "source": detector.source, "sha256": detector.sha256},
     }
     with bentoml.models.create(f"{params.serve.bento}-model", labels={"mlflow_version": version, "alias": alias},
                                metadata={"mlflow_model_uri": info["mlflow"]["model_uri"], "family": info["family"]},
@@ -83,7 +82,7 @@ def import_model(params: Params, alias: str, version: str, mlflow_model: Path, e
         shutil.copytree(mlflow_model, root / MODEL_DIR)
         shutil.copy2(mlflow_model.parent / POSTPROCESS_FILE, root / POSTPROCESS_FILE)
         shutil.copytree(engines, root / ENGINES_DIR)
-        shutil.copy2(wheel_model(DET_MODEL), root / DETECTOR_FILE)
+        shutil.copy2(detector.locate(), root / DETECTOR_FILE)
         write_json(root / PACKAGE_FILE, info)
     return model, info
 

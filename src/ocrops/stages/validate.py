@@ -21,8 +21,8 @@ def run(params: Params) -> dict:
     """Validate ``data.path``, the page dataset ``data.pages`` and the guard set ``data.guard`` against the
     vocabulary of the family ``train.base`` names; returns the figures written to the validation metrics (a
     refusal raises PipelineError carrying them)."""
-    family = resolve_base(params).family
-    vocabulary = Vocabulary(family.name, family.code().vocabulary())
+    base = resolve_base(params)
+    vocabulary = Vocabulary(base.family.name, base.vocabulary())
     report = validate_dataset(params.data.path, params, vocabulary)
     page_root = Path(params.data.pages)
     pages = validate_pages(page_root, params, vocabulary) if (page_root / PAGES_FILE).exists() else None

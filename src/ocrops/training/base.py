@@ -28,6 +28,10 @@ class Base:
     source: Literal["preset", "saved", "registry"]
     path: Path | None = None  # the saved model folder (downloaded for a registered version)
 
+    def vocabulary(self) -> frozenset[str] | None:
+        """The characters this base can emit (None: any text)."""
+        return self.family.code().vocabulary(self.path if self.path is not None else self.spec)
+
     def load(self) -> OCRModel:
         """The model itself (a fresh copy on every call)."""
         code = self.family.code()

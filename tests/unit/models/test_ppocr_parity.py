@@ -12,21 +12,21 @@ from rapidfuzz.distance import Levenshtein
 from conftest import PROJECT
 from ocrops.data.contract import read_labels
 from ocrops.data.synth import load_recipe, synthesize
-from ocrops.inference.rapidocr import REC_MODEL, wheel_model
+from ocrops.inference.rapidocr import V4_RECOGNIZER
 from ocrops.models.ppocr.charset import load_charset
 from ocrops.models.ppocr.ctc import greedy_decode
+from ocrops.models.ppocr.model import pretrained_network
 from ocrops.models.ppocr.preprocess import batch_arrays
-from ocrops.models.ppocr.weights import pretrained_recognizer
 
 
 @pytest.fixture(scope="module")
 def model():
-    return pretrained_recognizer()
+    return pretrained_network("ppocr-v4")
 
 
 @pytest.fixture(scope="module")
 def session():
-    return ort.InferenceSession(str(wheel_model(REC_MODEL)), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(V4_RECOGNIZER.locate()), providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")

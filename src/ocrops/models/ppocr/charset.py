@@ -1,5 +1,5 @@
-"""The PP-OCRv4 recognizer's character dictionary: read from the released ONNX's metadata, saved with every
-trained model as ``charset.txt``."""
+"""A released recognizer's character dictionary (its dictionary file, or the ONNX graph's metadata), saved with
+every trained model as ``charset.txt``."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from ocrops.inference.rapidocr import REC_MODEL, wheel_model
+from ocrops.models.ppocr.presets import preset
 
 CHARSET_FILE = "charset.txt"
 
 
-@lru_cache(maxsize=1)
-def load_charset() -> tuple[str, ...]:
-    """Dictionary characters in class order (class 0 is the CTC blank, so index i is class i+1).
+@lru_cache(maxsize=4)
+def load_charset(name: str = "ppocr-v4") -> tuple[str, ...]:
+    """The preset's dictionary characters in class order (class 0 is the CTC blank, so index i is class i+1).
 
     PaddleOCR appends a space class after the dictionary (use_space_char).
     """
-    import onnx  # training and export only: a served model reads its own charset.txt
+    found = preset(name)
+    if found.dictionary is not None:
+        chars = found.dictionary.locate().read_text(encoding="utf-8").splitlines()
+    else:
+        import onnx  # training and export only: a served model reads its own charset.txt
 
-    model = onnx.load(str(wheel_model(REC_MODEL)), load_external_data=False)
-    meta = {p.key: p.value for p in model.metadata_props}
-    chars = meta["character"].splitlines()
+        model = onnx.load(str(found.recognizer.locate()), load_external_data=False)
+        chars = {p.key: p.value for p in model.metadata_props}["character"].splitlines()
     if " " not in chars:
         chars.append(" ")
     return tuple(chars)

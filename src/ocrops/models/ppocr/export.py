@@ -19,7 +19,6 @@ from ocrops.inference.types import Reader
 from ocrops.models.interface import Exported
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.model import PPOCRModel
-from ocrops.models.ppocr.network import TextRecognizer
 from ocrops.models.ppocr.preprocess import INT8_MAX_BATCH
 
 FP32, OPTIMIZED, INT8, TENSORRT = "model.onnx", "model.opt.onnx", "model.int8.onnx", "model.fp16.engine"
@@ -28,7 +27,7 @@ FP32, OPTIMIZED, INT8, TENSORRT = "model.onnx", "model.opt.onnx", "model.int8.on
 class _WithSoftmax(torch.nn.Module):
     """Export wrapper: probabilities, as the released ONNX model outputs them."""
 
-    def __init__(self, network: TextRecognizer) -> None:
+    def __init__(self, network: torch.nn.Module) -> None:
         super().__init__()
         self.network = network
 
@@ -37,10 +36,12 @@ class _WithSoftmax(torch.nn.Module):
 
 
 def export_onnx(model: PPOCRModel, path: Path, opset: int = 17) -> Path:
-    """The whole recognizer, images (N, 3, 48, W) -> class probabilities, dynamic batch and width."""
+    """The whole recognizer, images (N, 3, 48, W) -> class probabilities, dynamic batch and width; a network
+    trained with re-parameterisable branches (PP-OCRv6) is exported folded."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    network = model.network.fused() if hasattr(model.network, "fused") else model.network
     # the exporter restores the wrapper's train/eval flag on every submodule afterwards: keep it eval
-    wrapper = _WithSoftmax(model.network).eval()
+    wrapper = _WithSoftmax(network).eval()
     example = torch.zeros(1, 3, model.network.config.image_height, 320)
     with torch.no_grad():
         torch.onnx.export(

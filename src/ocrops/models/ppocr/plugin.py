@@ -1,4 +1,4 @@
-"""The ppocr family's code: PP-OCRv4 from the rapidocr wheel, its ONNX / TensorRT engines and line reader."""
+"""The ppocr family's code: the PP-OCR presets from their wheels, their ONNX / TensorRT engines and line reader."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from ocrops.inference.engines import OrtEngine, TorchEngine, cuda_provider_avail
 from ocrops.inference.lines import LineReader
 from ocrops.inference.runtime import EXPORT_MANIFEST
 from ocrops.inference.types import EngineUnavailable, Reader
+from ocrops.inference.wheel_files import WheelFile
 from ocrops.models.interface import Bench, BenchTarget, ModelFamily
 from ocrops.models.ppocr.charset import load_charset, read_charset
 from ocrops.models.ppocr.codec import CTCCodec
 from ocrops.models.ppocr.preprocess import INT8_MAX_BATCH, batch_arrays
+from ocrops.models.ppocr.presets import saved_preset
 
 
 def _exported(engines_dir: Path, key: str) -> Path:
@@ -34,15 +36,21 @@ class PPOCRFamily(ModelFamily):
     def pretrained(self, base, settings=None):
         from ocrops.models.ppocr.model import pretrained_ppocr
 
-        return pretrained_ppocr()
+        return pretrained_ppocr(base)
 
     def load(self, path):
         from ocrops.models.ppocr.model import PPOCRModel
 
         return PPOCRModel.load(path)
 
-    def vocabulary(self) -> frozenset[str]:
-        return frozenset(load_charset())
+    def vocabulary(self, base: str | Path | None = None) -> frozenset[str]:
+        """A preset's dictionary, or the characters a saved model reads."""
+        if isinstance(base, Path):
+            return frozenset(read_charset(base))
+        return frozenset(load_charset(base or "ppocr-v4"))
+
+    def detector(self, model_dir: Path) -> WheelFile:
+        return saved_preset(model_dir).detector
 
     def export(self, model, model_dir, out, images, params, settings=None):
         from ocrops.models.ppocr.export import export
@@ -86,7 +94,8 @@ class PPOCRFamily(ModelFamily):
             return OrtEngine(_exported(engines_dir, "ort_int8" if int8 else "ort_fp32"), name=engine, threads=threads,
                              providers=providers, spinning=False, max_batch=INT8_MAX_BATCH if int8 else None)
         if engine == "torch":
-            return TorchEngine(self.load(model_dir).network, threads=threads)
+            network = self.load(model_dir).network
+            return TorchEngine(network.fused() if hasattr(network, "fused") else network, threads=threads)
         raise EngineUnavailable(f"the ppocr family has no engine {engine!r}")
 
     def reader(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None) -> Reader:

@@ -1,9 +1,9 @@
-"""Loading the released PP-OCRv4 ONNX weights into :class:`TextRecognizer`.
+"""Loading released PP-OCR recognizer ONNX weights (v4, v5, v6) into our PyTorch networks.
 
-The ONNX graph keeps its weights in Constant nodes. We collect them by role,
-in graph order — convolutions, batch norms, affine scalars, layer norms,
-linear layers — and assign them to the PyTorch modules of the same role in
-execution order, checking every shape.
+The ONNX graphs keep their weights in Constant nodes (v4, v5) or initializers (v6). We collect them by role,
+in graph order — convolutions (a bias in the conv or in the Add after it), batch norms, affine scalars, layer
+norms, linear layers — and assign them to the PyTorch modules of the same role in execution order, checking
+every shape. A re-parameterisable conv (PP-OCRv6) is one conv to the graph and takes the folded weights.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from ocrops.inference.rapidocr import REC_MODEL, wheel_model
 from ocrops.models.ppocr.modules import LearnableAffine
-from ocrops.models.ppocr.network import RecognizerConfig, TextRecognizer
+from ocrops.models.ppocr.network_v6 import RepDWConv
 
 
 class WeightMappingError(RuntimeError):
@@ -29,6 +28,10 @@ class WeightMappingError(RuntimeError):
 def _onnx_weights(path: Path) -> dict[str, list[list[np.ndarray]]]:
     graph = onnx.load(str(path)).graph
     consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+    consts.update({init.name: numpy_helper.to_array(init) for init in graph.initializer})
+    for node in graph.node:  # fold constant reshapes (v5 reshapes its layer norms' gamma and beta)
+        if node.op_type == "Reshape" and all(i in consts for i in node.input):
+            consts[node.output[0]] = consts[node.input[0]].reshape(consts[node.input[1]])
     consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
     for node in graph.node:
         for name in node.input:
@@ -47,7 +50,12 @@ def _onnx_weights(path: Path) -> dict[str, list[list[np.ndarray]]]:
     for node in graph.node:
         ins = [consts.get(i) for i in node.input]
         if node.op_type == "Conv":
-            found["conv"].append([w for w in ins[1:] if w is not None])
+            weights = [w for w in ins[1:] if w is not None]
+            if len(weights) == 1:  # a folded conv's bias may follow as Add of a (1, C, 1, 1) constant
+                bias = follow_add(node)
+                if bias is not None and bias.shape == (1, weights[0].shape[0], 1, 1):
+                    weights.append(bias.reshape(-1))
+            found["conv"].append(weights)
         elif node.op_type == "BatchNormalization":
             found["bn"].append(ins[1:5])
         elif node.op_type == "MatMul" and ins[1] is not None:
@@ -69,12 +77,23 @@ def _assign(param: torch.Tensor, value: np.ndarray, where: str) -> None:
         param.copy_(torch.from_numpy(value))
 
 
-def load_onnx_weights(model: TextRecognizer, path: Path | None = None) -> TextRecognizer:
+def _units(module: nn.Module, kind: tuple[type, ...]) -> list[nn.Module]:
+    """Submodules of ``kind`` in registration (= execution) order; a RepDWConv is one unit, never entered."""
+    found = []
+    for child in module.children():
+        if isinstance(child, kind):
+            found.append(child)
+        elif not isinstance(child, RepDWConv):
+            found.extend(_units(child, kind))
+    return found
+
+
+def load_onnx_weights(model: nn.Module, path: Path) -> nn.Module:
     """Copy the ONNX recognizer's weights into ``model`` (whose config must match the graph)."""
-    found = _onnx_weights(path or wheel_model(REC_MODEL))
+    found = _onnx_weights(path)
     groups = {
-        "conv": [m for m in model.modules() if isinstance(m, nn.Conv2d)],
-        "bn": [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)],
+        "conv": _units(model, (nn.Conv2d, RepDWConv)),
+        "bn": _units(model, (nn.BatchNorm2d,)),
         "affine": [m for m in model.modules() if isinstance(m, LearnableAffine)],
         "layernorm": [m for m in model.modules() if isinstance(m, nn.LayerNorm)],
         "linear": [m for m in model.modules() if isinstance(m, nn.Linear)],
@@ -83,6 +102,12 @@ def load_onnx_weights(model: TextRecognizer, path: Path | None = None) -> TextRe
         if len(modules) != len(found[role]):
             raise WeightMappingError(f"{role}: graph has {len(found[role])}, model has {len(modules)}")
     for i, (conv, ws) in enumerate(zip(groups["conv"], found["conv"], strict=True)):
+        if isinstance(conv, RepDWConv):
+            if len(ws) != 2 or tuple(conv.conv.weight.shape) != ws[0].shape:
+                raise WeightMappingError(f"conv {i}: a folded depthwise conv {tuple(conv.conv.weight.shape)} "
+                                         f"expected, the graph has {[w.shape for w in ws]}")
+            conv.load_folded(torch.from_numpy(np.array(ws[0])), torch.from_numpy(np.array(ws[1])))
+            continue
         _assign(conv.weight, ws[0], f"conv {i}")
         if conv.bias is not None:
             _assign(conv.bias, ws[1], f"conv {i} bias")
@@ -102,7 +127,3 @@ def load_onnx_weights(model: TextRecognizer, path: Path | None = None) -> TextRe
         _assign(fc.bias, bias, f"linear {i}")
     return model
 
-
-def pretrained_recognizer() -> TextRecognizer:
-    """PP-OCRv4 recognizer with the weights shipped in rapidocr-onnxruntime, in eval mode."""
-    return load_onnx_weights(TextRecognizer(RecognizerConfig())).eval()
