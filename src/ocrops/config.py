@@ -402,6 +402,11 @@ class AblationPaths(_Section):
     report: Path = Path("reports/ablation.json")  # and .md beside it
 
 
+class BasesPaths(_Section):
+    work: Path = Path("outputs/bases")  # one model/engines folder per base
+    report: Path = Path("reports/bases.json")  # and .md beside it
+
+
 class GpuCheckPaths(_Section):
     report: Path = Path("reports/gpu-check.json")
 
@@ -422,6 +427,7 @@ class Paths(_Section):
     loadtest: LoadTestPaths = LoadTestPaths()
     container: ContainerPaths = ContainerPaths()
     ablation: AblationPaths = AblationPaths()
+    bases: BasesPaths = BasesPaths()
     gpu_check: GpuCheckPaths = GpuCheckPaths()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

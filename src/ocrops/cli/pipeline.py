@@ -1,4 +1,5 @@
-"""The pipeline commands: one stage as dvc.yaml runs it, the forgetting ablation, the GPU check."""
+"""The pipeline commands: one stage as dvc.yaml runs it, the forgetting ablation, the choice of base model, the
+GPU check."""
 
 from __future__ import annotations
 
@@ -53,6 +54,29 @@ def ablate_cmd(
     report = ablate(p, table, only, limits=(max_test_cer, max_minutes), progress=err.print)
     console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within {p.promote.max_guard_cer_rise:g} "
                   f"points of the base, training <= {max_minutes:g} min): {report['chosen'] or 'none yet'}")
+
+
+@app.command("bases")
+def bases_cmd(
+    only: Annotated[list[str] | None, typer.Option(help="just this base (repeatable); default: every preset")] = None,
+    retrain: Annotated[bool, typer.Option(help="train again bases already trained")] = False,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Fine-tune every released base on the pipeline's data, read each on the test split, the guard set and the
+    test pages, time them in one run, and pick the default by the rule in the report (paths.bases.report, JSON
+    and .md). Needs `dvc repro validate general` first."""
+    from ocrops.training.reproducibility import pin_kernels
+
+    p = load_params(params)
+    pin_kernels(p.train.threads)  # the train stage's numerics in this process too
+    from ocrops.experiments.bases import bases, compare
+
+    unknown = [name for name in only or [] if name not in bases()]
+    if unknown:
+        raise fail(f"no base {', '.join(unknown)}; the presets are {', '.join(bases())}")
+    report = compare(p, only, retrain, progress=err.print)
+    console.print(f"chosen: {report['chosen'] or 'none'} ({report['rule']}); table: "
+                  f"{p.paths.bases.report.with_suffix('.md')}")
 
 
 @app.command("gpu-check")

@@ -22,10 +22,11 @@ def load_variants(path: str | Path) -> dict[str, dict]:
     return dict(yaml.safe_load(Path(path).read_text(encoding="utf-8"))["variants"])
 
 
-def variant_params(params: Params, name: str, overrides: dict, work: Path | None = None) -> Params:
+def variant_params(params: Params, name: str, overrides: dict, work: Path | None = None,
+                   experiment: str = "ablation") -> Params:
     """The pipeline's params with ``overrides`` on ``train``, training into ``work/name`` (default:
     ``paths.ablation.work``; every train file there, so no variant writes over the pipeline's), tracked in MLflow
-    under ``EXPERIMENT-ablation`` so the pipeline's experiment holds pipeline runs only."""
+    under ``EXPERIMENT-<experiment>`` so the pipeline's experiment holds pipeline runs only."""
     data = params.model_dump(mode="json", by_alias=True)
     data["train"].update(overrides)
     folder = (work or params.paths.ablation.work) / name
@@ -33,7 +34,7 @@ def variant_params(params: Params, name: str, overrides: dict, work: Path | None
                               "preview": str(folder / "augment_preview.png"),
                               "history": str(folder / "history.json"), "metrics": str(folder / "train.json"),
                               "headline": str(folder / "headline.json")}
-    data["mlflow"]["experiment"] = f"{params.mlflow.experiment}-ablation"
+    data["mlflow"]["experiment"] = f"{params.mlflow.experiment}-{experiment}"
     return Params.model_validate(data)
 
 

@@ -1,0 +1,194 @@
+"""Choosing the base model by measurement: every preset of the default base's family fine-tuned with the
+pipeline's params on the pipeline's data, read on the domain test split, the guard set and the test pages, and
+timed in one run (ONNX Runtime fp32 beside the CPU's GEMM roof). reports/bases.json and .md; :func:`choose`
+is the rule that picks ``train.base``."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from ocrops import families
+from ocrops.config import DEFAULT_BASE, Params
+from ocrops.data.files import write_json
+from ocrops.experiments.ablation import cers, read_sets, variant_params
+
+MIN_SPEED_VS_REFERENCE = 0.8  # a base is eligible when its engine keeps this share of the reference's lines/s
+REFERENCE = "ppocr-v4"  # the base every speed is compared with (the default before this measurement)
+ENGINE_BATCH = 8
+
+
+def bases() -> tuple[str, ...]:
+    return families.for_base(DEFAULT_BASE).presets
+
+
+def _train_in_child(params_json: dict) -> dict:
+    """One training in a fresh process, so its peak RSS is its own (spawned: nothing inherited)."""
+    params = Params.model_validate(params_json)
+    from ocrops.training.reproducibility import pin_kernels
+
+    pin_kernels(params.train.threads)
+    from ocrops.stages import train
+
+    started = time.perf_counter()
+    summary = train.run(params) or {}
+    return {"train_minutes": (time.perf_counter() - started) / 60,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+            "epochs_run": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch"),
+            "val_cer": summary.get("val_cer"), "train_lines_per_s": summary.get("train_lines_per_s")}
+
+
+def train_base(params: Params, name: str) -> dict:
+    varied = variant_params(params, name, {"base": name}, params.paths.bases.work, experiment="bases")
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_train_in_child, varied.model_dump(mode="json", by_alias=True)).result()
+
+
+def quality(params: Params, name: str, sets: dict, pages: list, engines: Path) -> tuple[dict, object, object]:
+    """Zero-shot and adapted CERs, the adapted model exported (fp32 ONNX, as the export stage writes it) and read
+    on the test pages with its own detector. Returns the figures, the fp32 reader and the page reader."""
+    from ocrops.evaluation.pages import evaluate_pages
+    from ocrops.inference.pages import page_reader
+    from ocrops.models import load_model, pretrained
+
+    model_dir = params.paths.bases.work / name / "model"
+    adapted = load_model(model_dir)
+    figures = {"zero_shot": cers(pretrained(name), sets, params.evaluate.batch_size),
+               "adapted": cers(adapted, sets, params.evaluate.batch_size)}
+    code = families.saved_family(model_dir).code()
+    test = sets["test"]
+    exported = code.export(adapted, model_dir, engines, [test.image(i) for i in range(min(16, len(test)))],
+                           params.export.model_copy(update={"int8": False}))
+    reader = exported.readers["ort_fp32"]
+    pager = page_reader(params.serve, families.saved_detector(model_dir))
+    if pages:
+        page, _, _ = evaluate_pages(pages, pager, lambda crops: reader.predict(crops, ENGINE_BATCH))
+        figures["pages"] = {k: page[k] for k in ("precision", "recall", "f1", "page_cer", "labelled_line_cer",
+                                                 "page_cer_minus_line_cer_points")}
+    figures["detector"] = code.detector(model_dir).source
+    return figures, reader, pager
+
+
+def speed(readers: dict, pagers: dict, networks: dict, lines: list, pages: list, rounds: int = 3) -> dict:
+    """Lines/s (the fp32 reader, batch 8; the engine alone on prepared batches) and pages/s (one caller) of
+    every base, bases taking turns each round (medians kept), with the GEMM roof measured in the same run."""
+    from ocrops.evaluation.roofline import flops_per_line, gemm_peak_gflops
+
+    roof = gemm_peak_gflops()
+    runs: dict[str, dict[str, list[float]]] = {name: {"lines_per_s": [], "engine_lines_per_s": [],
+                                                      "pages_per_s": []} for name in readers}
+    prepared = {name: [array for _, array in reader.batches(lines, ENGINE_BATCH)] for name, reader in readers.items()}
+    for reader in readers.values():  # warm-up
+        reader.predict(lines[:ENGINE_BATCH], ENGINE_BATCH)
+    for _ in range(rounds):
+        for name, reader in readers.items():
+            started = time.perf_counter()
+            reader.predict(lines, ENGINE_BATCH)
+            runs[name]["lines_per_s"].append(len(lines) / (time.perf_counter() - started))
+            started = time.perf_counter()
+            for batch in prepared[name]:
+                reader.engine.infer(batch)
+            runs[name]["engine_lines_per_s"].append(len(lines) / (time.perf_counter() - started))
+            if pages:
+                started = time.perf_counter()
+                for page in pages:
+                    pagers[name].read([page.image], lambda crops, r=reader: r.predict(crops, ENGINE_BATCH),
+                                      mode="page")
+                runs[name]["pages_per_s"].append(len(pages) / (time.perf_counter() - started))
+    report = {"gemm_roof": roof, "rounds": rounds, "lines": len(lines), "pages": len(pages), "bases": {}}
+    for name, figures in runs.items():
+        medians = {k: float(np.median(v)) for k, v in figures.items() if v}
+        widths = [batch.shape[3] for batch in prepared[name] for _ in range(len(batch))]
+        gflop = flops_per_line(networks[name], widths) / 1e9
+        medians["gflop_per_line"] = gflop
+        medians["engine_share_of_roof"] = medians["engine_lines_per_s"] * gflop / roof["gflops"]
+        report["bases"][name] = medians
+    reference = report["bases"].get(REFERENCE)
+    for figures in report["bases"].values():
+        if reference:
+            figures["lines_vs_reference"] = figures["lines_per_s"] / reference["lines_per_s"]
+    return report
+
+
+def choose(report: dict) -> str | None:
+    """The base with the lowest adapted domain test CER (then guard CER) among those whose lines/s are at least
+    MIN_SPEED_VS_REFERENCE of the reference's."""
+    fit = [(b["adapted"]["test_cer"], b["adapted"]["guard_cer"], name) for name, b in report["bases"].items()
+           if "adapted" in b and b.get("speed", {}).get("lines_vs_reference", 0) >= MIN_SPEED_VS_REFERENCE]
+    return min(fit)[2] if fit else None
+
+
+def compare(params: Params, names: list[str] | None = None, retrain: bool = False, progress=print) -> dict:
+    """Train (unless already trained, or ``retrain``), read and time the bases; write the JSON and Markdown."""
+    from ocrops.evaluation.pages import labelled_pages
+    from ocrops.models import load_model
+
+    path = params.paths.bases.report
+    report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"bases": {}}
+    sets = read_sets(params)
+    digests = {name: {"lines": len(data), "digest": data.digest()} for name, data in sets.items()}
+    if report.get("sets") != digests:
+        report = {"sets": digests, "bases": {}}
+    pages = labelled_pages(params.paths.validate_.pages, "test")
+    readers, pagers, networks = {}, {}, {}
+    for name in names or bases():
+        entry = report["bases"].setdefault(name, {})
+        if retrain or "training" not in entry or not (params.paths.bases.work / name / "model").exists():
+            progress(f"bases: training {name}")
+            entry["training"] = train_base(params, name)
+            _write(report, path)
+        progress(f"bases: reading {name}")
+        figures, readers[name], pagers[name] = quality(params, name, sets, pages,
+                                                       params.paths.bases.work / name / "engines")
+        entry.update(figures)
+        network = load_model(params.paths.bases.work / name / "model").network
+        networks[name] = network.fused() if hasattr(network, "fused") else network
+        _write(report, path)
+    progress("bases: timing " + ", ".join(readers))
+    lines = [sets["test"].image(i) for i in range(len(sets["test"]))]
+    timed = speed(readers, pagers, networks, lines, pages)
+    report["speed_run"] = {k: v for k, v in timed.items() if k != "bases"}
+    for name, figures in timed["bases"].items():
+        report["bases"][name]["speed"] = figures
+    report["chosen"] = choose(report)
+    report["rule"] = (f"lowest adapted domain test CER (then guard CER) among bases whose fp32 engine reads at "
+                      f"least {MIN_SPEED_VS_REFERENCE:g}x the lines/s of {REFERENCE}")
+    _write(report, path)
+    return report
+
+
+def markdown(report: dict) -> str:
+    def pct(value) -> str:
+        return f"{100 * value:.2f} %" if value is not None else "–"
+
+    roof = report.get("speed_run", {}).get("gemm_roof", {})
+    rows = ["| base | domain test CER: zero-shot → adapted | guard CER: zero-shot → adapted | page detection F1 | "
+            "page CER (labelled lines) | lines/s (× v4) | pages/s | GFLOP/line, share of GEMM roof | training | "
+            "peak RSS |", "|---|---|---|---:|---|---|---:|---|---|---:|"]
+    for name, b in report["bases"].items():
+        if "adapted" not in b:
+            continue
+        s, t, p = b.get("speed", {}), b.get("training", {}), b.get("pages", {})
+        chosen = " **chosen**" if name == report.get("chosen") else ""
+        rows.append(
+            f"| {name}{chosen} | {pct(b['zero_shot']['test_cer'])} → {pct(b['adapted']['test_cer'])} | "
+            f"{pct(b['zero_shot']['guard_cer'])} → {pct(b['adapted']['guard_cer'])} | "
+            f"{p.get('f1', 0):.4f} | {pct(p.get('page_cer'))} ({pct(p.get('labelled_line_cer'))}) | "
+            f"{s.get('lines_per_s', 0):.1f} ({s.get('lines_vs_reference', 0):.2f}×) | {s.get('pages_per_s', 0):.2f} | "
+            f"{s.get('gflop_per_line', 0):.2f}, {pct(s.get('engine_share_of_roof'))} | "
+            f"{t.get('train_minutes', 0):.1f} min, {t.get('epochs_run')} epochs | {t.get('peak_rss_gb', 0):.1f} GB |")
+    notes = [f"\nRule: {report.get('rule', '')}. Chosen: **{report.get('chosen')}**.",
+             f"GEMM roof measured in the same run: {roof.get('gflops', 0):.0f} GFLOP/s fp32 "
+             f"({roof.get('threads')} threads, numpy, {roof.get('n')}² matrices)." if roof else ""]
+    return "\n".join(rows) + "\n" + "\n".join(n for n in notes if n) + "\n"
+
+
+def _write(report: dict, path: Path) -> None:
+    write_json(path, report)
+    path.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
