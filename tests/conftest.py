@@ -151,7 +151,7 @@ def truncated_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
-    """A built bento of the pretrained PP-OCRv4 in a temporary BentoML home: (tag, env to serve it with)."""
+    """A built bento of the pretrained default base in a temporary BentoML home: (tag, env to serve it with)."""
     root = tmp_path_factory.mktemp("bento")
     env = {"BENTOML_HOME": str(root / "home")}
     result = subprocess.run([sys.executable, str(PROJECT / "tests" / "bento_fixture.py"), str(root)],

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ocrops.errors import ErrorCode, OcropsError
 
 # train.base when params.yaml names none: the embedded default, which runs on a CPU
-DEFAULT_BASE = "ppocr-v4"
+DEFAULT_BASE = "ppocr-v6"
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # page detection, chosen on the sample's validation pages (README "Whole pages"): PP-OCR's unclip ratio 1.6 grows
@@ -407,6 +407,10 @@ class BasesPaths(_Section):
     report: Path = Path("reports/bases.json")  # and .md beside it
 
 
+class TrainMemoryPaths(_Section):
+    report: Path = Path("reports/train_memory.json")  # and .md beside it
+
+
 class GpuCheckPaths(_Section):
     report: Path = Path("reports/gpu-check.json")
 
@@ -428,6 +432,7 @@ class Paths(_Section):
     container: ContainerPaths = ContainerPaths()
     ablation: AblationPaths = AblationPaths()
     bases: BasesPaths = BasesPaths()
+    train_memory: TrainMemoryPaths = TrainMemoryPaths()
     gpu_check: GpuCheckPaths = GpuCheckPaths()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

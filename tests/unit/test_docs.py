@@ -60,3 +60,14 @@ def test_the_readme_shows_the_headline_figures():
         assert path in shown, path
         for key in numbers(path):
             assert key in shown, f"{path}: {key}"
+
+
+def test_the_base_model_page_shows_the_committed_measurement():
+    """docs/how-to/choose-a-base.md embeds reports/bases.md as `ocrops bases` wrote it, and the default base is
+    the one that report chose."""
+    page = (PROJECT / "docs" / "how-to" / "choose-a-base.md").read_text(encoding="utf-8")
+    shown = re.search(r"<!-- bases -->\n(.*)<!-- /bases -->", page, re.S)
+    assert shown is not None
+    assert shown[1] == (PROJECT / "reports" / "bases.md").read_text(encoding="utf-8")
+    chosen = json.loads((PROJECT / "reports" / "bases.json").read_text(encoding="utf-8"))["chosen"]
+    assert load_params(PROJECT / "params.yaml").train.base == chosen

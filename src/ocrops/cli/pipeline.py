@@ -36,6 +36,7 @@ def ablate_cmd(
     only: Annotated[list[str] | None, typer.Option(help="run just this variant (repeatable)")] = None,
     max_test_cer: Annotated[float, typer.Option(help="domain test CER a variant must reach to be chosen")] = 0.005,
     max_minutes: Annotated[float, typer.Option(help="training time a variant may take to be chosen")] = 15.0,
+    report: Annotated[Path | None, typer.Option(help="the report (default: paths.ablation.report)")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Train variants of the train params and read each on the domain test split and the guard set
@@ -51,9 +52,9 @@ def ablate_cmd(
     unknown = [name for name in only or [] if name not in table]
     if unknown:
         raise fail(f"{variants} has no variant {', '.join(unknown)}; it has {', '.join(table)}")
-    report = ablate(p, table, only, limits=(max_test_cer, max_minutes), progress=err.print)
+    found = ablate(p, table, only, limits=(max_test_cer, max_minutes), report_path=report, progress=err.print)
     console.print(f"chosen (test CER <= {100 * max_test_cer:g} %, guard within {p.promote.max_guard_cer_rise:g} "
-                  f"points of the base, training <= {max_minutes:g} min): {report['chosen'] or 'none yet'}")
+                  f"points of the base, training <= {max_minutes:g} min): {found['chosen'] or 'none yet'}")
 
 
 @app.command("bases")
@@ -77,6 +78,22 @@ def bases_cmd(
     report = compare(p, only, retrain, progress=err.print)
     console.print(f"chosen: {report['chosen'] or 'none'} ({report['rule']}); table: "
                   f"{p.paths.bases.report.with_suffix('.md')}")
+
+
+@app.command("train-memory")
+def train_memory_cmd(
+    base: Annotated[str | None, typer.Option(help="the base to train (default: train.base)")] = None,
+    steps: Annotated[int, typer.Option(help="training steps per dataset size")] = 30,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Peak RSS of training against dataset size (1k, 5k, 20k rows) and batch width, each in a fresh process
+    (paths.train_memory.report, JSON and .md). Needs `dvc repro validate` first."""
+    from ocrops.experiments.train_memory import measure, write
+
+    p = load_params(params)
+    report = measure(p, base or p.train.base, steps, progress=err.print)
+    write(report, p.paths.train_memory.report)
+    console.print(p.paths.train_memory.report.with_suffix(".md").read_text(encoding="utf-8"))
 
 
 @app.command("gpu-check")

@@ -44,15 +44,27 @@ def _train_in_child(params_json: dict) -> dict:
             "val_cer": summary.get("val_cer"), "train_lines_per_s": summary.get("train_lines_per_s")}
 
 
+RECIPE = ("epochs", "lr", "l2sp", "general_source", "general_ratio", "distill", "backbone_lr_scale")
+
+
+def recipe(params: Params) -> dict:
+    """The train params that decide what fine-tuning keeps of the base (recorded with each base's training)."""
+    return {key: getattr(params.train, key) for key in RECIPE}
+
+
 def train_base(params: Params, name: str) -> dict:
     varied = variant_params(params, name, {"base": name}, params.paths.bases.work, experiment="bases")
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_train_in_child, varied.model_dump(mode="json", by_alias=True)).result()
+        figures = pool.submit(_train_in_child, varied.model_dump(mode="json", by_alias=True)).result()
+    return figures | {"recipe": recipe(params)}
 
 
-def quality(params: Params, name: str, sets: dict, pages: list, engines: Path) -> tuple[dict, object, object]:
+def quality(params: Params, name: str, sets: dict, pages: list, val_pages: list, engines: Path
+            ) -> tuple[dict, object, object]:
     """Zero-shot and adapted CERs, the adapted model exported (fp32 ONNX, as the export stage writes it) and read
-    on the test pages with its own detector. Returns the figures, the fp32 reader and the page reader."""
+    on the test pages with its own detector, its post-processing calibrated on the validation pages. Returns the
+    figures, the fp32 reader and the page reader."""
+    from ocrops.evaluation.page_calibration import calibrate
     from ocrops.evaluation.pages import evaluate_pages
     from ocrops.inference.pages import page_reader
     from ocrops.models import load_model, pretrained
@@ -66,13 +78,34 @@ def quality(params: Params, name: str, sets: dict, pages: list, engines: Path) -
     exported = code.export(adapted, model_dir, engines, [test.image(i) for i in range(min(16, len(test)))],
                            params.export.model_copy(update={"int8": False}))
     reader = exported.readers["ort_fp32"]
-    pager = page_reader(params.serve, families.saved_detector(model_dir))
+    detector = families.saved_detector(model_dir)
+    settings = params.serve
+    if val_pages:  # each base's detector post-processing calibrated on the validation pages, as the default's is
+        calibration = calibrate(val_pages, detector, lambda crops: reader.predict(crops, ENGINE_BATCH))
+        best = calibration["best"]
+        figures["page_settings"] = {k: best[k] for k in ("unclip_ratio", "merge_gap", "crop_margin", "f1",
+                                                          "page_cer")}
+        settings = settings.model_copy(update={k: best[k] for k in ("unclip_ratio", "merge_gap", "crop_margin")})
+    pager = page_reader(settings, detector)
     if pages:
         page, _, _ = evaluate_pages(pages, pager, lambda crops: reader.predict(crops, ENGINE_BATCH))
         figures["pages"] = {k: page[k] for k in ("precision", "recall", "f1", "page_cer", "labelled_line_cer",
                                                  "page_cer_minus_line_cer_points")}
     figures["detector"] = code.detector(model_dir).source
     return figures, reader, pager
+
+
+def readers_for(params: Params, model_dir: Path, engines: Path, page_settings: dict) -> tuple[object, object]:
+    """The fp32 reader (exported again) and the page reader (calibrated settings) of a base measured before."""
+    from ocrops.inference.pages import page_reader
+    from ocrops.models import load_model
+
+    model = load_model(model_dir)
+    exported = families.saved_family(model_dir).code().export(model, model_dir, engines, [],
+                                                              params.export.model_copy(update={"int8": False}))
+    keys = ("unclip_ratio", "merge_gap", "crop_margin")
+    settings = params.serve.model_copy(update={k: page_settings[k] for k in keys if k in page_settings})
+    return exported.readers["ort_fp32"], page_reader(settings, families.saved_detector(model_dir))
 
 
 def speed(readers: dict, pagers: dict, networks: dict, lines: list, pages: list, rounds: int = 3) -> dict:
@@ -116,11 +149,38 @@ def speed(readers: dict, pagers: dict, networks: dict, lines: list, pages: list,
     return report
 
 
-def choose(report: dict) -> str | None:
+def engine_settings(engines: Path, prepared: list[np.ndarray], rounds: int = 3) -> dict:
+    """The chosen base's fp32 graph under each ONNX Runtime graph optimisation level (saved offline, as the
+    export stage saves ``export.optimization``) and intra-op thread count: engine lines/s on the same batches,
+    settings taking turns each round (medians kept)."""
+    from ocrops.export.onnx import optimize
+    from ocrops.inference.engines import OrtEngine
+
+    lines = sum(len(batch) for batch in prepared)
+    engines_ = {}
+    for level in ("basic", "extended", "all"):
+        graph = optimize(engines / "model.onnx", engines / f"model.{level}.onnx", level)
+        for threads in (1, 2):
+            engines_[f"{level}, {threads} thread{'s' if threads > 1 else ''}"] = OrtEngine(graph, threads=threads)
+    timings: dict[str, list[float]] = {name: [] for name in engines_}
+    for engine in engines_.values():
+        engine.infer(prepared[0])
+    for _ in range(rounds):
+        for name, engine in engines_.items():
+            started = time.perf_counter()
+            for batch in prepared:
+                engine.infer(batch)
+            timings[name].append(lines / (time.perf_counter() - started))
+    return {name: float(np.median(values)) for name, values in timings.items()}
+
+
+def choose(report: dict, max_guard_rise_points: float) -> str | None:
     """The base with the lowest adapted domain test CER (then guard CER) among those whose lines/s are at least
-    MIN_SPEED_VS_REFERENCE of the reference's."""
+    MIN_SPEED_VS_REFERENCE of the reference's and whose adaptation kept general reading (guard CER at most
+    ``max_guard_rise_points`` above its own zero-shot figure: the promotion gate's rule)."""
     fit = [(b["adapted"]["test_cer"], b["adapted"]["guard_cer"], name) for name, b in report["bases"].items()
-           if "adapted" in b and b.get("speed", {}).get("lines_vs_reference", 0) >= MIN_SPEED_VS_REFERENCE]
+           if "adapted" in b and b.get("speed", {}).get("lines_vs_reference", 0) >= MIN_SPEED_VS_REFERENCE
+           and 100 * (b["adapted"]["guard_cer"] - b["zero_shot"]["guard_cer"]) <= max_guard_rise_points]
     return min(fit)[2] if fit else None
 
 
@@ -136,31 +196,47 @@ def compare(params: Params, names: list[str] | None = None, retrain: bool = Fals
     if report.get("sets") != digests:
         report = {"sets": digests, "bases": {}}
     pages = labelled_pages(params.paths.validate_.pages, "test")
+    val_pages = labelled_pages(params.paths.validate_.pages, "val")
     readers, pagers, networks = {}, {}, {}
-    for name in names or bases():
+    for name in bases():
         entry = report["bases"].setdefault(name, {})
-        if retrain or "training" not in entry or not (params.paths.bases.work / name / "model").exists():
-            progress(f"bases: training {name}")
-            entry["training"] = train_base(params, name)
-            _write(report, path)
-        progress(f"bases: reading {name}")
-        figures, readers[name], pagers[name] = quality(params, name, sets, pages,
-                                                       params.paths.bases.work / name / "engines")
-        entry.update(figures)
-        network = load_model(params.paths.bases.work / name / "model").network
+        model_dir, engines = params.paths.bases.work / name / "model", params.paths.bases.work / name / "engines"
+        if names and name not in names:  # measured before: only timed again, beside the others
+            if "adapted" not in entry or not model_dir.exists():
+                continue
+            readers[name], pagers[name] = readers_for(params, model_dir, engines, entry.get("page_settings", {}))
+        else:
+            if retrain or "training" not in entry or not model_dir.exists():
+                progress(f"bases: training {name}")
+                entry["training"] = train_base(params, name)
+                _write(report, path)
+            progress(f"bases: reading {name}")
+            figures, readers[name], pagers[name] = quality(params, name, sets, pages, val_pages, engines)
+            entry.update(figures)
+        network = load_model(model_dir).network
         networks[name] = network.fused() if hasattr(network, "fused") else network
         _write(report, path)
     progress("bases: timing " + ", ".join(readers))
     lines = [sets["test"].image(i) for i in range(len(sets["test"]))]
-    timed = speed(readers, pagers, networks, lines, pages)
+    timed = speed(readers, pagers, networks, lines, pages[: params.benchmark.pages])
     report["speed_run"] = {k: v for k, v in timed.items() if k != "bases"}
     for name, figures in timed["bases"].items():
         report["bases"][name]["speed"] = figures
-    report["chosen"] = choose(report)
+    report["chosen"] = choose(report, params.promote.max_guard_cer_rise)
+    if report["chosen"] in readers:
+        chosen = report["chosen"]
+        prepared = [array for _, array in readers[chosen].batches(lines, ENGINE_BATCH)]
+        report["engine_settings"] = {"base": chosen, "batch": ENGINE_BATCH,
+                                     "engine_lines_per_s": engine_settings(params.paths.bases.work / chosen / "engines",
+                                                                           prepared)}
     report["rule"] = (f"lowest adapted domain test CER (then guard CER) among bases whose fp32 engine reads at "
-                      f"least {MIN_SPEED_VS_REFERENCE:g}x the lines/s of {REFERENCE}")
+                      f"least {MIN_SPEED_VS_REFERENCE:g}x the lines/s of {REFERENCE} and whose guard CER rose at "
+                      f"most {params.promote.max_guard_cer_rise:g} points over its own zero-shot figure")
     _write(report, path)
     return report
+
+
+_SHOWN = ("l2sp", "general_source", "general_ratio")  # the recipe's parts the table names
 
 
 def markdown(report: dict) -> str:
@@ -170,7 +246,7 @@ def markdown(report: dict) -> str:
     roof = report.get("speed_run", {}).get("gemm_roof", {})
     rows = ["| base | domain test CER: zero-shot → adapted | guard CER: zero-shot → adapted | page detection F1 | "
             "page CER (labelled lines) | lines/s (× v4) | pages/s | GFLOP/line, share of GEMM roof | training | "
-            "peak RSS |", "|---|---|---|---:|---|---|---:|---|---|---:|"]
+            "peak RSS | page settings (unclip, gap, margin) |", "|---|---|---|---:|---|---|---:|---|---|---:|---|"]
     for name, b in report["bases"].items():
         if "adapted" not in b:
             continue
@@ -182,11 +258,21 @@ def markdown(report: dict) -> str:
             f"{p.get('f1', 0):.4f} | {pct(p.get('page_cer'))} ({pct(p.get('labelled_line_cer'))}) | "
             f"{s.get('lines_per_s', 0):.1f} ({s.get('lines_vs_reference', 0):.2f}×) | {s.get('pages_per_s', 0):.2f} | "
             f"{s.get('gflop_per_line', 0):.2f}, {pct(s.get('engine_share_of_roof'))} | "
-            f"{t.get('train_minutes', 0):.1f} min, {t.get('epochs_run')} epochs | {t.get('peak_rss_gb', 0):.1f} GB |")
+            f"{t.get('train_minutes', 0):.1f} min, {t.get('epochs_run')} epochs"
+            + (f" ({', '.join(f'{k} {v}' for k, v in t['recipe'].items() if k in _SHOWN)})" if "recipe" in t else "")
+            + f" | {t.get('peak_rss_gb', 0):.1f} GB | "
+            + (", ".join(f"{b['page_settings'][k]:g}" for k in ("unclip_ratio", "merge_gap", "crop_margin"))
+               if "page_settings" in b else "–") + " |")
     notes = [f"\nRule: {report.get('rule', '')}. Chosen: **{report.get('chosen')}**.",
              f"GEMM roof measured in the same run: {roof.get('gflops', 0):.0f} GFLOP/s fp32 "
              f"({roof.get('threads')} threads, numpy, {roof.get('n')}² matrices)." if roof else ""]
-    return "\n".join(rows) + "\n" + "\n".join(n for n in notes if n) + "\n"
+    settings = report.get("engine_settings")
+    if settings:
+        notes += ["", f"{settings['base']}'s fp32 graph, engine alone (batch {settings['batch']}, lines/s), by ONNX "
+                  "Runtime graph optimisation and intra-op threads:", "",
+                  "| setting | lines/s |", "|---|---:|"]
+        notes += [f"| {name} | {value:.1f} |" for name, value in settings["engine_lines_per_s"].items()]
+    return "\n".join(rows) + "\n" + "\n".join(n for n in notes if n is not None) + "\n"
 
 
 def _write(report: dict, path: Path) -> None:

@@ -65,7 +65,7 @@ def torch_cuda(work: Path) -> dict:
 
 
 def _exported_ppocr(work: Path) -> tuple[Path, Path]:
-    """The pretrained PP-OCRv4 exported by its family into ``work`` (once per run): (model dir, engines dir)."""
+    """The default base, pretrained, exported by its family into ``work`` (once per run): (model dir, engines dir)."""
     if (work / "ppocr" / "engines" / EXPORT_MANIFEST).exists():
         return work / "ppocr" / "mlflow" / "model", work / "ppocr" / "engines"
     try:
@@ -141,7 +141,7 @@ def bf16_lora_step(work: Path) -> dict:
 
 
 def ppocr_train_cuda(work: Path) -> dict:
-    """The train stage's trainer (FineTuner) on the pretrained PP-OCRv4 for a few epochs on the GPU."""
+    """The train stage's trainer (FineTuner) on the pretrained default base for a few epochs on the GPU."""
     return {"device_name": cuda(), **ppocr_train_steps(work, "cuda")}
 
 

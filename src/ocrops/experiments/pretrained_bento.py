@@ -16,7 +16,7 @@ from ocrops.stages.package import build_wheel, import_model
 
 
 def export_pretrained(root: Path, export: ExportParams) -> tuple[Path, Path]:
-    """The default base model without training (PP-OCRv4 from the rapidocr wheel) saved under ``root/mlflow/model``
+    """The default base model without training (its released weights, from its wheel) saved under ``root/mlflow/model``
     and exported by its family to ``root/engines`` with its manifest: (model dir, engines dir)."""
     from ocrops.config import DEFAULT_BASE
     from ocrops.data.split import content_hash
@@ -34,7 +34,7 @@ def export_pretrained(root: Path, export: ExportParams) -> tuple[Path, Path]:
 
 
 def pretrained_bento(root: Path, project: Path, lexicon: Sequence[str] = ()) -> str:
-    """A Bento of the default base model without training (PP-OCRv4 from the rapidocr wheel, exported by its
+    """A Bento of the default base model without training (its released weights, exported by its
     family), its post-processing correcting toward ``lexicon``, built from ``project``'s bentofile in a context
     under ``root``: what ``ocrops gpu-check`` and the service tests serve. It carries no evaluation figures (it
     was never evaluated). BENTOML_HOME must be set before bentoml is imported; returns the bento tag."""

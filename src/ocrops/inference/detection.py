@@ -68,10 +68,16 @@ class TextDetector:
         come."""
         release_arena(self.session)
 
-    def detect(self, image: Image.Image) -> list[np.ndarray]:
-        """Quadrilaterals (4x2 float arrays, page pixels, clockwise from top-left) in reading order."""
+    def probability(self, image: Image.Image) -> tuple[np.ndarray, float, float]:
+        """DBNet's text probability map of a page, and the page-to-map scale (x, y)."""
         x, sx, sy = self._input(image)
-        prob = self.session.run(None, {"x": x})[0][0, 0]
+        return self.session.run(None, {"x": x})[0][0, 0], sx, sy
+
+    def detect(self, image: Image.Image, probability: tuple[np.ndarray, float, float] | None = None
+               ) -> list[np.ndarray]:
+        """Quadrilaterals (4x2 float arrays, page pixels, clockwise from top-left) in reading order;
+        ``probability``: the page's map if already computed (calibration reuses it across settings)."""
+        prob, sx, sy = probability if probability is not None else self.probability(image)
         bitmap = cv2.dilate((prob > self.settings.thresh).astype(np.uint8), np.ones((2, 2), np.uint8))
         contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         boxes = []

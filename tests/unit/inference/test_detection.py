@@ -141,3 +141,20 @@ def test_rows_of_a_photo_in_perspective_are_followed_across_the_page():
     shuffled = [cells[i] for i in (11, 3, 6, 0, 9, 5, 1, 10, 4, 8, 2, 7)]
     ordered = reading_order(shuffled)
     assert [next(i for i, b in enumerate(cells) if b is o) for o in ordered] == list(range(12))
+
+
+def test_ppocr_v6_detector_finds_the_lines_in_place_and_order(page):
+    from ocrops.models.ppocr.presets import preset
+
+    image, truth = page
+    quads = TextDetector(model=preset("ppocr-v6").detector.locate()).detect(image)
+    assert len(quads) == len(truth)
+    for quad, (_, box) in zip(quads, truth, strict=True):
+        assert _iou(quad.tolist(), box) > 0.5
+
+
+def test_a_probability_map_computed_once_detects_as_a_fresh_run(page):
+    image, _ = page
+    detector = TextDetector()
+    again = detector.detect(image, detector.probability(image))
+    assert [q.tolist() for q in again] == [q.tolist() for q in detector.detect(image)]
