@@ -15,10 +15,10 @@ from ocrops.errors import ErrorCode, OcropsError
 DEFAULT_BASE = "ppocr-v6"
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-# page detection, chosen on the sample's validation pages (README "Whole pages"): PP-OCR's unclip ratio 1.6 grows
-# short table cells past their cell; with tighter boxes the same physical gap is more line heights
+# page detection, calibrated for the default base's detector on the sample's validation pages (`ocrops bases`,
+# reports/bases.md): PP-OCR's unclip ratio 1.6 grows short table cells past their cell
 UNCLIP_RATIO = 1.2
-MERGE_GAP = 2.3
+MERGE_GAP = 1.8
 
 
 class _Section(BaseModel):
@@ -254,7 +254,7 @@ class ServeParams(_Section):
                                 "searching pages; smaller images are decoded on 2 threads of their own")
     max_images: int = Field(64, ge=1, description="images in one /ocr_batch request (5001)")
     max_lines: int = Field(300, ge=1, description="text lines one request may hold, all its pages together (5001)")
-    crop_margin: float = Field(0.3, ge=0, le=2, description="pages: paper added around each detected line, "
+    crop_margin: float = Field(0.1, ge=0, le=2, description="pages: paper added around each detected line, "
                                                             "as a share of its height")
     unclip_ratio: float = Field(UNCLIP_RATIO, gt=0, le=4, description="pages: how far DBNet's shrunk text regions "
                                                                      "are grown back into line boxes")

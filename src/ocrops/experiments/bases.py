@@ -74,6 +74,10 @@ def quality(params: Params, name: str, sets: dict, pages: list, val_pages: list,
     figures = {"zero_shot": cers(pretrained(name), sets, params.evaluate.batch_size),
                "adapted": cers(adapted, sets, params.evaluate.batch_size)}
     code = families.saved_family(model_dir).code()
+    parity = {set_name: code.port_parity(name, [data.image(i) for i in range(len(data))])
+              for set_name, data in sets.items()}
+    if all(p is not None for p in parity.values()):
+        figures["port_parity"] = parity
     test = sets["test"]
     exported = code.export(adapted, model_dir, engines, [test.image(i) for i in range(min(16, len(test)))],
                            params.export.model_copy(update={"int8": False}))
@@ -205,6 +209,10 @@ def compare(params: Params, names: list[str] | None = None, retrain: bool = Fals
             if "adapted" not in entry or not model_dir.exists():
                 continue
             readers[name], pagers[name] = readers_for(params, model_dir, engines, entry.get("page_settings", {}))
+            if "port_parity" not in entry:
+                code = families.for_base(name).code()
+                entry["port_parity"] = {set_name: code.port_parity(name, [data.image(i) for i in range(len(data))])
+                                        for set_name, data in sets.items()}
         else:
             if retrain or "training" not in entry or not model_dir.exists():
                 progress(f"bases: training {name}")
@@ -266,6 +274,15 @@ def markdown(report: dict) -> str:
     notes = [f"\nRule: {report.get('rule', '')}. Chosen: **{report.get('chosen')}**.",
              f"GEMM roof measured in the same run: {roof.get('gflops', 0):.0f} GFLOP/s fp32 "
              f"({roof.get('threads')} threads, numpy, {roof.get('n')}² matrices)." if roof else ""]
+    ported = {name: b["port_parity"] for name, b in report["bases"].items() if b.get("port_parity")}
+    if ported:
+        notes += ["", "Each PyTorch port against its released ONNX graph (ONNX Runtime), before any training:", "",
+                  "| base | test lines read identically | guard lines read identically | max probability difference |",
+                  "|---|---:|---:|---:|"]
+        for name, p in ported.items():
+            test, guard = p["test"], p["guard"]
+            notes.append(f"| {name} | {100 * test['identical_share']:.2f} % | {100 * guard['identical_share']:.2f} % "
+                         f"| {max(test['max_prob_diff'], guard['max_prob_diff']):.1e} |")
     settings = report.get("engine_settings")
     if settings:
         notes += ["", f"{settings['base']}'s fp32 graph, engine alone (batch {settings['batch']}, lines/s), by ONNX "

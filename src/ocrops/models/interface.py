@@ -163,6 +163,11 @@ class ModelFamily(ABC):
         representable."""
         return None
 
+    def port_parity(self, base: str, images: Sequence[Image.Image]) -> dict | None:
+        """A ported preset against its released graph on ``images``: {"lines", "identical_share",
+        "max_prob_diff"}; None where the family has no released graph to compare with."""
+        return None
+
     def detector(self, model_dir: Path) -> WheelFile:
         """The line detector a saved model's pages are read with (packaged beside it): PP-OCRv4's DBNet unless
         the family pairs its models with another."""

@@ -39,7 +39,7 @@ def export_onnx(model: PPOCRModel, path: Path, opset: int = 17) -> Path:
     """The whole recognizer, images (N, 3, 48, W) -> class probabilities, dynamic batch and width; a network
     trained with re-parameterisable branches (PP-OCRv6) is exported folded."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    network = model.network.fused() if hasattr(model.network, "fused") else model.network
+    network = model.network.fused()
     # the exporter restores the wrapper's train/eval flag on every submodule afterwards: keep it eval
     wrapper = _WithSoftmax(network).eval()
     example = torch.zeros(1, 3, model.network.config.image_height, 320)

@@ -104,6 +104,10 @@ class TextRecognizer(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.neck(self.backbone(images)))
 
+    def fused(self) -> TextRecognizer:
+        """The network for inference and export: this one (its convolutions are ported folded), in eval mode."""
+        return self.eval()
+
 
 def build_network(config: dict) -> nn.Module:
     """The network a saved ``config.json`` describes (models saved before v6 have no architecture key: v4)."""

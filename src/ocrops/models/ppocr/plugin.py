@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ocrops.config import DEFAULT_BASE
 from ocrops.inference.engines import OrtEngine, TorchEngine, cuda_provider_available
 from ocrops.inference.lines import LineReader
 from ocrops.inference.runtime import EXPORT_MANIFEST
@@ -47,10 +48,27 @@ class PPOCRFamily(ModelFamily):
         """A preset's dictionary, or the characters a saved model reads."""
         if isinstance(base, Path):
             return frozenset(read_charset(base))
-        return frozenset(load_charset(base or "ppocr-v4"))
+        return frozenset(load_charset(base or DEFAULT_BASE))
 
     def detector(self, model_dir: Path) -> WheelFile:
         return saved_preset(model_dir).detector
+
+    def port_parity(self, base: str, images: Sequence[Image.Image], batch_size: int = 16) -> dict:
+        """The PyTorch port against the released ONNX graph under ONNX Runtime, batch by batch."""
+        import numpy as np
+
+        from ocrops.models.ppocr.model import pretrained_ppocr
+        from ocrops.models.ppocr.presets import preset
+
+        model = pretrained_ppocr(base)
+        codec = CTCCodec(model.charset)
+        ours, released = TorchEngine(model.network), OrtEngine(preset(base).recognizer.locate(), name="released")
+        same, worst = 0, 0.0
+        for _, batch in LineReader(ours, codec, model.preprocess).batches(images, batch_size):
+            a, b = ours.infer(batch), released.infer(batch)
+            worst = max(worst, float(np.abs(a - b).max()))
+            same += sum(x[0] == y[0] for x, y in zip(codec.decode(a), codec.decode(b), strict=True))
+        return {"lines": len(images), "identical_share": same / max(1, len(images)), "max_prob_diff": worst}
 
     def export(self, model, model_dir, out, images, params, settings=None):
         from ocrops.models.ppocr.export import export
@@ -94,8 +112,7 @@ class PPOCRFamily(ModelFamily):
             return OrtEngine(_exported(engines_dir, "ort_int8" if int8 else "ort_fp32"), name=engine, threads=threads,
                              providers=providers, spinning=False, max_batch=INT8_MAX_BATCH if int8 else None)
         if engine == "torch":
-            network = self.load(model_dir).network
-            return TorchEngine(network.fused() if hasattr(network, "fused") else network, threads=threads)
+            return TorchEngine(self.load(model_dir).network.fused(), threads=threads)
         raise EngineUnavailable(f"the ppocr family has no engine {engine!r}")
 
     def reader(self, model_dir: Path, engines_dir: Path, engine: str, threads: int | None = None) -> Reader:
