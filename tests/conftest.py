@@ -126,7 +126,7 @@ def write_pages(root: Path, splits: list[str], seed: int = 7) -> Path:
 def small_dataset(tmp_path: Path) -> Path:
     """12 valid rows: 8 train, 2 val, 2 test."""
     splits = ["train"] * 8 + ["val"] * 2 + ["test"] * 2
-    rows = [(f"{i:03d}.png", f"血常规 WBC {i}.5 ×10⁹/L", s) for i, s in enumerate(splits)]
+    rows = [(f"{i:03d}.png", f"血常规 WBC {i}.5 ㎍/L", s) for i, s in enumerate(splits)]
     return write_dataset(tmp_path / "dataset", rows)
 
 

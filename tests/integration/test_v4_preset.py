@@ -1,5 +1,5 @@
-"""PP-OCRv4 stays a base a team can pick: `train.base: ppocr-v4` runs validate -> train -> evaluate -> export
-with the real `dvc repro`, and what it writes is a v4 model, read with v4's detector, exported with parity."""
+"""PP-OCRv4 stays a base a team can pick: `train.base: ppocr-v4` runs validate -> train -> evaluate -> register
+-> export with the real `dvc repro`, and what it writes is a v4 model, read with v4's detector, exported with parity."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from ocrops.data.synth import load_recipe, synthesize
 
 pytestmark = pytest.mark.integration
 
-STAGES = ["validate", "general", "train", "evaluate", "export"]
+STAGES = ["validate", "general", "train", "evaluate", "register", "export"]
 
 
-def test_ppocr_v4_still_trains_evaluates_and_exports(tmp_path: Path):
+def test_ppocr_v4_still_trains_evaluates_and_exports(tmp_path: Path, monkeypatch):
     root = tmp_path / "repo"
     root.mkdir()
     copy_stages(root, STAGES, {"train": {"base": "ppocr-v4", "epochs": 1, "batch_size": 8, "general_ratio": 0.2},
@@ -28,6 +28,7 @@ def test_ppocr_v4_still_trains_evaluates_and_exports(tmp_path: Path):
     synthesize(recipe, root / "data", progress=False)
     write_pages(root / "pages", ["train", "val", "test"])
     init_repo(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlruns/mlflow.db")
     done = _dvc("repro", "export", cwd=root)
     for stage in STAGES:
         assert f"Running stage '{stage}'" in done.stdout

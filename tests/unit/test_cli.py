@@ -35,7 +35,7 @@ def test_stats_json_and_table(small_dataset: Path):
     assert json.loads(result.output)["splits"] == {"train": 8, "val": 2, "test": 2}
     table = runner.invoke(app, ["data", "stats", str(small_dataset)])
     flat = " ".join(table.output.split())  # rich wraps at the terminal width
-    assert "12 rows" in flat and "outside the ppocr vocabulary: ⁹×12" in flat
+    assert "12 rows" in flat and "outside the ppocr vocabulary: ㎍×12" in flat
 
 
 def test_export_sharegpt(small_dataset: Path, tmp_path: Path):

@@ -63,11 +63,12 @@ def test_the_readme_shows_the_headline_figures():
 
 
 def test_the_base_model_page_shows_the_committed_measurement():
-    """docs/how-to/choose-a-base.md embeds reports/bases.md as `ocrops bases` wrote it, and the default base is
-    the one that report chose."""
+    """docs/how-to/choose-a-base.md embeds reports/bases.md and the v6 ablation as they were written, and the
+    default base is the one the bases report chose."""
     page = (PROJECT / "docs" / "how-to" / "choose-a-base.md").read_text(encoding="utf-8")
-    shown = re.search(r"<!-- bases -->\n(.*)<!-- /bases -->", page, re.S)
-    assert shown is not None
-    assert shown[1] == (PROJECT / "reports" / "bases.md").read_text(encoding="utf-8")
+    for name, report in (("bases", "bases.md"), ("ablation-v6", "ablation-v6.md")):
+        shown = re.search(rf"<!-- {name} -->\n(.*)<!-- /{name} -->", page, re.S)
+        assert shown is not None, name
+        assert shown[1] == (PROJECT / "reports" / report).read_text(encoding="utf-8"), name
     chosen = json.loads((PROJECT / "reports" / "bases.json").read_text(encoding="utf-8"))["chosen"]
     assert load_params(PROJECT / "params.yaml").train.base == chosen

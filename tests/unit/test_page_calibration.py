@@ -5,23 +5,27 @@ from __future__ import annotations
 
 import json
 
-from conftest import PROJECT
+from conftest import write_pages
 from ocrops.data.images import load_rgb
 from ocrops.evaluation.page_calibration import calibrate
 from ocrops.evaluation.pages import LabelledPage
 from ocrops.models import pretrained
 
 
-def _pages(count: int = 2) -> list[LabelledPage]:
-    """The sample's first validation pages, as labelled."""
-    rows = [json.loads(line) for line in (PROJECT / "pages" / "pages.jsonl").read_text(encoding="utf-8").splitlines()]
-    return [LabelledPage(r["image"], load_rgb(PROJECT / "pages" / r["image"]), r.get("capture", ""),
-                         [(line["text"], line["points"]) for line in r["lines"]], r.get("ignore", []))
-            for r in rows if r["split"] == "val"][:count]
+def _pages(root) -> list[LabelledPage]:
+    """One rendered validation page, as labelled."""
+    write_pages(root, ["val"])
+    return labelled_pages_of(root)
 
 
-def test_calibration_scores_every_combination_and_never_picks_merged_lines():
-    pages = _pages(1)
+def labelled_pages_of(root) -> list[LabelledPage]:
+    rows = [json.loads(line) for line in (root / "pages.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [LabelledPage(r["image"], load_rgb(root / r["image"]), r.get("capture", ""),
+                         [(line["text"], line["points"]) for line in r["lines"]], r.get("ignore", [])) for r in rows]
+
+
+def test_calibration_scores_every_combination_and_never_picks_merged_lines(tmp_path):
+    pages = _pages(tmp_path / "pages")
     model = pretrained("ppocr-v4")
     grid = {"unclip_ratio": (1.2, 4.0), "merge_gap": (2.3,), "crop_margin": (0.1, 0.3)}
     report = calibrate(pages, None, lambda crops: model.predict(crops), grid)

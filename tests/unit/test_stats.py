@@ -8,7 +8,7 @@ def test_stats_of_small_dataset(small_dataset: Path):
     assert stats.rows == 12
     assert stats.splits == {"train": 8, "val": 2, "test": 2}
     assert sum(stats.length_histogram.values()) == 12
-    assert stats.oov_chars == {"⁹": 12}
+    assert stats.oov_chars == {"㎍": 12}
     assert stats.char_classes["cjk"] == 36
 
 

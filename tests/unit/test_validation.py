@@ -134,7 +134,7 @@ def test_missing_split_is_assigned_by_hash_deterministically(tmp_path: Path):
 def test_out_of_vocabulary_is_reported_not_rejected(small_dataset: Path):
     report = validate_dataset(small_dataset, LENIENT, DEFAULT_VOCABULARY, progress=False)
     assert len(report.accepted) == 12 and report.passed
-    assert report.oov == {"⁹": 12}  # ⁹ is not in the PP-OCRv4 dictionary
+    assert report.oov == {"㎍": 12}  # ㎍ (a CJK compatibility unit) is not in the PP-OCRv6 dictionary
     oov_check = next(c for c in report.checks if c.rule == "out_of_vocabulary")
     assert not oov_check.success and oov_check.severity == "report"
 

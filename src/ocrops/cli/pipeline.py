@@ -61,6 +61,8 @@ def ablate_cmd(
 def bases_cmd(
     only: Annotated[list[str] | None, typer.Option(help="just this base (repeatable); default: every preset")] = None,
     retrain: Annotated[bool, typer.Option(help="train again bases already trained")] = False,
+    timing: Annotated[bool, typer.Option(help="time the bases again (--no-timing keeps the last timing run's "
+                                              "figures: speed depends on the network, not its weights)")] = True,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Fine-tune every released base on the pipeline's data, read each on the test split, the guard set and the
@@ -75,7 +77,7 @@ def bases_cmd(
     unknown = [name for name in only or [] if name not in bases()]
     if unknown:
         raise fail(f"no base {', '.join(unknown)}; the presets are {', '.join(bases())}")
-    report = compare(p, only, retrain, progress=err.print)
+    report = compare(p, only, retrain, timing, progress=err.print)
     console.print(f"chosen: {report['chosen'] or 'none'} ({report['rule']}); table: "
                   f"{p.paths.bases.report.with_suffix('.md')}")
 

@@ -188,8 +188,11 @@ def choose(report: dict, max_guard_rise_points: float) -> str | None:
     return min(fit)[2] if fit else None
 
 
-def compare(params: Params, names: list[str] | None = None, retrain: bool = False, progress=print) -> dict:
-    """Train (unless already trained, or ``retrain``), read and time the bases; write the JSON and Markdown."""
+def compare(params: Params, names: list[str] | None = None, retrain: bool = False, timing: bool = True,
+            progress=print) -> dict:
+    """Train (unless already trained, or ``retrain``), read and time the bases; write the JSON and Markdown.
+    ``timing=False`` keeps the last timing run's figures (speed depends on the network, not on its weights: a
+    base trained with another recipe reads at the speed it was timed at)."""
     from ocrops.evaluation.pages import labelled_pages
     from ocrops.models import load_model
 
@@ -224,14 +227,15 @@ def compare(params: Params, names: list[str] | None = None, retrain: bool = Fals
         network = load_model(model_dir).network
         networks[name] = network.fused() if hasattr(network, "fused") else network
         _write(report, path)
-    progress("bases: timing " + ", ".join(readers))
     lines = [sets["test"].image(i) for i in range(len(sets["test"]))]
-    timed = speed(readers, pagers, networks, lines, pages[: params.benchmark.pages])
-    report["speed_run"] = {k: v for k, v in timed.items() if k != "bases"}
-    for name, figures in timed["bases"].items():
-        report["bases"][name]["speed"] = figures
+    if timing:
+        progress("bases: timing " + ", ".join(readers))
+        timed = speed(readers, pagers, networks, lines, pages[: params.benchmark.pages])
+        report["speed_run"] = {k: v for k, v in timed.items() if k != "bases"}
+        for name, figures in timed["bases"].items():
+            report["bases"][name]["speed"] = figures
     report["chosen"] = choose(report, params.promote.max_guard_cer_rise)
-    if report["chosen"] in readers:
+    if timing and report["chosen"] in readers:
         chosen = report["chosen"]
         prepared = [array for _, array in readers[chosen].batches(lines, ENGINE_BATCH)]
         report["engine_settings"] = {"base": chosen, "batch": ENGINE_BATCH,
@@ -244,7 +248,7 @@ def compare(params: Params, names: list[str] | None = None, retrain: bool = Fals
     return report
 
 
-_SHOWN = ("l2sp", "general_source", "general_ratio")  # the recipe's parts the table names
+_SHOWN = ("l2sp", "general_source", "general_ratio", "backbone_lr_scale")  # the recipe parts the table names
 
 
 def markdown(report: dict) -> str:
@@ -268,7 +272,7 @@ def markdown(report: dict) -> str:
             f"{s.get('gflop_per_line', 0):.2f}, {pct(s.get('engine_share_of_roof'))} | "
             f"{t.get('train_minutes', 0):.1f} min, {t.get('epochs_run')} epochs"
             + (f" ({', '.join(f'{k} {v}' for k, v in t['recipe'].items() if k in _SHOWN)})" if "recipe" in t else "")
-            + f" | {t.get('peak_rss_gb', 0):.1f} GB | "
+            + " | " + (f"{t['peak_rss_gb']:.1f} GB" if t.get("peak_rss_gb") else "not measured") + " | "
             + (", ".join(f"{b['page_settings'][k]:g}" for k in ("unclip_ratio", "merge_gap", "crop_margin"))
                if "page_settings" in b else "–") + " |")
     notes = [f"\nRule: {report.get('rule', '')}. Chosen: **{report.get('chosen')}**.",
