@@ -52,7 +52,10 @@ def test_a_plugin_family_runs_the_whole_pipeline_and_is_served(site: Path, tmp_p
     monkeypatch.setenv("PYTHONPATH", str(site))  # what `pip install toyfam` would give every stage and server
     root = tmp_path / "repo"
     root.mkdir()
-    copy_stages(root, STAGES, {"train": {"base": "toy-v0", "epochs": 1, "batch_size": 64, "augment": 0.0},
+    # the toy learns one text in one Adam step: no general lines in the mix (with the default base's recipe, real
+    # ones would tie with the label's characters in that step) and no slower body
+    copy_stages(root, STAGES, {"train": {"base": "toy-v0", "epochs": 1, "batch_size": 64, "augment": 0.0,
+                                         "general_ratio": 0.0, "backbone_lr_scale": 1.0},
                                "evaluate": {"latency_lines": 4},
                                "benchmark": {"batch_sizes": [1, 4], "warmup": 0, "lines_per_point": 4, "rounds": 1,
                                              "concurrency": [1], "requests_per_client": 2}})
