@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import resource
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +25,22 @@ from ocrops.experiments.ablation import cers, read_sets, variant_params
 MIN_SPEED_VS_REFERENCE = 0.8  # a base is eligible when its engine keeps this share of the reference's lines/s
 REFERENCE = "ppocr-v4"  # the base every speed is compared with (the default before this measurement)
 ENGINE_BATCH = 8
+PAGE_KEYS = ("unclip_ratio", "merge_gap", "crop_margin")  # the page reader's calibrated settings
+
+
+@dataclass
+class Readers:
+    """One base's trained model ready to read and time: the model, its fp32 line reader and its page reader."""
+
+    model: Any
+    line: Any
+    page: Any
+
+    @property
+    def network(self):
+        """The network as inference runs it (re-parameterised branches folded)."""
+        network = self.model.module
+        return network.fused() if hasattr(network, "fused") else network
 
 
 def bases() -> tuple[str, ...]:
@@ -52,79 +71,92 @@ def recipe(params: Params) -> dict:
     return {key: getattr(params.train, key) for key in RECIPE}
 
 
+def in_fresh_process(function: Callable[..., dict], *args) -> dict:
+    """``function(*args)`` in a spawned process (nothing inherited), so what it measures of itself (peak RSS)
+    is its own."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
 def train_base(params: Params, name: str) -> dict:
     varied = variant_params(params, name, {"base": name}, params.paths.bases.work, experiment="bases")
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        figures = pool.submit(_train_in_child, varied.model_dump(mode="json", by_alias=True)).result()
-    return figures | {"recipe": recipe(params)}
+    return in_fresh_process(_train_in_child, varied.model_dump(mode="json", by_alias=True)) | {
+        "recipe": recipe(params)}
 
 
-def quality(params: Params, name: str, sets: dict, pages: list, val_pages: list, engines: Path
-            ) -> tuple[dict, object, object]:
-    """Zero-shot and adapted CERs, the adapted model exported (fp32 ONNX, as the export stage writes it) and read
-    on the test pages with its own detector, its post-processing calibrated on the validation pages. Returns the
-    figures, the fp32 reader and the page reader."""
-    from ocrops.evaluation.page_calibration import calibrate
-    from ocrops.evaluation.pages import evaluate_pages
-    from ocrops.inference.pages import page_reader
-    from ocrops.models import load_model, pretrained
-
-    model_dir = params.paths.bases.work / name / "model"
-    adapted = load_model(model_dir)
-    figures = {"zero_shot": cers(pretrained(name), sets, params.evaluate.batch_size),
-               "adapted": cers(adapted, sets, params.evaluate.batch_size)}
-    code = families.saved_family(model_dir).code()
+def port_parity(name: str, sets: dict) -> dict | None:
+    """The released base's port against its released graph on every set (None where the family has none)."""
+    code = families.for_base(name).code()
     parity = {set_name: code.port_parity(name, [data.image(i) for i in range(len(data))])
               for set_name, data in sets.items()}
-    if all(p is not None for p in parity.values()):
-        figures["port_parity"] = parity
-    test = sets["test"]
-    exported = code.export(adapted, model_dir, engines, [test.image(i) for i in range(min(16, len(test)))],
-                           params.export.model_copy(update={"int8": False}))
-    reader = exported.readers["ort_fp32"]
-    detector = families.saved_detector(model_dir)
-    settings = params.serve
-    if val_pages:  # each base's detector post-processing calibrated on the validation pages, as the default's is
-        calibration = calibrate(val_pages, detector, lambda crops: reader.predict(crops, ENGINE_BATCH))
-        best = calibration["best"]
-        figures["page_settings"] = {k: best[k] for k in ("unclip_ratio", "merge_gap", "crop_margin", "f1",
-                                                          "page_cer")}
-        settings = settings.model_copy(update={k: best[k] for k in ("unclip_ratio", "merge_gap", "crop_margin")})
-    pager = page_reader(settings, detector)
-    if pages:
-        page, _, _ = evaluate_pages(pages, pager, lambda crops: reader.predict(crops, ENGINE_BATCH))
-        figures["pages"] = {k: page[k] for k in ("precision", "recall", "f1", "page_cer", "labelled_line_cer",
-                                                 "page_cer_minus_line_cer_points")}
-    figures["detector"] = code.detector(model_dir).source
-    return figures, reader, pager
+    return parity if all(p is not None for p in parity.values()) else None
 
 
-def readers_for(params: Params, model_dir: Path, engines: Path, page_settings: dict) -> tuple[object, object]:
-    """The fp32 reader (exported again) and the page reader (calibrated settings) of a base measured before."""
+def page_reader_for(params: Params, model_dir: Path, page_settings: dict):
+    """The page reader of a trained base: its own detector, ``page_settings`` (the serve settings where it names
+    none)."""
     from ocrops.inference.pages import page_reader
+
+    settings = params.serve.model_copy(update={k: page_settings[k] for k in PAGE_KEYS if k in page_settings})
+    return page_reader(settings, families.saved_detector(model_dir))
+
+
+def readers(params: Params, model_dir: Path, engines: Path, page_settings: dict,
+            examples: list | None = None) -> Readers:
+    """A trained base exported to fp32 ONNX (as the export stage writes it), read by line and by page."""
     from ocrops.models import load_model
 
     model = load_model(model_dir)
-    exported = families.saved_family(model_dir).code().export(model, model_dir, engines, [],
+    exported = families.saved_family(model_dir).code().export(model, model_dir, engines, examples or [],
                                                               params.export.model_copy(update={"int8": False}))
-    keys = ("unclip_ratio", "merge_gap", "crop_margin")
-    settings = params.serve.model_copy(update={k: page_settings[k] for k in keys if k in page_settings})
-    return exported.readers["ort_fp32"], page_reader(settings, families.saved_detector(model_dir))
+    return Readers(model, exported.readers["ort_fp32"], page_reader_for(params, model_dir, page_settings))
 
 
-def speed(readers: dict, pagers: dict, networks: dict, lines: list, pages: list, rounds: int = 3) -> dict:
+def quality(params: Params, name: str, sets: dict, pages: list, val_pages: list, engines: Path
+            ) -> tuple[dict, Readers]:
+    """Zero-shot and adapted CERs, the port's parity, the adapted model exported and read on the test pages with
+    its own detector, its post-processing calibrated on the validation pages first."""
+    from ocrops.evaluation.page_calibration import calibrate
+    from ocrops.evaluation.pages import evaluate_pages
+    from ocrops.models import pretrained
+
+    model_dir = params.paths.bases.work / name / "model"
+    test = sets["test"]
+    measured = readers(params, model_dir, engines, {}, [test.image(i) for i in range(min(16, len(test)))])
+    figures = {"zero_shot": cers(pretrained(name), sets, params.evaluate.batch_size),
+               "adapted": cers(measured.model, sets, params.evaluate.batch_size)}
+    if (parity := port_parity(name, sets)) is not None:
+        figures["port_parity"] = parity
+
+    def recognize(crops):
+        return measured.line.predict(crops, ENGINE_BATCH)
+
+    if val_pages:  # each base's detector post-processing calibrated on the validation pages, as the default's is
+        best = calibrate(val_pages, families.saved_detector(model_dir), recognize)["best"]
+        figures["page_settings"] = {k: best[k] for k in (*PAGE_KEYS, "f1", "page_cer")}
+        measured.page = page_reader_for(params, model_dir, best)
+    if pages:
+        page, _, _ = evaluate_pages(pages, measured.page, recognize)
+        figures["pages"] = {k: page[k] for k in ("precision", "recall", "f1", "page_cer", "labelled_line_cer",
+                                                 "page_cer_minus_line_cer_points")}
+    figures["detector"] = families.saved_family(model_dir).code().detector(model_dir).source
+    return figures, measured
+
+
+def speed(bases_: dict[str, Readers], lines: list, pages: list, rounds: int = 3) -> dict:
     """Lines/s (the fp32 reader, batch 8; the engine alone on prepared batches) and pages/s (one caller) of
     every base, bases taking turns each round (medians kept), with the GEMM roof measured in the same run."""
     from ocrops.evaluation.roofline import flops_per_line, gemm_peak_gflops
 
     roof = gemm_peak_gflops()
     runs: dict[str, dict[str, list[float]]] = {name: {"lines_per_s": [], "engine_lines_per_s": [],
-                                                      "pages_per_s": []} for name in readers}
-    prepared = {name: [array for _, array in reader.batches(lines, ENGINE_BATCH)] for name, reader in readers.items()}
-    for reader in readers.values():  # warm-up
-        reader.predict(lines[:ENGINE_BATCH], ENGINE_BATCH)
+                                                      "pages_per_s": []} for name in bases_}
+    prepared = {name: [array for _, array in b.line.batches(lines, ENGINE_BATCH)] for name, b in bases_.items()}
+    for b in bases_.values():  # warm-up
+        b.line.predict(lines[:ENGINE_BATCH], ENGINE_BATCH)
     for _ in range(rounds):
-        for name, reader in readers.items():
+        for name, b in bases_.items():
+            reader = b.line
             started = time.perf_counter()
             reader.predict(lines, ENGINE_BATCH)
             runs[name]["lines_per_s"].append(len(lines) / (time.perf_counter() - started))
@@ -135,14 +167,14 @@ def speed(readers: dict, pagers: dict, networks: dict, lines: list, pages: list,
             if pages:
                 started = time.perf_counter()
                 for page in pages:
-                    pagers[name].read([page.image], lambda crops, r=reader: r.predict(crops, ENGINE_BATCH),
+                    b.page.read([page.image], lambda crops, r=reader: r.predict(crops, ENGINE_BATCH),
                                       mode="page")
                 runs[name]["pages_per_s"].append(len(pages) / (time.perf_counter() - started))
     report = {"gemm_roof": roof, "rounds": rounds, "lines": len(lines), "pages": len(pages), "bases": {}}
     for name, figures in runs.items():
         medians = {k: float(np.median(v)) for k, v in figures.items() if v}
         widths = [batch.shape[3] for batch in prepared[name] for _ in range(len(batch))]
-        gflop = flops_per_line(networks[name], widths) / 1e9
+        gflop = flops_per_line(bases_[name].network, widths) / 1e9
         medians["gflop_per_line"] = gflop
         medians["engine_share_of_roof"] = medians["engine_lines_per_s"] * gflop / roof["gflops"]
         report["bases"][name] = medians
@@ -194,7 +226,6 @@ def compare(params: Params, names: list[str] | None = None, retrain: bool = Fals
     ``timing=False`` keeps the last timing run's figures (speed depends on the network, not on its weights: a
     base trained with another recipe reads at the speed it was timed at)."""
     from ocrops.evaluation.pages import labelled_pages
-    from ocrops.models import load_model
 
     path = params.paths.bases.report
     report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"bases": {}}
@@ -204,40 +235,36 @@ def compare(params: Params, names: list[str] | None = None, retrain: bool = Fals
         report = {"sets": digests, "bases": {}}
     pages = labelled_pages(params.paths.validate_.pages, "test")
     val_pages = labelled_pages(params.paths.validate_.pages, "val")
-    readers, pagers, networks = {}, {}, {}
+    measured: dict[str, Readers] = {}
     for name in bases():
         entry = report["bases"].setdefault(name, {})
         model_dir, engines = params.paths.bases.work / name / "model", params.paths.bases.work / name / "engines"
         if names and name not in names:  # measured before: only timed again, beside the others
             if "adapted" not in entry or not model_dir.exists():
                 continue
-            readers[name], pagers[name] = readers_for(params, model_dir, engines, entry.get("page_settings", {}))
-            if "port_parity" not in entry:
-                code = families.for_base(name).code()
-                entry["port_parity"] = {set_name: code.port_parity(name, [data.image(i) for i in range(len(data))])
-                                        for set_name, data in sets.items()}
+            measured[name] = readers(params, model_dir, engines, entry.get("page_settings", {}))
+            if "port_parity" not in entry and (parity := port_parity(name, sets)) is not None:
+                entry["port_parity"] = parity
         else:
             if retrain or "training" not in entry or not model_dir.exists():
                 progress(f"bases: training {name}")
                 entry["training"] = train_base(params, name)
                 _write(report, path)
             progress(f"bases: reading {name}")
-            figures, readers[name], pagers[name] = quality(params, name, sets, pages, val_pages, engines)
+            figures, measured[name] = quality(params, name, sets, pages, val_pages, engines)
             entry.update(figures)
-        network = load_model(model_dir).network
-        networks[name] = network.fused() if hasattr(network, "fused") else network
         _write(report, path)
     lines = [sets["test"].image(i) for i in range(len(sets["test"]))]
     if timing:
-        progress("bases: timing " + ", ".join(readers))
-        timed = speed(readers, pagers, networks, lines, pages[: params.benchmark.pages])
+        progress("bases: timing " + ", ".join(measured))
+        timed = speed(measured, lines, pages[: params.benchmark.pages])
         report["speed_run"] = {k: v for k, v in timed.items() if k != "bases"}
         for name, figures in timed["bases"].items():
             report["bases"][name]["speed"] = figures
     report["chosen"] = choose(report, params.promote.max_guard_cer_rise)
-    if timing and report["chosen"] in readers:
+    if timing and report["chosen"] in measured:
         chosen = report["chosen"]
-        prepared = [array for _, array in readers[chosen].batches(lines, ENGINE_BATCH)]
+        prepared = [array for _, array in measured[chosen].line.batches(lines, ENGINE_BATCH)]
         report["engine_settings"] = {"base": chosen, "batch": ENGINE_BATCH,
                                      "engine_lines_per_s": engine_settings(params.paths.bases.work / chosen / "engines",
                                                                            prepared)}
@@ -273,7 +300,7 @@ def markdown(report: dict) -> str:
             f"{t.get('train_minutes', 0):.1f} min, {t.get('epochs_run')} epochs"
             + (f" ({', '.join(f'{k} {v}' for k, v in t['recipe'].items() if k in _SHOWN)})" if "recipe" in t else "")
             + " | " + (f"{t['peak_rss_gb']:.1f} GB" if t.get("peak_rss_gb") else "not measured") + " | "
-            + (", ".join(f"{b['page_settings'][k]:g}" for k in ("unclip_ratio", "merge_gap", "crop_margin"))
+            + (", ".join(f"{b['page_settings'][k]:g}" for k in PAGE_KEYS)
                if "page_settings" in b else "–") + " |")
     notes = [f"\nRule: {report.get('rule', '')}. Chosen: **{report.get('chosen')}**.",
              f"GEMM roof measured in the same run: {roof.get('gflops', 0):.0f} GFLOP/s fp32 "

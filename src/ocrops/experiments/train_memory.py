@@ -11,11 +11,10 @@ from __future__ import annotations
 import random
 import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 from ocrops.config import Params
 from ocrops.data.files import write_json
+from ocrops.experiments.bases import in_fresh_process
 
 SIZES = (1000, 5000, 20000)
 WIDTHS = (320, 800, 1600)
@@ -54,8 +53,7 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
         items = [(data, i) for i in range(len(data))]
         rng = random.Random(t.seed)
         rng.shuffle(items)
-        batches = [[(data_, i) for data_, i in batch] for batch in tuner._length_grouped(items, t.batch_size, rng)]
-        batches = batches[:steps]
+        batches = tuner._length_grouped(items, t.batch_size, rng)[:steps]
     else:
         line = train.image(0)
         wide = line.resize((width, 48), Image.Resampling.BILINEAR)
@@ -75,21 +73,16 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
             "steps": len(batches), "widest_line_px": widest, "seconds": time.perf_counter() - started}
 
 
-def _in_child(*args) -> dict:
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_steps, *args).result()
-
-
 def measure(params: Params, base: str, steps: int = 30, progress=print) -> dict:
     """Peak RSS per dataset size (``steps`` steps each) and per batch width (one step), each in its own process."""
     data = params.model_dump(mode="json", by_alias=True)
     report: dict = {"base": base, "batch_size": params.train.batch_size, "by_rows": {}, "by_width": {}}
     for rows in SIZES:
         progress(f"train memory: {rows} rows")
-        report["by_rows"][str(rows)] = _in_child(data, base, rows, None, steps)
+        report["by_rows"][str(rows)] = in_fresh_process(_steps, data, base, rows, None, steps)
     for width in WIDTHS:
         progress(f"train memory: a batch {width} px wide")
-        report["by_width"][str(width)] = _in_child(data, base, None, width, 1)
+        report["by_width"][str(width)] = in_fresh_process(_steps, data, base, None, width, 1)
     peaks = [r["peak_rss_gb"] for r in report["by_rows"].values()]
     report["rows_spread_gb"] = max(peaks) - min(peaks)
     return report
