@@ -3,7 +3,7 @@
 Dataset size: the pipeline's train lines repeated to 1k, 5k and 20k rows (the same widths, so only what scales
 with the number of rows can move the figure), the trainer's own batching (length-grouped, shuffled), the same
 number of steps each. Batch width: one step on a batch of the widest line a batch can hold (preprocess.MAX_WIDTH)
-down to narrow ones. Steps are the trainer's: the model's CTC loss, backward, AdamW.
+down to narrow ones. Steps are the trainer's: the model's CTC loss plus L2-SP, backward, AdamW with its parameter groups.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
 
     from ocrops.data.lines import LineDataset
     from ocrops.models import pretrained
+    from ocrops.training.forgetting import Anchor, parameter_groups
     from ocrops.training.trainer import FineTuner
 
     torch.manual_seed(0)
@@ -45,8 +46,12 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
     train = LineDataset.from_accepted(params.paths.validate_.accepted, "train")
     model = pretrained(base)
     model.extend_vocabulary(sorted(model.unknown_characters(train.texts())))
+    # what the trainer holds besides the model: the L2-SP anchor (a copy of the weights) and AdamW's two moments
+    anchor = Anchor(model.module) if t.l2sp > 0 else None
     model.train_mode()
-    optimizer = torch.optim.AdamW([p for p in model.module.parameters() if p.requires_grad], lr=t.lr)
+    groups = ([p for p in model.module.parameters() if p.requires_grad] if t.backbone_lr_scale == 1
+              else parameter_groups(model.module, t.lr, t.backbone_lr_scale))
+    optimizer = torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay)
     if rows is not None:
         data = LineDataset([train[i % len(train)] for i in range(rows)])
         tuner = FineTuner(model, data, data, settings=t)
@@ -66,6 +71,8 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
         texts = ["Hemoglobin 13.5 g/dL"] * len(batch) if rows is None else [data[i].text for data, i in batch]
         widest = max(widest, max(round(48 * im.width / max(im.height, 1)) for im in images))
         loss = model.loss(images, texts)
+        if anchor is not None:
+            loss = loss + t.l2sp * anchor.penalty(model.module)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

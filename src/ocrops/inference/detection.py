@@ -21,7 +21,7 @@ from PIL import Image
 from ocrops.data.geometry import crop_quad, order_points
 from ocrops.inference.engines import release_arena
 from ocrops.inference.lone_glyphs import lone_glyphs
-from ocrops.inference.quads import drop_nested, frames, page_angle
+from ocrops.inference.quads import drop_nested, frames, page_angle, weighted_median
 from ocrops.inference.rapidocr import V4_DETECTOR
 
 __all__ = ["DetectorSettings", "TextDetector", "crop_quad", "merge_line_segments", "order_points", "reading_order"]
@@ -176,36 +176,54 @@ def reading_order(boxes: list[np.ndarray]) -> list[np.ndarray]:
     """Rows top to bottom, each left to right, in the page's own frame: the page is first turned by the median
     direction of its lines (a photo taken at an angle); a box joins the row whose course it is within half a
     line height of. A row's course is the straight line through its boxes, so the rows of a photo taken in
-    perspective (not parallel: they fan out) are followed across the page."""
+    perspective (not parallel: they fan out) are followed across the page; a row of one or two short boxes
+    follows the slope of the long lines in its band of the page."""
     if not boxes:
         return []
     quads = np.stack(boxes).astype(np.float64)
-    centre, _, _, half, height = frames(quads)
+    centre, direction, _, half, height = frames(quads)
     angle = page_angle(quads)
     cos, sin = math.cos(-angle), math.sin(-angle)
     x = centre[:, 0] * cos - centre[:, 1] * sin
     y = centre[:, 0] * sin + centre[:, 1] * cos
+    # in a photo taken in perspective the lines' angles vary over the page: a short row follows the slope of
+    # the long lines in its band of the page (their median weighted by length, as the page's angle), give or
+    # take its noise (a rise of two pixels over the longest one's length), not the page's angle
+    own = np.tan(np.arctan2(direction[:, 1], direction[:, 0]) - angle)
+    long = half >= 2 * height
+    local, noise = np.zeros(len(boxes)), np.zeros(len(boxes))
+    for i in range(len(boxes)):
+        if (band := long & (np.abs(y - y[i]) < 3 * height[i])).any():
+            local[i] = np.clip(weighted_median(own[band], half[band]), -0.1, 0.1)
+            noise[i] = 1 / half[band].max()
 
-    def course(row: list[int], at: float) -> float:
-        """The row's height at ``at``: on the line fitted through its boxes once they span a few line heights
-        (a slope of at most 0.1: perspective, not another row), else at its box nearest along."""
+    def course(row: list[int], at: float) -> tuple[float, float]:
+        """The row's height at ``at`` and how far it may be off (slopes of at most 0.1: perspective, not
+        another row): on the line fitted through its boxes once they span a few line heights, else along its
+        band's slope from its box nearest along."""
         xs, ys = x[row], y[row]
         if len(row) >= 2 and np.ptp(xs) > 4 * float(np.mean(height[row])):
             slope = float(np.clip(np.polyfit(xs, ys, 1)[0], -0.1, 0.1))
-            return float(np.mean(ys - slope * xs) + slope * at)
-        return float(y[row[int(np.argmin(np.abs(xs - at)))]])
+            return float(np.mean(ys - slope * xs) + slope * at), 0.0
+        nearest = row[int(np.argmin(np.abs(xs - at)))]
+        run = at - x[nearest]
+        return float(y[nearest] + local[nearest] * run), float(noise[nearest] * abs(run))
 
     rows: list[list[int]] = []
     for i in sorted(range(len(boxes)), key=lambda k: (y[k], x[k])):
         recent = range(max(0, len(rows) - 6), len(rows))  # a row more than six rows up is closed
-        gaps = {r: abs(y[i] - course(rows[r], x[i])) for r in recent}
-        near = [r for r in recent if gaps[r] < float(np.mean(height[rows[r]])) / 2]
+        gaps, near = {}, []
+        for r in recent:
+            at, off = course(rows[r], x[i])
+            gaps[r] = abs(y[i] - at)
+            if gaps[r] < float(np.mean(height[rows[r]])) / 2 + off:
+                near.append(r)
         if near:
             rows[min(near, key=gaps.__getitem__)].append(i)
         else:
             rows.append([i])
     middle = float(np.median(x))
-    rows.sort(key=lambda row: course(row, middle))
+    rows.sort(key=lambda row: course(row, middle)[0])
     return [boxes[i] for row in rows for i in sorted(row, key=lambda k: x[k] - half[k])]
 
 

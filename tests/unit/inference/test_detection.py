@@ -143,6 +143,22 @@ def test_rows_of_a_photo_in_perspective_are_followed_across_the_page():
     assert [next(i for i, b in enumerate(cells) if b is o) for o in ordered] == list(range(12))
 
 
+def test_rows_sloping_against_the_rest_of_the_page_are_followed_from_their_first_cell():
+    """A photo in perspective: the header's key-value rows climb 0.045 against the table below (which sets the
+    page's angle), so a row's third cell sits 27 px off its first, nearer the next row's first cell (32 px)
+    than half a line from its own row's level; the cells' own slope carries the row across."""
+    def cell(x, y, slope, w, h=20):
+        return order_points(np.array([[x, y], [x + w, y + slope * w], [x + w, y + h + slope * w], [x, y + h]],
+                                     dtype=np.float32))
+
+    header = [cell(x, y + 0.045 * x, 0.045, 130) for y in (100, 132, 164) for x in (0, 300, 600)]
+    table = [cell(x, y, 0.0, 200) for y in range(320, 480, 30) for x in (0, 300, 600, 900)]
+    boxes = header + table
+    shuffled = [boxes[i] for i in np.random.default_rng(0).permutation(len(boxes))]
+    ordered = reading_order(shuffled)
+    assert [next(i for i, b in enumerate(boxes) if b is o) for o in ordered] == list(range(len(boxes)))
+
+
 def test_ppocr_v6_detector_finds_the_lines_in_place_and_order(page):
     from ocrops.models.ppocr.presets import preset
 
