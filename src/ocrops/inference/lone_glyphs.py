@@ -18,7 +18,10 @@ ROW_BAND = 0.4  # a glyph's centre within this many row heights of the row's cen
 GLYPH_HEIGHT = (0.5, 1.1)  # a glyph's ink height against its row's line height
 GLYPH_WIDTH = 0.8  # at most this many row heights wide: one narrow glyph, not a word
 TAIL_GAP = 0.5  # closer than this many row heights to a found line's end: part of that line
-SIDE_BEARING = 0.25  # the box: the ink plus this many ink heights each side, and 10 % above and below
+# the box: the ink plus a little bearing each side, at least an arrow's or a digit's advance wide (labels box a
+# glyph by its advance, which a thin glyph's ink under-fills), and 10 % above and below
+SIDE_BEARING = 0.05  # ink heights each side
+GLYPH_BOX_WIDTH = 0.7  # ink heights, the narrowest box
 
 
 def lone_glyphs(image: Image.Image, boxes: list[np.ndarray]) -> list[np.ndarray]:
@@ -54,7 +57,7 @@ def lone_glyphs(image: Image.Image, boxes: list[np.ndarray]) -> list[np.ndarray]
             continue
         if abs(offset[nearest] @ direction) - half[nearest] - w / 2 < TAIL_GAP * row_height:
             continue  # ink hugging a found line's end is that line's unboxed tail, read with it or not at all
-        half_w, half_h = w / 2 + SIDE_BEARING * h, 0.6 * h
+        half_w, half_h = max(w / 2 + SIDE_BEARING * h, GLYPH_BOX_WIDTH * h / 2), 0.6 * h
         along, across = direction * half_w, normal * half_h
         found.append(np.array([middle - along - across, middle + along - across, middle + along + across,
                                middle - along + across], dtype=np.float32))
