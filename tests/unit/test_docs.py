@@ -72,3 +72,10 @@ def test_the_base_model_page_shows_the_committed_measurement():
         assert shown[1] == (PROJECT / "reports" / report).read_text(encoding="utf-8"), name
     chosen = json.loads((PROJECT / "reports" / "bases.json").read_text(encoding="utf-8"))["chosen"]
     assert load_params(PROJECT / "params.yaml").train.base == chosen
+
+
+def test_the_training_page_shows_the_committed_memory_measurement():
+    page = (PROJECT / "docs" / "tutorials" / "training.md").read_text(encoding="utf-8")
+    shown = re.search(r"<!-- train-memory -->\n(.*)<!-- /train-memory -->", page, re.S)
+    assert shown is not None
+    assert shown[1] == (PROJECT / "reports" / "train_memory.md").read_text(encoding="utf-8")
