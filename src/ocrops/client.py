@@ -40,7 +40,7 @@ RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.QUEUE_FULL, ErrorCode.U
                        ErrorCode.REQUEST_TIMEOUT})  # 4080: the upload stalled on the way; sending again may pass
 # without a Retry-After (the service unreachable): 0.5 s, 1 s, 2 s, ... plus up to 1 s of jitter
 BACKOFF = tenacity.wait_exponential_jitter(multiplier=0.5, max=60)
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".pdf"})
 
 
 class OCRLine(BaseModel):
@@ -48,6 +48,7 @@ class OCRLine(BaseModel):
     raw_text: str
     confidence: float
     box: list[list[float]]  # four corners in image pixels, clockwise from top-left
+    page: int | None = None  # a document's (PDF, multi-page TIFF) page number, from 1; its pixels are that page's
 
 
 class OCRResult(BaseModel):
@@ -62,7 +63,10 @@ class OCRResult(BaseModel):
     width: int
     height: int
     model: dict[str, str]
-    warnings: list[str] = []  # what the service doubts or skipped (e.g. the pages of a TIFF after its first)
+    warnings: list[str] = []  # what the service doubts or skipped
+    # a document (PDF, multi-page TIFF): each page's number, width, height, text and lines; ``text`` joins the
+    # pages' texts with form feeds and ``width``/``height`` are its first page's
+    pages: list[dict[str, Any]] | None = None
     timings: dict[str, float] = {}
     source: str | None = None
     attempts: int = 1

@@ -253,6 +253,10 @@ class ServeParams(_Section):
     decode_threads: int = Field(2, ge=1, description="per API worker: threads decoding images over a megapixel and "
                                 "searching pages; smaller images are decoded on 2 threads of their own")
     max_images: int = Field(64, ge=1, description="images in one /ocr_batch request (5001)")
+    max_pages: int = Field(20, ge=1, description="pages of one PDF or multi-page TIFF (5001); each page counts "
+                           "toward max_request_pixels and max_lines")
+    pdf_dpi: int = Field(200, ge=50, le=600, description="PDF pages are rendered at this resolution (lower where "
+                         "a page would pass max_side or max_pixels)")
     max_lines: int = Field(300, ge=1, description="text lines one request may hold, all its pages together (5001)")
     crop_margin: float = Field(0.1, ge=0, le=2, description="pages: paper added around each detected line, "
                                                             "as a share of its height")

@@ -18,7 +18,7 @@ import pytest
 import requests
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import line_image, png_with_declared_size, serve, truncated_png
+from conftest import line_image, png_with_declared_size, serve, truncated_png, write_pages
 from image_variants import LOSSY, variants, with_orientation
 from ocrops.evaluation.metrics import cer
 
@@ -127,6 +127,75 @@ def test_ocr_reads_a_page_line_by_line_with_boxes(url):
         ys = [p[1] for p in line["box"]]
         assert min(ys) <= centre <= max(ys)
         assert cer([line["text"]], [expected]) < 0.2, line["text"]
+
+
+def test_a_scanned_pdf_reads_as_its_page_images(url, tmp_path: Path):
+    """Three sample pages (scans and photos) as a 200 dpi PDF, read as the same pages sent as images."""
+    from ocrops.data.documents import pdf_from_images
+    from ocrops.data.images import load_rgb
+    from ocrops.data.pages import read_pages
+
+    root = write_pages(tmp_path, ["test"] * 3)
+    rows, _ = read_pages(root)
+    # the photos are stored sideways with an EXIF orientation; a scanner's PDF holds its pages upright
+    images = [load_rgb(root / row.image) for row in rows]
+    truth = ["\n".join(line.text for line in row.lines) for row in rows]
+    as_images = [post(url, "/ocr", {"image": b64((root / row.image).read_bytes())}).json() for row in rows]
+    files = {"file": ("scan.pdf", pdf_from_images(images, dpi=200), "application/pdf")}
+    answer = requests.post(url + "/ocr", files=files, timeout=120)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [p["page"] for p in body["pages"]] == [1, 2, 3] and body["text"].count("\f") == 2
+    assert [(p["width"], p["height"]) for p in body["pages"]] == [(i.width, i.height) for i in images]
+    assert {line["page"] for line in body["lines"]} == {1, 2, 3}
+    pdf_cer = cer([p["text"] for p in body["pages"]], truth)
+    image_cer = cer([a["text"] for a in as_images], truth)
+    print(f"scanned PDF: page CER {pdf_cer:.4f}, the same pages as images {image_cer:.4f}")
+    # the pages are stored losslessly at the rendering dpi: PDFium gives back their very pixels
+    assert [p["text"] for p in body["pages"]] == [a["text"] for a in as_images] and pdf_cer == image_cer
+
+
+def test_a_born_digital_pdf_is_read_against_its_own_text(url):
+    """A PDF with text drawn by a PDF library: the text it carries is the ground truth."""
+    import pypdfium2 as pdfium
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(595, 842))
+    for k in range(2):
+        pdf.setFont("Helvetica", 13)
+        for i, text in enumerate(LINES):
+            pdf.drawString(72, 760 - 40 * i, f"{text} ({k + 1}.{i + 1})")
+        pdf.showPage()
+    pdf.save()
+    document = pdfium.PdfDocument(out.getvalue())
+    truth = [document[k].get_textpage().get_text_bounded().replace("\r\n", "\n") for k in range(len(document))]
+    document.close()
+    body = post(url, "/ocr", {"image": b64(out.getvalue())}).json()
+    got = [p["text"] for p in body["pages"]]
+    print(f"born-digital PDF: CER {cer(got, truth):.4f} over {sum(map(len, truth))} characters")
+    assert cer(got, truth) < 0.05, (got, truth)
+
+
+def test_documents_the_service_refuses_say_why(url):
+    from reportlab.pdfgen import canvas
+
+    def made(pages: int = 1, encrypt: str | None = None) -> bytes:
+        out = io.BytesIO()
+        pdf = canvas.Canvas(out, encrypt=encrypt)
+        for _ in range(pages):
+            pdf.drawString(72, 700, "x")
+            pdf.showPage()
+        pdf.save()
+        return out.getvalue()
+
+    cases = {"encrypted": (made(encrypt="secret"), 4001, "encrypted"),
+             "truncated": (made()[:300], 4001, "unreadable PDF"),
+             "too many pages": (made(pages=21), 5001, "21 pages exceeds 20")}
+    for name, (data, code, words) in cases.items():
+        answer = post(url, "/ocr", {"image": b64(data)})
+        assert answer.status_code in (400, 413) and answer.json()["code"] == code, (name, answer.text)
+        assert words in answer.json()["message"], (name, answer.json())
 
 
 def test_ocr_batch_answers_each_image_in_order(url):
@@ -238,6 +307,23 @@ def test_glmocr_sdk_parses_a_page_through_the_layout_parsing_endpoint(url, tmp_p
     assert all(0 <= v <= 1000 for r in regions for v in r["bbox_2d"])  # the SDK normalised our pixel boxes
     assert cer([r["content"] for r in regions], LINES) < 0.2
     assert LINES[0].split()[0] in parsed["md"]
+
+
+def test_glmocr_sdk_parses_a_pdf_page_by_page(url, tmp_path: Path):
+    """The SDK sends a PDF as it is (a data: URI): every page comes back as its own list of regions."""
+    from ocrops.data.documents import pdf_from_images
+
+    image, _ = page()
+    (tmp_path / "two.pdf").write_bytes(pdf_from_images([image, image], dpi=200))
+    script = ("import glmocr, json, sys\n"
+              f"with glmocr.GlmOcr(mode='maas', api_key=sys.argv[2], api_url='{url}/layout_parsing') as p:\n"
+              "    r = p.parse(sys.argv[1], save_layout_visualization=False)\n"
+              "print(json.dumps({'json': r.json_result}))\n")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "two.pdf"), "unused"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    pages = json.loads(result.stdout.strip().splitlines()[-1])["json"]
+    assert len(pages) == 2 and all(cer([r["content"] for r in regions], LINES) < 0.2 for regions in pages), pages
 
 
 def test_metrics_of_a_server_survive_another_server_on_the_same_bentoml_home(url, two):

@@ -432,7 +432,8 @@ def test_sigterm_to_ocrops_serve_stops_its_server(bento, tmp_path: Path):
 
 def test_messages_say_what_is_supported_and_what_was_skipped(server):
     """Finding 13: a PDF or an SVG was "not a recognised image", a multi-page TIFF was read as its first page
-    without a word, chat n=5 got one choice and max_tokens=-1 / temperature=99 were accepted."""
+    without a word (now: PDFs and every TIFF page are read), chat n=5 got one choice and max_tokens=-1 /
+    temperature=99 were accepted."""
     answers = {name: post(server, {"image": b64(data)})[0] for name, data in
                (("pdf", PDF), ("svg", SVG), ("tiff_pages", multipage_tiff(3)))}
     message = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + LINE}},
@@ -443,13 +444,14 @@ def test_messages_say_what_is_supported_and_what_was_skipped(server):
                                  ("ok", {"n": 1, "max_tokens": 64, "temperature": 0}))}
     record("probe3", messages={k: a.json().get("message") or a.json().get("warnings") for k, a in answers.items()},
            chat_options={k: a.status_code for k, a in chats.items()})
-    for kind in ("pdf", "svg"):
-        a = answers[kind].json()
-        assert answers[kind].status_code == 400 and a["code"] == 4001, a
-        assert kind.upper() in a["message"] and "PNG, JPEG, TIFF, WebP or BMP" in a["message"], a
-    pages = answers["tiff_pages"]
-    assert pages.status_code == 200 and pages.json()["warnings"] == [
-        "a TIFF of 3 pages: only its first page was read; send one image per page"]
+    svg = answers["svg"].json()
+    assert answers["svg"].status_code == 400 and svg["code"] == 4001, svg
+    assert "SVG" in svg["message"] and "PNG, JPEG, TIFF, WebP or BMP" in svg["message"], svg
+    # PDFs are read now (tests/integration/test_service.py); this one's page tree is empty
+    assert answers["pdf"].status_code == 400 and answers["pdf"].json()["code"] == 4002
+    assert answers["pdf"].json()["message"] == "the PDF has no pages"
+    pages = answers["tiff_pages"]  # every page read, each its own result
+    assert pages.status_code == 200 and pages.json()["warnings"] == [] and len(pages.json()["pages"]) == 3
     assert {k: a.status_code for k, a in chats.items()} == {"n5": 400, "max_tokens": 400, "temperature": 400,
                                                              "ok": 200}
     assert all(chats[k].json()["code"] == 4002 for k in ("n5", "max_tokens", "temperature"))

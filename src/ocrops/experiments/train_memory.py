@@ -3,7 +3,8 @@
 Dataset size: the pipeline's train lines repeated to 1k, 5k and 20k rows (the same widths, so only what scales
 with the number of rows can move the figure), the trainer's own batching (length-grouped, shuffled), the same
 number of steps each. Batch width: one step on a batch of the widest line a batch can hold (preprocess.MAX_WIDTH)
-down to narrow ones. Steps are the trainer's: the model's CTC loss plus L2-SP, backward, AdamW with its parameter groups.
+down to narrow ones. Steps are the trainer's: the model's CTC loss plus L2-SP, backward, AdamW with its parameter
+groups.
 """
 
 from __future__ import annotations

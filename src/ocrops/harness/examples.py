@@ -18,6 +18,8 @@ from pathlib import Path
 EXAMPLES: dict[str, list[str]] = {
     "ocr-line": ["curl -s -F file=@docs/img/sample-line.jpg $URL/ocr"],
     "ocr-page": ["curl -s -F file=@docs/img/sample-page.png $URL/ocr | jq -c '.mode, .lines[0], .timings'"],
+    "ocr-pdf": ["curl -s -F file=@docs/img/sample-scan.pdf $URL/ocr | jq -c '(.pages[] | {page, width, height, dpi, "
+                "lines: (.lines | length)}), .lines[0]'"],
     "ocr-error": ["curl -s -X POST $URL/ocr -H 'Content-Type: application/json' "
                   "-d '{\"image\": \"bm90IGFuIGltYWdl\"}'"],
 }

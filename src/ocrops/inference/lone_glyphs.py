@@ -20,7 +20,7 @@ GLYPH_WIDTH = 0.8  # at most this many row heights wide: one narrow glyph, not a
 TAIL_GAP = 0.5  # closer than this many row heights to a found line's end: part of that line
 # the box: the ink plus a little bearing each side, at least an arrow's or a digit's advance wide (labels box a
 # glyph by its advance, which a thin glyph's ink under-fills), and 10 % above and below
-SIDE_BEARING = 0.05  # ink heights each side
+SIDE_BEARING = 0.25  # ink heights each side
 GLYPH_BOX_WIDTH = 0.7  # ink heights, the narrowest box
 
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from ocrops.data.images import PAGES_COUNTED, ImageHeader, decode, inspect
+from ocrops.data.documents import DocumentLimits, Page, open_document
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.inference.inputs import PayloadLimits, decode_base64
 from ocrops.inference.pages import Mode, page_reader
@@ -44,17 +44,29 @@ T = TypeVar("T")
 
 @dataclass
 class Opened:
-    """A payload's image, header read and checked, pixels not yet decoded."""
+    """A payload's pages (one for an image; a PDF's or a TIFF's all), sizes read and checked, pixels not yet
+    decoded or rendered."""
 
-    image: Image.Image
-    header: ImageHeader
+    pages: list[Page]
 
     @property
-    def warnings(self) -> list[str]:
-        if self.header.pages > 1:
-            pages = self.header.pages if self.header.pages <= PAGES_COUNTED else f"more than {PAGES_COUNTED}"
-            return [f"a TIFF of {pages} pages: only its first page was read; send one image per page"]
-        return []
+    def document(self) -> bool:
+        """Answered page by page: a PDF (even of one page) or a multi-page TIFF."""
+        return self.pages[0].header.format == "PDF" or len(self.pages) > 1
+
+
+def document_result(results: list[dict], pages: list[Page], pictures: list[Image.Image]) -> dict:
+    """One answer for a document's pages: each page's lines (boxes in its own pixels) under ``pages``, the text
+    of all pages joined by form feeds (as pdftotext separates pages), every line with its page number."""
+    entries = []
+    for result, page, picture in zip(results, pages, pictures, strict=True):
+        entry = {"page": page.index + 1, "width": picture.width, "height": picture.height, **result}
+        if page.dpi is not None:
+            entry["dpi"] = round(page.dpi, 1)
+        entries.append(entry)
+    return {"mode": "page", "text": "\f".join(r["text"] for r in results),
+            "lines": [{**line, "page": e["page"]} for e in entries for line in e["lines"]],
+            "pages": entries, "warnings": [w for e in entries for w in e.pop("warnings", [])]}
 
 
 class OcrApi:
@@ -68,6 +80,7 @@ class OcrApi:
         self.pages = page_reader(settings, detector if detector.exists() else None)
         self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels,
                                     settings.max_jpeg_scans)
+        self.document_limits = DocumentLimits(self.limits.image, settings.max_pages, settings.pdf_dpi)
         self.lanes = Lanes(settings.decode_threads)
         self.admission = Admission(settings.max_request_pixels, settings.max_worker_pixels, settings.timeout_s,
                                    SMALL_PIXELS, on_idle=self._idle)
@@ -159,10 +172,10 @@ class OcrApi:
             raise OcropsError(ErrorCode.TIMEOUT, f"the request took longer than {self.settings.timeout_s:g} s") from exc
 
     def _open(self, payload: str | Path) -> Opened:
-        """Base64 text or an uploaded file's path -> its image, header checked (runs in the small lane: the bytes
-        are bounded, their pixels are not decoded)."""
+        """Base64 text or an uploaded file's path -> its pages, sizes checked (runs in the small lane: the bytes
+        are bounded, no pixel is decoded or rendered)."""
         data = Path(payload).read_bytes() if isinstance(payload, Path) else decode_base64(payload, self.limits)
-        return Opened(*inspect(data, self.limits.image))
+        return Opened(open_document(data, self.document_limits))
 
     async def open(self, image: str | None, file: Path | None = None, content_type: str | None = None) -> Opened:
         if file is not None:
@@ -178,23 +191,39 @@ class OcrApi:
         return await self.lanes.run(self.lanes.small, self._open, payload)
 
     def admit(self, opened: Sequence[Opened]) -> Ticket:
-        return self.admission.admit([o.header.pixels for o in opened], self.settings.retry_after_s)
+        return self.admission.admit([p.pixels for o in opened for p in o.pages], self.settings.retry_after_s)
 
-    async def decode(self, opened: Sequence[Opened], ticket: Ticket) -> list[Image.Image]:
-        """Pixels decoded in the lane their size calls for."""
+    async def decode(self, pages: Sequence[Page], ticket: Ticket) -> list[Image.Image]:
+        """Pixels decoded (or PDF pages rendered) in the lane their size calls for."""
         return list(await asyncio.gather(*(
-            self.lanes.run(self.lanes.for_pixels(o.header.pixels), decode, o.image, ticket=ticket) for o in opened)))
+            self.lanes.run(self.lanes.for_pixels(p.pixels), p.load, ticket=ticket) for p in pages)))
 
     async def read_opened(self, opened: Sequence[Opened], mode: Mode, correct: bool | None, redact: bool | None,
                           timings: dict, started: float) -> tuple[list[dict], list[Image.Image]]:
-        """Opened images admitted, decoded and read: (a result per image, with its warnings; the images)."""
+        """Opened payloads admitted, decoded and read: (a result per payload, with its warnings, a document's
+        with its pages; each payload's first picture)."""
+        pages = [p for o in opened for p in o.pages]
         async with self.admit(opened) as ticket:
-            pictures = await self.decode(opened, ticket)
+            pictures = await self.decode(pages, ticket)
             timings["decode_ms"] = (time.perf_counter() - started) * 1000
-            results = await self.read(pictures, mode, correct, redact, timings, ticket)
-        for result, o in zip(results, opened, strict=True):
-            result["warnings"] = o.warnings
-        return results, pictures
+            # a document's pages are read as pages, whatever the mode: a page never passes for a line
+            modes = [("page" if o.document else mode) for o in opened for _ in o.pages]
+            results = []
+            for page_mode in dict.fromkeys(modes):
+                chosen = [k for k, m in enumerate(modes) if m == page_mode]
+                read = await self.read([pictures[k] for k in chosen], page_mode, correct, redact, timings, ticket)
+                results += list(zip(chosen, read, strict=True))
+        by_page = [r for _, r in sorted(results, key=lambda kr: kr[0])]
+        answers, firsts, at = [], [], 0
+        for o in opened:
+            n = len(o.pages)
+            if o.document:
+                answers.append(document_result(by_page[at : at + n], o.pages, pictures[at : at + n]))
+            else:
+                answers.append({**by_page[at], "warnings": []})
+            firsts.append(pictures[at])
+            at += n
+        return answers, firsts
 
     def logged(self, request_id: str, answer: dict) -> dict:
         if self.settings.log_content:  # an explicit debugging switch: the text may be personal data
@@ -260,8 +289,7 @@ class OcrApi:
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
         if file.startswith(("http://", "https://")):
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
-        if file.startswith("data:application/pdf"):
-            raise OcropsError(ErrorCode.UNREADABLE_IMAGE, "PDF is not supported; send PNG or JPEG pages")
         result, picture = await self.read_one(file, "page")
-        return self.logged(request_id, layout_parsing(result, picture.width, picture.height,
-                                                      model or self.model_name, request_id))
+        pages = ([(page, page["width"], page["height"]) for page in result["pages"]] if "pages" in result
+                 else [(result, picture.width, picture.height)])
+        return self.logged(request_id, layout_parsing(pages, model or self.model_name, request_id))

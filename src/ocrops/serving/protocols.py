@@ -58,17 +58,17 @@ def chat_completion(text: str, model: str, request_id: str) -> dict:
     }
 
 
-def layout_parsing(result: dict, width: int, height: int, model: str, request_id: str) -> dict:
-    """The response the glmocr SDK's MaaS client reads: one page, one ``text`` region per line, boxes in
-    page pixels (the SDK normalises them with ``data_info.pages``)."""
-    regions = [{"index": i, "label": "text", "native_label": "text", "content": line["text"],
-                "bbox_2d": bbox(line["box"])}
-               for i, line in enumerate(result["lines"])]
+def layout_parsing(pages: list[tuple[dict, int, int]], model: str, request_id: str) -> dict:
+    """The response the glmocr SDK's MaaS client reads: per page (its result, width, height) one ``text``
+    region per line, boxes in that page's pixels (the SDK normalises them with ``data_info.pages``)."""
+    details = [[{"index": i, "label": "text", "native_label": "text", "content": line["text"],
+                 "bbox_2d": bbox(line["box"])} for i, line in enumerate(result["lines"])] for result, _, _ in pages]
+    contents = [r["content"] for regions in details for r in regions]
     return {
         "id": request_id, "created": int(time.time()), "model": model,
-        "md_results": "\n\n".join(r["content"] for r in regions),
-        "layout_details": [regions],
-        "data_info": {"num_pages": 1, "pages": [{"width": width, "height": height}]},
-        "usage": {"prompt_tokens": 0, "completion_tokens": sum(len(r["content"]) for r in regions)},
+        "md_results": "\n\n".join(contents),
+        "layout_details": details,
+        "data_info": {"num_pages": len(pages), "pages": [{"width": w, "height": h} for _, w, h in pages]},
+        "usage": {"prompt_tokens": 0, "completion_tokens": sum(len(c) for c in contents)},
         "request_id": request_id,
     }

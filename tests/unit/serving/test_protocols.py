@@ -44,7 +44,16 @@ def test_chat_completion_shape():
 def test_layout_parsing_gives_one_page_of_text_regions_in_pixels():
     result = {"lines": [{"text": "a", "box": [[10, 5], [50, 5], [50, 20], [10, 20]]},
                         {"text": "b", "box": [[10, 30], [60, 30], [60, 44.6], [10, 44.6]]}]}
-    body = layout_parsing(result, 100, 50, "ocrops", "r1")
+    body = layout_parsing([(result, 100, 50)], "ocrops", "r1")
     regions = body["layout_details"][0]
     assert [r["bbox_2d"] for r in regions] == [[10, 5, 50, 20], [10, 30, 60, 45]]
     assert body["md_results"] == "a\n\nb" and body["data_info"]["pages"] == [{"width": 100, "height": 50}]
+
+
+def test_layout_parsing_gives_a_document_page_by_page():
+    one = {"lines": [{"text": "a", "box": [[10, 5], [50, 5], [50, 20], [10, 20]]}]}
+    two = {"lines": [{"text": "b", "box": [[1, 2], [3, 2], [3, 4], [1, 4]]}, {"text": "c", "box": [[1, 6], [3, 6],
+                                                                                                   [3, 8], [1, 8]]}]}
+    body = layout_parsing([(one, 100, 50), (two, 200, 80)], "ocrops", "r1")
+    assert [[r["content"] for r in page] for page in body["layout_details"]] == [["a"], ["b", "c"]]
+    assert body["data_info"] == {"num_pages": 2, "pages": [{"width": 100, "height": 50}, {"width": 200, "height": 80}]}
