@@ -290,18 +290,24 @@ def test_openai_chat_completions(url):
     assert refused.status_code == 400 and refused.json()["code"] == 4002
 
 
-def test_glmocr_sdk_parses_a_page_through_the_layout_parsing_endpoint(url, tmp_path: Path):
-    """The real glmocr package, configured with maas.api_url pointing here, as its users run it."""
-    image, _ = page()
-    image.save(tmp_path / "page.png")
+def glmocr_parse(url: str, path: Path) -> dict:
+    """The real glmocr package, configured with maas.api_url pointing here, as its users run it: its Markdown and
+    JSON results for ``path``."""
     script = ("import glmocr, json, sys\n"
               f"with glmocr.GlmOcr(mode='maas', api_key=sys.argv[2], api_url='{url}/layout_parsing') as p:\n"
               "    r = p.parse(sys.argv[1], save_layout_visualization=False)\n"
               "print(json.dumps({'md': r.markdown_result, 'json': r.json_result}))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "page.png"), "unused"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script, str(path), "unused"], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_glmocr_sdk_parses_a_page_through_the_layout_parsing_endpoint(url, tmp_path: Path):
+    """The real glmocr package, configured with maas.api_url pointing here, as its users run it."""
+    image, _ = page()
+    image.save(tmp_path / "page.png")
+    parsed = glmocr_parse(url, tmp_path / "page.png")
     regions = parsed["json"][0]
     assert len(regions) == 3 and all(r["label"] == "text" for r in regions)
     assert all(0 <= v <= 1000 for r in regions for v in r["bbox_2d"])  # the SDK normalised our pixel boxes
@@ -315,14 +321,7 @@ def test_glmocr_sdk_parses_a_pdf_page_by_page(url, tmp_path: Path):
 
     image, _ = page()
     (tmp_path / "two.pdf").write_bytes(pdf_from_images([image, image], dpi=200))
-    script = ("import glmocr, json, sys\n"
-              f"with glmocr.GlmOcr(mode='maas', api_key=sys.argv[2], api_url='{url}/layout_parsing') as p:\n"
-              "    r = p.parse(sys.argv[1], save_layout_visualization=False)\n"
-              "print(json.dumps({'json': r.json_result}))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "two.pdf"), "unused"], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    pages = json.loads(result.stdout.strip().splitlines()[-1])["json"]
+    pages = glmocr_parse(url, tmp_path / "two.pdf")["json"]
     assert len(pages) == 2 and all(cer([r["content"] for r in regions], LINES) < 0.2 for regions in pages), pages
 
 

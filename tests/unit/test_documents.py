@@ -92,3 +92,15 @@ def test_an_image_is_one_page():
     line_image("one line").save(buf, format="PNG")
     [page] = open_document(buf.getvalue())
     assert page.header.format == "PNG" and page.dpi is None and isinstance(page.load(), Image.Image)
+
+
+def test_an_image_whose_metadata_mentions_a_pdf_stays_an_image():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "scanned from %PDF-1.7 by a copier")
+    buf = io.BytesIO()
+    line_image("one line").save(buf, format="PNG", pnginfo=info)
+    assert b"%PDF-" in buf.getvalue()[:1024]
+    [page] = open_document(buf.getvalue())
+    assert page.header.format == "PNG"

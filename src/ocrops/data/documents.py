@@ -13,7 +13,8 @@ import math
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -22,6 +23,7 @@ from ocrops.data.images import ImageHeader, ImageLimits, check_size, decode, ins
 from ocrops.errors import ErrorCode, OcropsError
 
 PDF_MAGIC = b"%PDF-"
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"RIFF", b"BM")
 POINTS_PER_INCH = 72
 _PDFIUM = threading.Lock()
 
@@ -49,8 +51,9 @@ class Page:
 
 
 def is_pdf(data: bytes) -> bool:
-    # the header may follow a little junk (PDF readers look in the first 1,024 bytes)
-    return PDF_MAGIC in data[:1024]
+    # the header may follow a little junk (PDF readers look in the first 1,024 bytes); an image whose metadata
+    # happens to hold the marker stays an image
+    return PDF_MAGIC in data[:1024] and not data.startswith(_IMAGE_MAGIC)
 
 
 def open_document(data: bytes, limits: DocumentLimits = DocumentLimits()) -> list[Page]:
@@ -112,7 +115,9 @@ def _pdf_error(exc: Exception, data: bytes) -> OcropsError:
     return OcropsError(ErrorCode.UNREADABLE_IMAGE, f"unreadable PDF: {reason.lower()} (broken or truncated?)")
 
 
-def _pdf_pages(data: bytes, limits: DocumentLimits) -> list[Page]:
+@contextmanager
+def _pdf(data: bytes) -> Iterator:
+    """The PDF opened by PDFium, the lock held until it is closed; 4001/4002 when it does not open."""
     import pypdfium2 as pdfium
 
     with _PDFIUM:
@@ -121,12 +126,17 @@ def _pdf_pages(data: bytes, limits: DocumentLimits) -> list[Page]:
         except pdfium.PdfiumError as exc:
             raise _pdf_error(exc, data) from exc
         try:
-            count = len(document)
-            if count > limits.max_pages:
-                raise _too_many("a PDF", count, limits)
-            sizes = [document.get_page_size(i) for i in range(count)]  # from the page tree: nothing rendered
+            yield document
         finally:
             document.close()
+
+
+def _pdf_pages(data: bytes, limits: DocumentLimits) -> list[Page]:
+    with _pdf(data) as document:
+        count = len(document)
+        if count > limits.max_pages:
+            raise _too_many("a PDF", count, limits)
+        sizes = [document.get_page_size(i) for i in range(count)]  # from the page tree: nothing rendered
     if not sizes:
         raise OcropsError(ErrorCode.INVALID_INPUT, NO_PAGES)
     pages = []
@@ -158,26 +168,16 @@ def rendered_size(width_pt: float, height_pt: float, scale: float) -> tuple[int,
 
 def render_page(data: bytes, index: int, scale: float) -> Image.Image:
     """One PDF page as RGB on white paper, its /Rotate applied."""
-    import pypdfium2 as pdfium
-
-    with _PDFIUM:
+    with _pdf(data) as document:
+        page = document[index]
         try:
-            document = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            raise _pdf_error(exc, data) from exc
-        try:
-            page = document[index]
+            bitmap = page.render(scale=scale, may_draw_forms=False)
             try:
-                bitmap = page.render(scale=scale, may_draw_forms=False)
-                try:
-                    image = bitmap.to_pil().convert("RGB")  # a copy: the bitmap's buffer goes with it
-                finally:
-                    bitmap.close()
+                return bitmap.to_pil().convert("RGB")  # a copy: the bitmap's buffer goes with it
             finally:
-                page.close()
+                bitmap.close()
         finally:
-            document.close()
-    return image
+            page.close()
 
 
 def pdf_from_images(images: list[Image.Image | bytes], dpi: float = 200) -> bytes:
