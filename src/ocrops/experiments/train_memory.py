@@ -39,8 +39,8 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
 
     from ocrops.data.lines import LineDataset
     from ocrops.models import pretrained
-    from ocrops.training.forgetting import Anchor, parameter_groups
-    from ocrops.training.trainer import FineTuner
+    from ocrops.training.forgetting import Anchor
+    from ocrops.training.trainer import FineTuner, optimizer_for
 
     torch.manual_seed(0)
     t = params.train
@@ -50,9 +50,7 @@ def _steps(params_json: dict, base: str, rows: int | None, width: int | None, st
     # what the trainer holds besides the model: the L2-SP anchor (a copy of the weights) and AdamW's two moments
     anchor = Anchor(model.module) if t.l2sp > 0 else None
     model.train_mode()
-    groups = ([p for p in model.module.parameters() if p.requires_grad] if t.backbone_lr_scale == 1
-              else parameter_groups(model.module, t.lr, t.backbone_lr_scale))
-    optimizer = torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay)
+    optimizer = optimizer_for(model.module, t)
     if rows is not None:
         data = LineDataset([train[i % len(train)] for i in range(rows)])
         tuner = FineTuner(model, data, data, settings=t)

@@ -18,8 +18,8 @@ ROW_BAND = 0.4  # a glyph's centre within this many row heights of the row's cen
 GLYPH_HEIGHT = (0.5, 1.1)  # a glyph's ink height against its row's line height
 GLYPH_WIDTH = 0.8  # at most this many row heights wide: one narrow glyph, not a word
 TAIL_GAP = 0.5  # closer than this many row heights to a found line's end: part of that line
-# the box: the ink plus a little bearing each side, at least an arrow's or a digit's advance wide (labels box a
-# glyph by its advance, which a thin glyph's ink under-fills), and 10 % above and below
+# the box: the ink plus a side bearing each side (a tighter box read arrows worse), at least GLYPH_BOX_WIDTH wide
+# (a hair-thin glyph's ink under-fills its advance, which labels box), and 10 % above and below
 SIDE_BEARING = 0.25  # ink heights each side
 GLYPH_BOX_WIDTH = 0.7  # ink heights, the narrowest box
 

@@ -111,7 +111,7 @@ class FineTuner:
     def train(self) -> TrainResult:
         """Train for ``settings.epochs`` (early stopping on validation CER), resuming from the last checkpoint."""
         s = self.settings
-        lr, epochs = s.lr, s.epochs
+        epochs = s.epochs
         self.device = training_device(s.device)
         self.model.module.to(self.device)  # before the frozen copies below: they are compared on the same device
         # both taken before new characters grow the head: the base model as it was
@@ -123,10 +123,7 @@ class FineTuner:
         result = TrainResult(added_characters=self._prepare_vocabulary(), device=self.device.type)
         self.dist = distributed()
         world = self.dist.world if self.dist else 1
-        params = [p for p in self.model.module.parameters() if p.requires_grad]
-        if s.backbone_lr_scale != 1:
-            params = parameter_groups(self.model.module, lr, s.backbone_lr_scale)
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=s.weight_decay)
+        optimizer = optimizer_for(self.model.module, s)
         batches_per_process = math.ceil(self._epoch_size() / s.batch_size) // world or 1
         steps_per_epoch = math.ceil(batches_per_process / s.grad_accum)
         scheduler = _warmup_cosine(optimizer, steps_per_epoch * epochs, s.warmup)
@@ -309,6 +306,14 @@ class FineTuner:
 
     def save(self, path: str | Path) -> Path:
         return self.model.save(path)
+
+
+def optimizer_for(module: torch.nn.Module, settings: TrainParams) -> torch.optim.Optimizer:
+    """AdamW over the trainable weights, everything below the head at ``backbone_lr_scale`` x lr where set."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    if settings.backbone_lr_scale != 1:
+        params = parameter_groups(module, settings.lr, settings.backbone_lr_scale)
+    return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
 def training_device(setting: str = "auto") -> torch.device:
