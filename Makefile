@@ -151,13 +151,14 @@ java:
 batch: install java
 	$(BIN)/ocrops batch $(SOURCE) $(OUTPUT) $(if $(MASTER),--master $(MASTER))
 
-# curl and jq: the README's HTTP examples are run as written (tests/integration/test_readme_examples.py)
+# curl and jq: the README's HTTP examples are run as written (tests/integration/test_readme_examples.py);
+# poppler-utils: pdftotext reads the searchable PDFs back as a PDF user would
 tools:
-	@if command -v curl >/dev/null && command -v jq >/dev/null; then \
+	@if command -v curl >/dev/null && command -v jq >/dev/null && command -v pdftotext >/dev/null; then \
 	  echo "tools: installed"; \
 	else \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends curl jq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends curl jq poppler-utils; \
 	fi
 
 data: install

@@ -129,11 +129,17 @@ class Endpoints:
     # ``file: Path = None``, not ``Path | None``: BentoML reads a multipart upload only into a field typed ``Path``
     async def ocr(self, ctx: bentoml.Context, image: str | None = None, file: Path = None,
                   mode: Literal["auto", "line", "page"] = "auto", postprocess: bool | None = None,
-                  redact_pii: bool | None = None) -> dict[str, Any]:
-        """One image (multipart ``file`` or base64 ``image``): a text line, or a page read line by line."""
+                  redact_pii: bool | None = None,
+                  format: Literal["json", "txt", "hocr", "alto", "page-xml", "pdf"] | None = None) -> dict[str, Any]:
+        """One image or document (multipart ``file`` or base64 ``image``): a text line, or a page read line by
+        line; answered in JSON, or as ``format`` (or what the ``Accept`` header names): text, hOCR, ALTO, PAGE-XML,
+        a searchable PDF."""
+        from ocrops.formats import Format, from_accept
+
+        fmt = Format(format) if format else from_accept(ctx.request.headers.get("accept"))
         return await self._answer(ctx, self.api.ocr(
             ctx.request.headers.get(REQUEST_ID, ""), image, file, ctx.request.headers.get("content-type"), mode,
-            postprocess, redact_pii))
+            postprocess, redact_pii, fmt, Path(file).name if file else None))
 
     @bentoml.api(route="/ocr_batch")
     async def ocr_batch(self, ctx: bentoml.Context, images: list[str], mode: Literal["auto", "line", "page"] = "auto",

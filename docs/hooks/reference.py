@@ -65,7 +65,7 @@ def cli_reference() -> str:
                 walk(command.get_command(click_context, name), [*path, name])
             return
         context = context_type(command, info_name=" ".join(path))
-        lines.extend([f"## `{' '.join(path)}`", "", (command.help or "").strip(), "", "```", 
+        lines.extend([f"## `{' '.join(path)}`", "", (command.help or "").strip(), "", "```",
                       command.get_usage(context).replace("Usage: ", ""), "```", ""])
         options = [p for p in command.get_params(context) if p.name != "help"]
         if options:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from output_checks import assert_words_on_their_lines, pdftotext, schema
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import line_image, png_with_declared_size, serve, truncated_png, write_pages
@@ -153,6 +154,41 @@ def test_a_scanned_pdf_reads_as_its_page_images(url, tmp_path: Path):
     print(f"scanned PDF: page CER {pdf_cer:.4f}, the same pages as images {image_cer:.4f}")
     # the pages are stored losslessly at the rendering dpi: PDFium gives back their very pixels
     assert [p["text"] for p in body["pages"]] == [a["text"] for a in as_images] and pdf_cer == image_cer
+    # the same file back as a searchable PDF: its own pages with the answer's text on them, word by word
+    searchable = requests.post(url + "/ocr", files=files, data={"format": "pdf"}, timeout=120)
+    assert searchable.status_code == 200, searchable.text
+    assert searchable.headers["content-type"] == "application/pdf"
+    assert "scan.pdf" in searchable.headers["content-disposition"]
+    pages = pdftotext(searchable.content, tmp_path, "-raw").split("\f")[:3]
+    assert [t.split() for t in pages] == [p["text"].split() for p in body["pages"]]
+    assert_words_on_their_lines(searchable.content, [(None, p) for p in body["pages"]], body["pages"][0]["dpi"],
+                                tmp_path)
+
+
+def test_ocr_answers_in_the_format_asked_for(url, tmp_path: Path):
+    """``format`` or the Accept header: hOCR, ALTO and PAGE-XML valid as their users check them, plain text."""
+    from hocr_spec import HocrValidator
+    from lxml import etree
+
+    image, _ = page()
+    body = {"image": b64(png(image))}
+    answer = post(url, "/ocr", body).json()
+    alto = requests.post(url + "/ocr", json=body, headers={"Accept": "application/alto+xml"}, timeout=60)
+    assert alto.status_code == 200 and alto.headers["content-type"] == "application/alto+xml", alto.text
+    schema("alto-4-4.xsd").assertValid(etree.fromstring(alto.content))
+    page_xml = post(url, "/ocr", {**body, "format": "page-xml"})
+    assert page_xml.headers["content-type"] == "application/vnd.prima.page+xml"
+    document = etree.fromstring(page_xml.content)
+    schema("pagecontent-2019-07-15.xsd").assertValid(document)
+    assert [e.text for e in document.findall(".//{*}TextLine/{*}TextEquiv/{*}Unicode")] == [
+        line["text"] for line in answer["lines"]]
+    (tmp_path / "page.hocr").write_bytes(post(url, "/ocr", {**body, "format": "hocr"}).content)
+    report = HocrValidator("standard").validate(str(tmp_path / "page.hocr"), parse_strict=True)
+    assert report.is_valid(), report.format("text")
+    text = requests.post(url + "/ocr", json=body, headers={"Accept": "text/plain"}, timeout=60)
+    assert text.headers["content-type"].startswith("text/plain") and text.text == answer["text"] + "\n"
+    unknown = post(url, "/ocr", {**body, "format": "docx"})
+    assert unknown.status_code == 400 and unknown.json()["code"] == 4002, unknown.text
 
 
 def test_a_born_digital_pdf_is_read_against_its_own_text(url):
@@ -535,3 +571,5 @@ def test_the_service_runs_on_the_serving_set_alone(serving_set_only):
     assert answer.json()["mode"] == "page" and len(answer.json()["lines"]) == 3
     card = requests.post(serving_set_only + "/model", json={}, timeout=30).json()
     assert card["engine"] == "ort_fp32"
+    searchable = post(serving_set_only, "/ocr", {"image": b64(png(image)), "format": "pdf"})
+    assert searchable.status_code == 200 and searchable.content.startswith(b"%PDF-"), searchable.text[:300]

@@ -338,7 +338,9 @@ def test_pages_over_capacity_are_shed_at_once_not_timed_out(tight):
     # still make it miss its deadline (2 of 96 once in `make reliability`, beside the soak); before: 37 of 96
     assert codes[504] <= 3 and codes[503] > 0 and set(codes) <= {200, 503, 504}, codes
     assert all(retry is not None for code, retry, _ in outcomes if code == 503)
-    assert max(shed) < 1.0, max(shed)
+    # shed at once: typically ~0.1 s; the bound is half the deadline, since the test beside this one (pytest -n 2)
+    # takes a core too and once held one answer for 1.01 s on CI. Before the fix a shed page waited the deadline.
+    assert sorted(shed)[len(shed) // 2] < 0.5 and max(shed) < DEADLINE_S / 2, sorted(shed)
 
 
 def test_parser_refusals_are_json(server):

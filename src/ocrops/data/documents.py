@@ -25,7 +25,7 @@ from ocrops.errors import ErrorCode, OcropsError
 PDF_MAGIC = b"%PDF-"
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"RIFF", b"BM")
 POINTS_PER_INCH = 72
-_PDFIUM = threading.Lock()
+PDFIUM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,11 @@ def _pdf_error(exc: Exception, data: bytes) -> OcropsError:
 
 
 @contextmanager
-def _pdf(data: bytes) -> Iterator:
+def open_pdf(data: bytes) -> Iterator:
     """The PDF opened by PDFium, the lock held until it is closed; 4001/4002 when it does not open."""
     import pypdfium2 as pdfium
 
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         try:
             document = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
@@ -132,7 +132,7 @@ def _pdf(data: bytes) -> Iterator:
 
 
 def _pdf_pages(data: bytes, limits: DocumentLimits) -> list[Page]:
-    with _pdf(data) as document:
+    with open_pdf(data) as document:
         count = len(document)
         if count > limits.max_pages:
             raise _too_many("a PDF", count, limits)
@@ -168,7 +168,7 @@ def rendered_size(width_pt: float, height_pt: float, scale: float) -> tuple[int,
 
 def render_page(data: bytes, index: int, scale: float) -> Image.Image:
     """One PDF page as RGB on white paper, its /Rotate applied."""
-    with _pdf(data) as document:
+    with open_pdf(data) as document:
         page = document[index]
         try:
             bitmap = page.render(scale=scale, may_draw_forms=False)
@@ -185,7 +185,7 @@ def pdf_from_images(images: list[Image.Image | bytes], dpi: float = 200) -> byte
     are, an image losslessly. For tests and examples."""
     import pypdfium2 as pdfium
 
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         document = pdfium.PdfDocument.new()
         try:
             for image in images:

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from PIL import Image
 
 from ocrops.data.documents import DocumentLimits, Page, open_document
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.formats import Format, Rendered, render
 from ocrops.inference.inputs import PayloadLimits, decode_base64
 from ocrops.inference.pages import Mode, page_reader
 from ocrops.inference.runtime import DETECTOR_FILE, read_package
@@ -48,6 +49,7 @@ class Opened:
     decoded or rendered."""
 
     pages: list[Page]
+    data: bytes = field(default=b"", repr=False)  # the file itself: a searchable PDF is built on it
 
     @property
     def document(self) -> bool:
@@ -175,7 +177,7 @@ class OcrApi:
         """Base64 text or an uploaded file's path -> its pages, sizes checked (runs in the small lane: the bytes
         are bounded, no pixel is decoded or rendered)."""
         data = Path(payload).read_bytes() if isinstance(payload, Path) else decode_base64(payload, self.limits)
-        return Opened(open_document(data, self.document_limits))
+        return Opened(open_document(data, self.document_limits), data)
 
     async def open(self, image: str | None, file: Path | None = None, content_type: str | None = None) -> Opened:
         if file is not None:
@@ -225,28 +227,35 @@ class OcrApi:
             at += n
         return answers, firsts
 
-    def logged(self, request_id: str, answer: dict) -> dict:
-        if self.settings.log_content:  # an explicit debugging switch: the text may be personal data
+    def logged(self, request_id: str, answer: T) -> T:
+        if self.settings.log_content and isinstance(answer, dict):  # a debugging switch: the text may be personal
             log.info("content request_id=%s answer=%s", request_id, json.dumps(answer, ensure_ascii=False)[:4000])
         return answer
 
     # -- endpoints ---------------------------------------------------------------------------------
 
     async def ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
-                  mode: Mode, postprocess: bool | None, redact_pii: bool | None) -> dict[str, Any]:
+                  mode: Mode, postprocess: bool | None, redact_pii: bool | None, fmt: Format | None = None,
+                  name: str | None = None) -> dict[str, Any] | Rendered:
+        """The answer in JSON, or written as ``fmt`` (``ocrops.formats``) for the file named ``name``."""
         correct, redact = self.switches(postprocess, redact_pii)
         return self.logged(request_id, await self.within_deadline(
-            self._ocr(request_id, image, file, content_type, mode, correct, redact)))
+            self._ocr(request_id, image, file, content_type, mode, correct, redact, fmt, name)))
 
     async def _ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
-                   mode: Mode, correct: bool | None, redact: bool | None) -> dict[str, Any]:
+                   mode: Mode, correct: bool | None, redact: bool | None, fmt: Format | None = None,
+                   name: str | None = None) -> dict[str, Any] | Rendered:
         started, timings = time.perf_counter(), {}
         opened = await self.open(image, file, content_type)
         [result], [picture] = await self.read_opened([opened], mode, correct, redact, timings, started)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         warnings = result.pop("warnings")
-        return {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
-                "warnings": warnings, "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
+        answer = {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
+                  "warnings": warnings, "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
+        if fmt is None or fmt is Format.json:
+            return answer
+        suffix = ".pdf" if opened.pages[0].header.format == "PDF" else f".{opened.pages[0].header.format.lower()}"
+        return await self.lanes.run(self.lanes.large, render, fmt, answer, opened.data, name or f"document{suffix}")
 
     async def ocr_batch(self, request_id: str, images: list[str], mode: Mode, postprocess: bool | None,
                         redact_pii: bool | None) -> dict[str, Any]:

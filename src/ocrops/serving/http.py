@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from ocrops.errors import HTTP_STATUS, ErrorCode, OcropsError
 from ocrops.serving.auth import ApiKeys, key_id, presented_key
@@ -58,10 +59,16 @@ def tidy(value):
     return value
 
 
-def answer_response(answer: dict):
-    """An endpoint's answer as JSON in UTF-8 (text as written, not ``\\u`` escapes), floats tidied."""
+def answer_response(answer: Any):
+    """An endpoint's answer as JSON in UTF-8 (text as written, not ``\\u`` escapes), floats tidied; or a
+    document written in another format (``ocrops.formats.Rendered``), with the file name it would be saved as."""
+    from urllib.parse import quote
+
     from starlette.responses import Response
 
+    if not isinstance(answer, dict):
+        disposition = f"inline; filename*=UTF-8''{quote(answer.filename)}"
+        return Response(answer.body, media_type=answer.media_type, headers={"Content-Disposition": disposition})
     body = json.dumps(tidy(answer), ensure_ascii=False, allow_nan=False).encode()
     return Response(body, media_type="application/json")
 
