@@ -168,3 +168,51 @@ def test_a_503_is_retried_until_the_queue_has_room(bento, line_files):
     assert first["answer"].attempts == 1
     assert second.attempts >= 2 and cer([second.text], [LINES[1]]) < 0.2
     assert late.value.code == ErrorCode.TIMEOUT and late.value.attempts == 1  # a timeout is not retried
+
+
+def test_ocrops_predict_writes_documents_in_any_format(url, tmp_path: Path):
+    """`ocrops predict scan.pdf -f page-xml -o DIR` leaves a folder `ocrops data import-pages` takes back with the
+    same lines and boxes; `-f pdf` writes a searchable PDF whose text pdftotext gives back; ALTO is valid."""
+    from lxml import etree
+    from output_checks import pdftotext, schema
+
+    from conftest import write_pages
+    from ocrops.data.documents import pdf_from_images
+    from ocrops.data.images import load_rgb
+    from ocrops.data.pages import read_pages
+
+    root = write_pages(tmp_path / "pages", ["test", "test"], seed=3)
+    rows, _ = read_pages(root)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(pdf_from_images([load_rgb(root / row.image) for row in rows], dpi=200))
+
+    def predict(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(OCROPS), "predict", str(scan), "--url", url, *args], capture_output=True,
+                              timeout=300)
+
+    answer = json.loads(predict("-f", "json").stdout)
+    assert [p["page"] for p in answer["pages"]] == [1, 2]
+    archive = predict("-f", "page-xml", "-o", str(tmp_path / "archive"))
+    assert archive.returncode == 0, archive.stderr.decode()
+    assert sorted(p.name for p in (tmp_path / "archive").iterdir()) == [
+        "scan_p0001.png", "scan_p0001.xml", "scan_p0002.png", "scan_p0002.xml"]
+    imported = subprocess.run([str(OCROPS), "data", "import-pages", str(tmp_path / "archive"), "--out",
+                               str(tmp_path / "dataset"), "--params", str(tmp_path / "none.yaml")],
+                              capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr
+    back, _ = read_pages(tmp_path / "dataset")
+    back = sorted(back, key=lambda r: r.extra["source"])
+    assert [[line.text for line in row.lines] for row in back] == [
+        [line["text"] for line in page["lines"]] for page in answer["pages"]]
+    for row, page in zip(back, answer["pages"], strict=True):
+        assert all(abs(a - b) <= 0.5 for line, want in zip(row.lines, page["lines"], strict=True)
+                   for p, q in zip(line.points, want["box"], strict=True) for a, b in zip(p, q, strict=True))
+    searchable = predict("-f", "pdf")
+    assert searchable.returncode == 0 and searchable.stdout.startswith(b"%PDF-"), searchable.stderr.decode()
+    assert [t.split() for t in pdftotext(searchable.stdout, tmp_path, "-raw").split("\f")[:2]] == [
+        p["text"].split() for p in answer["pages"]]
+    alto = predict("-f", "alto", "-o", str(tmp_path / "alto"))
+    assert alto.returncode == 0, alto.stderr.decode()
+    schema("alto-4-4.xsd").assertValid(etree.parse(str(tmp_path / "alto" / "scan.alto.xml")))
+    refused = predict("-f", "page-xml")
+    assert refused.returncode != 0 and b"--out" in refused.stderr

@@ -12,6 +12,7 @@ import typer
 from ocrops.cli.common import ParamsOpt, ReadMode, become, console, err, fail
 from ocrops.config import Params, load_params
 from ocrops.data.files import write_json
+from ocrops.formats import Format
 
 app = typer.Typer()
 container_app = typer.Typer(no_args_is_help=True, help="The Bento's container image, with podman (make container).")
@@ -45,15 +46,22 @@ def serve(
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+    hocr = "hocr"
+    alto = "alto"
+    page_xml = "page-xml"
+    pdf = "pdf"
 
 
 @app.command("predict")
 def predict(
     images: Annotated[list[Path] | None, typer.Argument(help="image files or folders of images")] = None,
     url: Annotated[str, typer.Option(envvar="OCROPS_URL", help="the ocrops service")] = "http://127.0.0.1:3000",
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text, or JSON Lines (one object per "
-                                                                     "image: text, lines, boxes, confidences)")]
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text, JSON Lines (one object per image: "
+                                              "text, lines, boxes, confidences), or a file per image: hOCR, ALTO, "
+                                              "PAGE-XML (a file per page, beside its picture), searchable PDF")]
     = OutputFormat.text,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for the hocr, alto, page-xml and pdf "
+                                             "files (default: standard output, for one file)")] = None,
     mode: Annotated[ReadMode, typer.Option(help="auto: the service tells a line from a page")] = ReadMode.auto,
     files_from: Annotated[Path | None, typer.Option("--files-from", help="read image paths from this file, "
                                                                          "one per line ('-': stdin)")] = None,
@@ -77,6 +85,9 @@ def predict(
     files = image_files(paths)
     if not files:
         raise fail("no images: pass files or folders, or --files-from")
+    to_files = fmt not in (OutputFormat.text, OutputFormat.json)
+    if to_files and out is None and (len(files) > 1 or fmt is OutputFormat.page_xml):
+        raise fail(f"--format {fmt.value} writes files: pass --out FOLDER")
     show_progress = (len(files) > 1 and None) if progress is None else progress
     failed = 0
     with OCRClient(url, api_key=api_key, timeout=timeout, retries=retries) as client:
@@ -89,6 +100,8 @@ def predict(
                     print(json.dumps({"source": str(path), "error": answer.to_dict()}, ensure_ascii=False))
             elif fmt is OutputFormat.json:
                 print(json.dumps(answer.model_dump(mode="json"), ensure_ascii=False), flush=True)
+            elif to_files:
+                _write(Format(fmt.value), answer.model_dump(mode="json"), path, out)
             else:
                 if len(files) > 1:
                     print(f"==> {path} <==")
@@ -96,6 +109,21 @@ def predict(
     if failed:
         err.print(f"{failed} of {len(files)} image(s) failed")
         raise typer.Exit(1)
+
+
+def _write(fmt: Format, answer: dict, path: Path, out: Path | None) -> None:
+    """One image's answer as ``fmt``, made here from the JSON answer and the file that was sent."""
+    import sys
+
+    from ocrops.formats import render
+    from ocrops.formats.files import save
+
+    if out is None:
+        sys.stdout.buffer.write(render(fmt, answer, path.read_bytes(), path.name).body)
+        sys.stdout.buffer.flush()
+    else:
+        for written in save(fmt, answer, path.read_bytes(), path.name, out):
+            err.print(f"wrote {written}", highlight=False)
 
 
 def _packaged(settings: Params) -> dict:
