@@ -1,6 +1,6 @@
 """One picture saved the ways scanners, phones and editors save it: sideways with an EXIF orientation,
 black text on a transparent background, 16-bit grey, a palette whose transparent index is black, CMYK, and
-in every format the service accepts. Each must read as the plain RGB picture does."""
+in every format the service accepts (HEIC and AVIF photos among them). Each must read as the plain RGB picture does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from ocrops.data.page_synth import STORED_SIDEWAYS  # stored pixels = upright.transpose(...)
 
-LOSSY = {"jpeg_exif6"}
+LOSSY = {"jpeg_exif6", "heic_exif6", "avif_exif6"}
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -22,11 +22,12 @@ def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
 
 def with_orientation(upright: Image.Image, orientation: int, fmt: str = "JPEG") -> bytes:
     """An image whose pixels are stored turned, with the Orientation tag that tells a viewer to turn them back
-    (phones write JPEG; PNG and TIFF carry the same tag, losslessly)."""
+    (phones write JPEG or HEIC; PNG and TIFF carry the same tag, losslessly; pillow-heif writes the turn as the
+    HEIF container's rotation, as phones do)."""
     exif = Image.Exif()
     exif[0x0112] = orientation
-    options = {"quality": 95} if fmt == "JPEG" else {}
-    return encode(upright.transpose(STORED_SIDEWAYS[orientation]), fmt, exif=exif, **options)
+    options = {"quality": 95} if fmt in ("JPEG", "HEIF", "AVIF") else {}
+    return encode(upright.transpose(STORED_SIDEWAYS[orientation]), fmt, exif=exif.tobytes(), **options)
 
 
 def _ink(upright: Image.Image) -> np.ndarray:
@@ -53,6 +54,8 @@ def variants(upright: Image.Image) -> dict[str, bytes]:
         "exif6": with_orientation(upright, 6, "PNG"),
         "exif8": with_orientation(upright, 8, "TIFF"),
         "jpeg_exif6": with_orientation(upright, 6),
+        "heic_exif6": with_orientation(upright, 6, "HEIF"),
+        "avif_exif6": with_orientation(upright, 6, "AVIF"),
         "rgba": encode(Image.fromarray(rgba, "RGBA")),
         "la": encode(Image.fromarray(la, "LA")),
         "grey16": encode(Image.fromarray(grey.astype(np.uint16) * 257)),

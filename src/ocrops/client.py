@@ -40,7 +40,8 @@ RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.QUEUE_FULL, ErrorCode.U
                        ErrorCode.REQUEST_TIMEOUT})  # 4080: the upload stalled on the way; sending again may pass
 # without a Retry-After (the service unreachable): 0.5 s, 1 s, 2 s, ... plus up to 1 s of jitter
 BACKOFF = tenacity.wait_exponential_jitter(multiplier=0.5, max=60)
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".pdf"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".avif",
+                            ".pdf"})
 
 
 class OCRLine(BaseModel):

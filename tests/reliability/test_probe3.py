@@ -448,7 +448,7 @@ def test_messages_say_what_is_supported_and_what_was_skipped(server):
            chat_options={k: a.status_code for k, a in chats.items()})
     svg = answers["svg"].json()
     assert answers["svg"].status_code == 400 and svg["code"] == 4001, svg
-    assert "SVG" in svg["message"] and "PNG, JPEG, TIFF, WebP or BMP" in svg["message"], svg
+    assert "SVG" in svg["message"] and "PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF or AVIF" in svg["message"], svg
     # PDFs are read now (tests/integration/test_service.py); this one's page tree is empty
     assert answers["pdf"].status_code == 400 and answers["pdf"].json()["code"] == 4002
     assert answers["pdf"].json()["message"] == "the PDF has no pages"

@@ -16,18 +16,19 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, ImageStat
+from pillow_heif import register_heif_opener
 
 from ocrops.errors import ErrorCode, OcropsError
 
-# what Pillow decodes safely within the same header-checked limits; the web page offers the same list
-SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "TIFF", "WEBP", "BMP"})
-FORMAT_NAMES = "PNG, JPEG, TIFF, WebP or BMP"
+# what Pillow decodes safely within the same header-checked limits (HEIC/HEIF through pillow-heif, which turns
+# a photo upright by its container's rotation and resets its EXIF orientation, so it is not turned twice)
+SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "TIFF", "WEBP", "BMP", "HEIF", "AVIF"})
+FORMAT_NAMES = "PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF or AVIF"
+register_heif_opener()
 PAPER = (255, 255, 255)
 # files people send that are not images ocrops reads, by their first bytes: named in the refusal
 _OTHER_KINDS = ((b"%PDF-", "a PDF document"), (b"GIF8", "a GIF image"), (b"PK\x03\x04", "a ZIP archive (DOCX, XLSX?)"),
                 (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"), (b"\xff\x0a", "a JPEG XL image"))
-_FTYP_KINDS = {b"heic": "a HEIC photo", b"heix": "a HEIC photo", b"mif1": "a HEIF image", b"avif": "an AVIF image",
-               b"avis": "an AVIF image"}
 # pages of a multi-page TIFF counted up to this many (Pillow's own count walks every page, in quadratic time)
 PAGES_COUNTED = 100
 
@@ -80,8 +81,6 @@ def other_kind(data: bytes) -> str | None:
     for magic, kind in _OTHER_KINDS:
         if data.startswith(magic):
             return kind
-    if data[4:8] == b"ftyp" and data[8:12] in _FTYP_KINDS:
-        return _FTYP_KINDS[data[8:12]]
     head = data[:512].lstrip().lower()
     if head.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:4096].lower():
         return "an SVG drawing"
@@ -91,8 +90,8 @@ def other_kind(data: bytes) -> str | None:
 
 
 def _unsupported(kind: str) -> OcropsError:
-    return _unreadable(f"{kind} is not an image ocrops reads; send {FORMAT_NAMES}"
-                       + (" (one image per page)" if kind == "a PDF document" else ""))
+    # the service and `ocrops predict` read PDFs (data.documents); a dataset's image must be an image
+    return _unreadable(f"{kind} is not an image ocrops reads here; send {FORMAT_NAMES}")
 
 
 def read_header(data: bytes) -> tuple[Image.Image, str, int, int]:

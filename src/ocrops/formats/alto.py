@@ -57,4 +57,5 @@ def alto(pages: list[PageLayout], name: str) -> bytes:
                 string = ET.SubElement(text_line, q("String"), {"ID": f"string_{p}_{k}_{w}", "CONTENT": word.text,
                                                                 "WC": f"{line.confidence:.4f}"})
                 _place(string, bbox(word.quad))
+    ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"

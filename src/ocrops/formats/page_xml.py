@@ -52,4 +52,5 @@ def page_xml(page: PageLayout, image_name: str) -> bytes:
                 _text(item, q, word.text)
             _text(text_line, q, line.text, line.confidence)
         _text(region, q, "\n".join(line.text for line in page.lines))
+    ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"

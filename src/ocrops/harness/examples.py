@@ -20,6 +20,9 @@ EXAMPLES: dict[str, list[str]] = {
     "ocr-page": ["curl -s -F file=@docs/img/sample-page.png $URL/ocr | jq -c '.mode, .lines[0], .timings'"],
     "ocr-pdf": ["curl -s -F file=@docs/img/sample-scan.pdf $URL/ocr | jq -c '(.pages[] | {page, width, height, dpi, "
                 "lines: (.lines | length)}), .lines[0]'"],
+    "ocr-searchable-pdf": ["curl -s -F file=@docs/img/sample-scan.pdf -F format=pdf $URL/ocr -o /tmp/scan-ocr.pdf",
+                           "pdftotext -raw /tmp/scan-ocr.pdf - | head -3 | jq -R -c '{text: .}'"],
+    "ocr-alto": ["curl -s -F file=@docs/img/sample-page.png -H 'Accept: application/alto+xml' $URL/ocr | sed -n 17,22p"],
     "ocr-error": ["curl -s -X POST $URL/ocr -H 'Content-Type: application/json' "
                   "-d '{\"image\": \"bm90IGFuIGltYWdl\"}'"],
 }
@@ -31,6 +34,7 @@ VOLATILE = [
     (re.compile(r'("request_id": ?)"[^"]*"'), r'\1"<id>"'),
     (re.compile(r'("(?:text|raw_text)": ?)"(?:[^"\\]|\\.)*"'), r'\1"<text>"'),
     (re.compile(r'("alias": ?)"[^"]*"'), r'\1"<alias>"'),
+    (re.compile(r'(CONTENT=)"[^"]*"'), r'\1"<text>"'),
     (re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"), "<n>"),
 ]
 # a float from the service carries at most 7 significant digits (ocrops.serving.http.tidy)

@@ -7,7 +7,7 @@ const SVG = "http://www.w3.org/2000/svg";
 
 // what each service error code means to a person (docs/architecture.md, "Errors")
 const MESSAGES = {
-  4001: "The service could not read this file as an image (PNG, JPEG, TIFF, WebP or BMP).",
+  4001: "The service could not read this file as an image (PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF or AVIF).",
   4002: "The service did not understand the request.",
   4010: "This service needs an API key: enter it above, then drop the image again.",
   4029: "Too many requests: this client is rate-limited.",
