@@ -19,10 +19,24 @@ def order_points(points: np.ndarray) -> np.ndarray:
     return np.array([tl, tr, br, bl], dtype=np.float32)
 
 
+# a crop is at least this many line heights long: a lone glyph reads better with paper beside it, and its crop
+# never passes for a column of vertical text (crop_quad turns crops 1.5 times taller than long)
+MIN_CROP_LENGTH = 1.1
+VERTICAL = 0.3  # a box shorter than this many of its heights is a column of vertical text (4+ glyphs): kept
+
+
 def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
-    """The quad grown by ``margin`` x its line height on every side (within the image)."""
+    """The quad grown by ``margin`` x its line height on every side, and along the text to ``MIN_CROP_LENGTH``
+    line heights (within the image)."""
     line_height = max(float(np.ptp(quad[:, 1])), 1.0)
     grown = quad + np.sign(quad - quad.mean(axis=0)) * margin * line_height
+    along = (grown[1] - grown[0] + grown[2] - grown[3]) / 2
+    length = float(np.linalg.norm(along))
+    short = MIN_CROP_LENGTH * line_height - length
+    if short > 0 and np.linalg.norm(quad[1] - quad[0] + quad[2] - quad[3]) / 2 >= VERTICAL * line_height:
+        step = along / length * short / 2
+        grown[[0, 3]] -= step
+        grown[[1, 2]] += step
     grown[:, 0] = grown[:, 0].clip(0, width - 1)
     grown[:, 1] = grown[:, 1].clip(0, height - 1)
     return grown.astype(np.float32)

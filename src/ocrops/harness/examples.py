@@ -22,7 +22,8 @@ EXAMPLES: dict[str, list[str]] = {
                 "lines: (.lines | length)}), .lines[0]'"],
     "ocr-searchable-pdf": ["curl -s -F file=@docs/img/sample-scan.pdf -F format=pdf $URL/ocr -o /tmp/scan-ocr.pdf",
                            "pdftotext -raw /tmp/scan-ocr.pdf - | head -3 | jq -R -c '{text: .}'"],
-    "ocr-alto": ["curl -s -F file=@docs/img/sample-page.png -H 'Accept: application/alto+xml' $URL/ocr | sed -n 17,22p"],
+    "ocr-alto": ["curl -s -F file=@docs/img/sample-page.png -H 'Accept: application/alto+xml' $URL/ocr "
+                 "| sed -n 17,22p"],
     "ocr-error": ["curl -s -X POST $URL/ocr -H 'Content-Type: application/json' "
                   "-d '{\"image\": \"bm90IGFuIGltYWdl\"}'"],
 }

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ocrops.data.geometry import crop_quad, order_points
 from ocrops.inference.engines import release_arena
-from ocrops.inference.lone_glyphs import lone_glyphs
+from ocrops.inference.lone_glyphs import fit_to_ink, lone_glyphs
 from ocrops.inference.quads import drop_nested, frames, page_angle, weighted_median
 from ocrops.inference.rapidocr import V4_DETECTOR
 
@@ -41,7 +41,8 @@ class DetectorSettings:
     # and the stages set unclip_ratio and merge_gap from params.yaml (serve.unclip_ratio, serve.merge_gap)
     merge_gap: float = 1.8
     # DBNet's map barely responds to a lone thin glyph (a table's ↑/↓ flag, a lone "1"): inked glyphs in a
-    # found line's row that no box covers become boxes of their own (ocrops.inference.lone_glyphs)
+    # found line's row that no box covers become boxes of their own, and a glyph's box is fitted to its ink
+    # (ocrops.inference.lone_glyphs)
     lone_glyphs: bool = True
 
 
@@ -89,7 +90,7 @@ class TextDetector:
                 boxes.append(box)
         boxes = merge_line_segments(drop_nested(boxes), self.settings.merge_gap)
         if self.settings.lone_glyphs:
-            boxes += lone_glyphs(image, boxes)
+            boxes = fit_to_ink(image, boxes + lone_glyphs(image, boxes))
         return reading_order(boxes)
 
     def _box(self, contour: np.ndarray, prob: np.ndarray) -> np.ndarray | None:

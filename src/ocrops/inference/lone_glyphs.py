@@ -62,3 +62,36 @@ def lone_glyphs(image: Image.Image, boxes: list[np.ndarray]) -> list[np.ndarray]
         found.append(np.array([middle - along - across, middle + along - across, middle + along + across,
                                middle - along + across], dtype=np.float32))
     return found
+
+
+# a glyph's box, as a font gives it: its ink plus a side bearing each side (calibrated on the validation pages:
+# detection F1 0.9865 -> 0.9966 at 0.11-0.13, 0.9865 again from 0.2); DBNet boxes a lone glyph about twice as wide
+GLYPH_BEARING = 0.12  # box heights each side
+GLYPH_INK_CONTRAST = 25  # grey levels darker than the box's mean
+NARROW = 1.0  # a box narrower than this many of its heights holds one glyph
+
+
+def fit_to_ink(image: Image.Image, boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """Level boxes of one glyph (narrower than they are high) narrowed to the glyph's ink and side bearings; the
+    crop keeps paper around it (``data.geometry.widen``), so the recognizer reads it as before."""
+    if not boxes:
+        return boxes
+    grey = np.asarray(image.convert("L"))
+    _, direction, _, half, height = frames(np.stack(boxes).astype(np.float64))
+    fitted = []
+    for quad, along, half_length, h in zip(boxes, direction, half, height, strict=True):
+        if 2 * half_length >= NARROW * h or abs(along[1]) > 0.1:  # a word, or a turned box: kept
+            fitted.append(quad)
+            continue
+        (x0, y0), (x1, y1) = np.floor(quad.min(axis=0)).astype(int), np.ceil(quad.max(axis=0)).astype(int)
+        patch = grey[max(y0, 0) : y1 + 1, max(x0, 0) : x1 + 1]
+        columns = np.nonzero((patch < patch.mean() - GLYPH_INK_CONTRAST).any(axis=0))[0] if patch.size else []
+        left, right = (max(x0, 0) + columns[0] - GLYPH_BEARING * h, max(x0, 0) + columns[-1] + 1 + GLYPH_BEARING * h
+                       ) if len(columns) else (0.0, np.inf)
+        if right - left >= 2 * half_length:
+            fitted.append(quad)
+            continue
+        narrowed = quad.copy()
+        narrowed[[0, 3], 0], narrowed[[1, 2], 0] = left, right
+        fitted.append(narrowed)
+    return fitted

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from ocrops.data.fonts import find_font
@@ -79,3 +80,34 @@ def test_a_box_inside_a_larger_one_is_dropped():
     line, hole, beside = _box(10, 10, 300, 40), _box(150, 20, 160, 30), _box(310, 10, 400, 40)
     kept = drop_nested([line, hole, beside])
     assert [q.tolist() for q in kept] == [line.tolist(), beside.tolist()]
+
+
+def test_a_glyphs_box_is_fitted_to_its_ink_and_words_keep_theirs():
+    """DBNet boxes a lone arrow about twice as wide as a font's advance: the box comes down to the ink and its
+    side bearings; a word's box, and a turned one, are kept as DBNet gave them."""
+    from ocrops.inference.lone_glyphs import GLYPH_BEARING, fit_to_ink
+
+    image = Image.new("RGB", (400, 100), (240, 240, 240))
+    draw = ImageDraw.Draw(image)
+    _arrow(draw, 100, 40, 62)  # ink x 96..105
+    draw.rectangle([200, 42, 330, 60], fill=(30, 30, 30))
+    wide = _box(89, 37, 113, 65)  # 24 px wide, 28 high: one glyph
+    word = _box(196, 38, 336, 64)
+    turned = np.array([[88, 40], [114, 36], [118, 62], [92, 66]], dtype=np.float32)
+    glyph, same_word, same_turned = fit_to_ink(image, [wide, word, turned])
+    bearing = GLYPH_BEARING * 28
+    assert abs(glyph[0, 0] - (96 - bearing)) <= 1 and abs(glyph[1, 0] - (106 + bearing)) <= 1, glyph
+    assert (glyph[:, 1] == wide[:, 1]).all()  # as high as before
+    assert (same_word == word).all() and (same_turned == turned).all()
+
+
+def test_a_glyphs_crop_keeps_paper_beside_it_and_vertical_text_stays_a_column():
+    from ocrops.data.geometry import MIN_CROP_LENGTH, widen
+
+    glyph = _box(100, 40, 110, 66)  # 10 x 26
+    grown = widen(glyph, 0.1, 400, 100)
+    assert grown[1, 0] - grown[0, 0] == pytest.approx(MIN_CROP_LENGTH * 26, abs=0.01)
+    assert (grown[0, 0] + grown[1, 0]) / 2 == pytest.approx(105, abs=0.01)  # centred on the glyph
+    column = _box(100, 10, 110, 90)  # 10 x 80: a column of vertical text, grown by its margin only
+    grown = widen(column, 0.1, 400, 100)
+    assert grown[1, 0] - grown[0, 0] == pytest.approx(10 + 16)
