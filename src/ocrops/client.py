@@ -64,7 +64,8 @@ class OCRResult(BaseModel):
     width: int
     height: int
     model: dict[str, str]
-    warnings: list[str] = []  # what the service doubts or skipped
+    warnings: list[dict[str, Any]] = []  # what the reader doubts: {"code", "message"} (a document's: "page" too)
+    rotation: int | None = None  # a page: degrees clockwise it was turned to read it upright (its boxes are so)
     # a document (PDF, multi-page TIFF): each page's number, width, height, text and lines; ``text`` joins the
     # pages' texts with form feeds and ``width``/``height`` are its first page's
     pages: list[dict[str, Any]] | None = None

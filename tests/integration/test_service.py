@@ -165,6 +165,35 @@ def test_a_scanned_pdf_reads_as_its_page_images(url, tmp_path: Path):
                                 tmp_path)
 
 
+def test_pages_turned_without_exif_are_read_upright(url, tmp_path: Path):
+    """Sample test pages turned 90, 180 and 270 degrees, no EXIF tag to say so: each is turned back (the answer
+    says by how much), its boxes are in the upright page, and it reads as the upright page does (page CER within
+    0.5 points; the issue's bar)."""
+    from ocrops.data.geometry import turn
+    from ocrops.data.images import load_rgb
+    from ocrops.data.pages import read_pages
+
+    root = write_pages(tmp_path, ["test"] * 3, seed=13)
+    rows, _ = read_pages(root)
+    pictures = [load_rgb(root / row.image) for row in rows]
+    truth = ["\n".join(line.text for line in row.lines) for row in rows]
+    upright = [post(url, "/ocr", {"image": b64(png(p))}).json() for p in pictures]
+    assert all(a["rotation"] == 0 for a in upright)
+    upright_cer = cer([a["text"] for a in upright], truth)
+    for degrees in (90, 180, 270):
+        turned = [post(url, "/ocr", {"image": b64(png(turn(p, degrees)))}).json() for p in pictures]
+        turned_cer = cer([a["text"] for a in turned], truth)
+        print(f"turned {degrees}: page CER {turned_cer:.4f}, upright {upright_cer:.4f}")
+        assert [a["rotation"] for a in turned] == [(360 - degrees) % 360] * 3
+        assert [(a["width"], a["height"]) for a in turned] == [p.size for p in pictures]
+        assert abs(turned_cer - upright_cer) <= 0.005, (degrees, turned_cer, upright_cer)
+    # the same page as a PDF page: its searchable PDF shows it upright, the text on its lines
+    searchable = requests.post(url + "/ocr", files={"file": ("turned.png", png(turn(pictures[0], 90)), "image/png")},
+                               data={"format": "pdf"}, timeout=120)
+    assert searchable.status_code == 200, searchable.text
+    assert_words_on_their_lines(searchable.content, [(None, upright[0])], 300, tmp_path)
+
+
 def test_ocr_answers_in_the_format_asked_for(url, tmp_path: Path):
     """``format`` or the Accept header: hOCR, ALTO and PAGE-XML valid as their users check them, plain text."""
     from hocr_spec import HocrValidator

@@ -42,6 +42,15 @@ def widen(quad: np.ndarray, margin: float, width: int, height: int) -> np.ndarra
     return grown.astype(np.float32)
 
 
+# Image.transpose for a clockwise turn of so many degrees
+_TURNS = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
+
+
+def turn(image: Image.Image, degrees: int) -> Image.Image:
+    """``image`` turned clockwise by 0, 90, 180 or 270 degrees."""
+    return image if degrees % 360 == 0 else image.transpose(_TURNS[degrees % 360])
+
+
 def crop_quad(image: Image.Image, quad: np.ndarray) -> Image.Image:
     """Rectify a quadrilateral to an upright crop; tall crops (vertical text) are rotated to horizontal."""
     tl, tr, br, bl = quad

@@ -9,6 +9,7 @@ from typing import Any
 from PIL import Image
 
 from ocrops.data.documents import DocumentLimits, open_document
+from ocrops.data.geometry import turn
 from ocrops.data.images import ImageLimits
 from ocrops.formats import Format, page_image_name, render
 from ocrops.formats.layout import PageLayout, pages_of
@@ -18,11 +19,12 @@ _ANY_SIZE = ImageLimits(max_side=1 << 20, max_pixels=1 << 40, max_jpeg_scans=1 <
 
 
 def page_pictures(source: bytes, pages: list[PageLayout]) -> list[Image.Image]:
-    """Each page's picture as the service read it (a PDF page rendered at the answer's resolution)."""
+    """Each page's picture as the service read it (a PDF page rendered at the answer's resolution, turned as
+    it was read)."""
     pictures = []
     for layout in pages:
         limits = DocumentLimits(_ANY_SIZE, max_pages=1 << 20, pdf_dpi=layout.dpi or 200)
-        picture = open_document(source, limits)[layout.number - 1].load()
+        picture = turn(open_document(source, limits)[layout.number - 1].load(), layout.rotation)
         if picture.size != (layout.width, layout.height):  # a page the service rendered below pdf_dpi to fit
             picture = picture.resize((layout.width, layout.height), Image.Resampling.LANCZOS)
         pictures.append(picture)
@@ -38,7 +40,7 @@ def save(fmt: Format, answer: dict[str, Any], source: bytes, name: str, out_dir:
         return [out_dir / rendered.filename]
     pages = pages_of(answer)
     stem = Path(name).stem
-    if "pages" not in answer:  # one image: described as it is, a copy beside its XML
+    if "pages" not in answer and not pages[0].rotation:  # one image: described as it is, a copy beside its XML
         (out_dir / name).write_bytes(source)
         (out_dir / f"{stem}.xml").write_bytes(page_xml(pages[0], name))
         return [out_dir / f"{stem}.xml", out_dir / name]

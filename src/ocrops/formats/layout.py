@@ -40,6 +40,7 @@ class PageLayout:
     height: int
     dpi: float | None
     lines: list[Line]
+    rotation: int = 0  # degrees clockwise the page was turned to be read; width, height and boxes are upright
 
 
 def part(quad: Quad, start: float, end: float) -> Quad:
@@ -67,6 +68,7 @@ def pages_of(answer: dict[str, Any], width: int | None = None, height: int | Non
                 for e in entries]
 
     if "pages" in answer:
-        return [PageLayout(p["page"], p["width"], p["height"], p.get("dpi"), lines(p["lines"]))
+        return [PageLayout(p["page"], p["width"], p["height"], p.get("dpi"), lines(p["lines"]), p.get("rotation") or 0)
                 for p in answer["pages"]]
-    return [PageLayout(1, answer.get("width", width), answer.get("height", height), None, lines(answer["lines"]))]
+    return [PageLayout(1, answer.get("width", width), answer.get("height", height), None, lines(answer["lines"]),
+                       answer.get("rotation") or 0)]

@@ -88,6 +88,8 @@ def _with_text(document, pages: list[PageLayout], font_data: bytes, pdfium) -> b
         for layout in pages:
             page = document[layout.number - 1]
             try:
+                if layout.rotation:  # shown as it was read: upright, and the boxes are in that frame
+                    page.set_rotation((page.get_rotation() + layout.rotation) % 360)
                 for line in layout.lines:
                     if line.text.strip():
                         _place(document, page, font, layout, line, raw)

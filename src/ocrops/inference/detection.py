@@ -46,6 +46,9 @@ class DetectorSettings:
     lone_glyphs: bool = True
 
 
+RUN = 2.0  # a region this many times longer one way than the other is text running that way
+
+
 class TextDetector:
     def __init__(self, settings: DetectorSettings = DetectorSettings(), providers: list[str] | None = None,
                  model: Path | None = None) -> None:
@@ -92,6 +95,22 @@ class TextDetector:
         if self.settings.lone_glyphs:
             boxes = fit_to_ink(image, boxes + lone_glyphs(image, boxes))
         return reading_order(boxes)
+
+    def runs_down(self, probability: tuple[np.ndarray, float, float]) -> bool:
+        """Whether most of the page's text (by length) runs down it, as on a page turned a quarter: read from
+        the map's regions before any joining (square ones, single glyphs, tell nothing)."""
+        prob, sx, sy = probability
+        contours, _ = cv2.findContours((prob > self.settings.thresh).astype(np.uint8), cv2.RETR_LIST,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        across = down = 0.0
+        for contour in contours[: self.settings.max_candidates]:
+            _, _, w, h = cv2.boundingRect(contour)
+            w, h = w * sx, h * sy
+            if w >= RUN * h:
+                across += w
+            elif h >= RUN * w:
+                down += h
+        return down > across
 
     def _box(self, contour: np.ndarray, prob: np.ndarray) -> np.ndarray | None:
         rect = cv2.minAreaRect(contour)

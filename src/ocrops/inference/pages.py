@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -20,6 +20,7 @@ from PIL import Image
 
 from ocrops.data.geometry import widen
 from ocrops.errors import ErrorCode, OcropsError
+from ocrops.inference import orientation
 from ocrops.inference.types import Prediction
 from ocrops.postprocess import Postprocessor
 
@@ -43,6 +44,9 @@ class Region:
 class Found:
     kind: str  # "line" | "page"
     regions: list[Region]
+    size: tuple[int, int] = (0, 0)  # the image as read (turned upright): width, height
+    rotation: int = 0  # degrees clockwise the image was turned to read it upright
+    quads: list[np.ndarray] = field(default_factory=list, repr=False)  # a page's detected lines
 
 
 def one_line(quads: Sequence[np.ndarray], grown: Sequence[np.ndarray], image: Image.Image,
@@ -55,6 +59,25 @@ def one_line(quads: Sequence[np.ndarray], grown: Sequence[np.ndarray], image: Im
         return False
     shared_band = max(float(q[:, 1].min()) for q in quads) < min(float(q[:, 1].max()) for q in quads)
     return shared_band and bool(np.ptp(np.concatenate(grown)[:, 0]) >= share * (image.width - 1))
+
+
+LOW_CONFIDENCE = 0.6  # a page's mean line confidence below this is worth a warning
+TINY = 16  # pixels: an image this small on a side holds hardly a glyph
+
+
+def doubts(found: Found, lines: list[dict]) -> list[dict]:
+    """What the reader doubts about one image's reading, each with a code a program can test."""
+    width, height = found.size
+    warnings = []
+    if min(width, height) < TINY:
+        warnings.append({"code": "tiny_image", "message": f"the image is {width}x{height} pixels: too small to "
+                                                          "hold legible text"})
+    if found.kind == "page" and not lines:
+        warnings.append({"code": "no_text", "message": "no text line was found on this page"})
+    elif lines and (mean := sum(line["confidence"] for line in lines) / len(lines)) < LOW_CONFIDENCE:
+        warnings.append({"code": "low_confidence", "message": f"the lines' mean confidence is {mean:.2f}: the text "
+                                                              "may be wrong (a blurred, faint or unusual image?)"})
+    return warnings
 
 
 def bbox(box: list[list[float]]) -> list[int]:
@@ -85,8 +108,9 @@ class PageReader:
 
     def __init__(self, detector=None, margin: float = 0.3, min_confidence: float = 0.0,
                  unclip_ratio: float | None = None, merge_gap: float | None = None,
-                 detector_model: Path | None = None) -> None:
+                 detector_model: Path | None = None, orient: bool = True) -> None:
         self._detector, self.margin, self.min_confidence = detector, margin, min_confidence
+        self.orient = orient  # pages turned without an EXIF tag found and read upright (inference.orientation)
         self.detector_model = detector_model  # the default detector's ONNX file (None: the rapidocr wheel's)
         # the default detector's box growth and segment joining; None keeps DetectorSettings' own
         self.overrides = {k: v for k, v in (("unclip_ratio", unclip_ratio), ("merge_gap", merge_gap))
@@ -115,18 +139,40 @@ class PageReader:
         """What to recognise in one image: the whole of it (a line) or each detected line (a page)."""
         w, h = image.size
         if self.is_line(image, mode):
-            return Found("line", [Region([[0, 0], [w, 0], [w, h], [0, h]], image)])
+            return Found("line", [Region([[0, 0], [w, 0], [w, h], [0, h]], image)], (w, h))
         from ocrops.inference.detection import crop_quad
 
-        quads: list[np.ndarray] = self.detector.detect(image)
+        detector, rotation = self.detector, 0
+        if self.orient and mode != "line" and hasattr(detector, "runs_down"):
+            probability = detector.probability(image)
+            if detector.runs_down(probability):  # a page turned a quarter: read it turned back
+                image, rotation = orientation.turn(image, 90), 90
+                w, h = image.size
+                probability = detector.probability(image)
+            quads: list[np.ndarray] = detector.detect(image, probability)
+        else:
+            quads = detector.detect(image)
         grown = [widen(q, self.margin, w, h) for q in quads]
         if one_line(quads, grown, image):
             # a line-shaped image holding one line across it is that line: read it as line mode does, not a
             # resampled copy of it or its pieces
             return Found("page", [Region([[0, 0], [w, 0], [w, h], [0, h]] if len(quads) > 1
-                                         else np.round(quads[0], 1).tolist(), image)])
+                                         else np.round(quads[0], 1).tolist(), image)], (w, h))
         return Found("page", [Region(np.round(q, 1).tolist(), crop_quad(image, g)) for q, g in zip(quads, grown,
-                                                                                                 strict=True)])
+                                                                                                   strict=True)],
+                     (w, h), rotation, quads)
+
+    def turned_regions(self, image: Image.Image, degrees: int) -> Found:
+        """The regions of ``image`` turned clockwise by ``degrees`` (detected again)."""
+        turned = self.regions(orientation.turn(image, degrees), "page")
+        turned.rotation = (turned.rotation + degrees) % 360
+        return turned
+
+    def orientation_probe(self, found: Found) -> orientation.Probe | None:
+        """For a page read as found: its longest lines' crops to read both ways (None: a line, or too little)."""
+        if found.kind != "page" or not self.orient:
+            return None
+        return orientation.probe(found.quads, [r.crop for r in found.regions])
 
     def assemble(self, found: Found, readings: Sequence[Prediction], post: Postprocessor | None = None,
                  correct: bool | None = None, redact_pii: bool | None = None) -> dict:
@@ -139,7 +185,11 @@ class PageReader:
                 continue
             text = post(raw, conf, correct=correct, redact_pii=redact_pii) if post is not None else raw
             lines.append({"text": text, "raw_text": raw, "confidence": round(conf, 5), "box": region.box})
-        return {"mode": found.kind, "text": "\n".join(line["text"] for line in lines), "lines": lines}
+        result = {"mode": found.kind, "text": "\n".join(line["text"] for line in lines), "lines": lines,
+                  "width": found.size[0], "height": found.size[1], "warnings": doubts(found, lines)}
+        if found.kind == "page":
+            result["rotation"] = found.rotation
+        return result
 
     @staticmethod
     def _crops(found: list[Found], max_lines: int | None) -> list[Image.Image]:
@@ -164,6 +214,11 @@ class PageReader:
         timings = {} if timings is None else timings
         started = time.perf_counter()
         found = [self.regions(im, mode) for im in images]
+        self._crops(found, max_lines)  # refused before anything is recognised
+        for k, image in enumerate(images):
+            if (probe := self.orientation_probe(found[k])) is not None:
+                if probe.upside_down([r.confidence for r in recognize(probe.both_ways)]):
+                    found[k] = self.turned_regions(image, (found[k].rotation + 180) % 360)
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
         crops = self._crops(found, max_lines)
         started = time.perf_counter()
@@ -185,6 +240,11 @@ class PageReader:
         # a line is its own region (no detection): found here, not worth a hop to a thread and back
         found = [self.regions(im, mode) if self.is_line(im, mode) else await offload(self.regions, im, mode)
                  for im in images]
+        self._crops(found, max_lines)  # refused before anything is recognised
+        for k, image in enumerate(images):
+            if (probe := self.orientation_probe(found[k])) is not None:
+                if probe.upside_down([r.confidence for r in await recognize(probe.both_ways)]):
+                    found[k] = await offload(self.turned_regions, image, (found[k].rotation + 180) % 360)
         timings["detect_ms"] = (time.perf_counter() - started) * 1000
         crops = self._crops(found, max_lines)
         started = time.perf_counter()

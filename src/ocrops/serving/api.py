@@ -57,18 +57,19 @@ class Opened:
         return self.pages[0].header.format == "PDF" or len(self.pages) > 1
 
 
-def document_result(results: list[dict], pages: list[Page], pictures: list[Image.Image]) -> dict:
-    """One answer for a document's pages: each page's lines (boxes in its own pixels) under ``pages``, the text
-    of all pages joined by form feeds (as pdftotext separates pages), every line with its page number."""
+def document_result(results: list[dict], pages: list[Page]) -> dict:
+    """One answer for a document's pages: each page's lines (boxes in its own pixels, turned upright) under
+    ``pages``, the text of all pages joined by form feeds (as pdftotext separates pages), every line with its page
+    number, and every page's warnings with its number."""
     entries = []
-    for result, page, picture in zip(results, pages, pictures, strict=True):
-        entry = {"page": page.index + 1, "width": picture.width, "height": picture.height, **result}
+    for result, page in zip(results, pages, strict=True):
+        entry = {"page": page.index + 1, **result}
         if page.dpi is not None:
             entry["dpi"] = round(page.dpi, 1)
         entries.append(entry)
     return {"mode": "page", "text": "\f".join(r["text"] for r in results),
             "lines": [{**line, "page": e["page"]} for e in entries for line in e["lines"]],
-            "pages": entries, "warnings": [w for e in entries for w in e.pop("warnings", [])]}
+            "pages": entries, "warnings": [{**w, "page": e["page"]} for e in entries for w in e.pop("warnings", [])]}
 
 
 class OcrApi:
@@ -220,9 +221,9 @@ class OcrApi:
         for o in opened:
             n = len(o.pages)
             if o.document:
-                answers.append(document_result(by_page[at : at + n], o.pages, pictures[at : at + n]))
+                answers.append(document_result(by_page[at : at + n], o.pages))
             else:
-                answers.append({**by_page[at], "warnings": []})
+                answers.append(by_page[at])
             firsts.append(pictures[at])
             at += n
         return answers, firsts
@@ -249,9 +250,9 @@ class OcrApi:
         opened = await self.open(image, file, content_type)
         [result], [picture] = await self.read_opened([opened], mode, correct, redact, timings, started)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        warnings = result.pop("warnings")
-        answer = {"request_id": request_id, **result, "width": picture.width, "height": picture.height,
-                  "warnings": warnings, "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
+        answer = {"request_id": request_id, **result, "width": result.get("width", picture.width),
+                  "height": result.get("height", picture.height), "warnings": result.pop("warnings"),
+                  "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
         if fmt is None or fmt is Format.json:
             return answer
         suffix = ".pdf" if opened.pages[0].header.format == "PDF" else f".{opened.pages[0].header.format.lower()}"
@@ -300,5 +301,5 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
         result, picture = await self.read_one(file, "page")
         pages = ([(page, page["width"], page["height"]) for page in result["pages"]] if "pages" in result
-                 else [(result, picture.width, picture.height)])
+                 else [(result, result.get("width", picture.width), result.get("height", picture.height))])
         return self.logged(request_id, layout_parsing(pages, model or self.model_name, request_id))

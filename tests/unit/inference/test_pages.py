@@ -72,7 +72,8 @@ def test_sync_and_async_paths_read_the_same_and_recognise_every_crop_in_one_call
     timings: dict = {}
     sync = reader.read([page, Image.new("RGB", (300, 40))], recognize, timings=timings)
     threaded = asyncio.run(reader.read_async([page, Image.new("RGB", (300, 40))], recognize_async))
-    assert sync == threaded and calls == [3, 3]
+    # per read: the page's two lines both ways round (is it upside down?), then every crop in one call
+    assert sync == threaded and calls == [4, 3, 4, 3]
     # crops keep 0.3 x the 20-pixel line height of paper on each side
     assert [r["mode"] for r in sync] == ["page", "line"] and sync[0]["text"] == "w112\nw212"
     assert set(timings) == {"detect_ms", "recognize_ms"}
@@ -101,7 +102,8 @@ def test_a_request_holding_more_than_max_lines_is_refused_before_recognition():
         with pytest.raises(OcropsError) as refused:
             attempt()
         assert refused.value.code == ErrorCode.TOO_LARGE and "6 text lines" in str(refused.value)
-    assert calls == [6]  # the refused requests never reached the recognizer
+    # the refused requests never reached the recognizer; the read one: each page's lines both ways round, then all
+    assert calls == [6, 6, 6]
 
 
 def test_a_single_line_spanning_a_line_image_is_read_as_the_image_itself():
