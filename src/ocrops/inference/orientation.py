@@ -20,6 +20,7 @@ from ocrops.inference.quads import frames
 __all__ = ["Probe", "probe", "turn"]
 
 PROBE_LINES = 4  # the longest lines read both ways
+PROBE_GLYPHS = 10  # of each, the middle this many line heights long
 UPSIDE_DOWN_MARGIN = 0.1  # turned round, they must read this much more confidently
 
 
@@ -52,4 +53,14 @@ def probe(quads: Sequence[np.ndarray], crops: Sequence[Image.Image]) -> Probe | 
     order = [i for i in np.argsort(-length) if length[i] >= 3][:PROBE_LINES]
     if not order:
         return None
-    return Probe([crops[i] for i in order], [float(length[i]) for i in order])
+    return Probe([_middle(crops[i]) for i in order], [float(min(length[i], PROBE_GLYPHS)) for i in order])
+
+
+def _middle(crop: Image.Image) -> Image.Image:
+    """The middle of a long line, PROBE_GLYPHS line heights of it: enough to tell which way up it is, and the
+    check costs the same on a page of long lines."""
+    keep = PROBE_GLYPHS * crop.height
+    if crop.width <= keep:
+        return crop
+    left = (crop.width - keep) // 2
+    return crop.crop((left, 0, left + keep, crop.height))
