@@ -216,7 +216,10 @@ def test_memory_goes_back_after_each_load(bento):
                              "rss_mb_peak": round(peak.mb), f"rss_mb_{settle_s}s_after": round(workers_rss_mb(url))}
     record("probe3", memory_loads=figures, memory_settle_s=settle_s)
     for name, f in figures.items():
-        assert set(f["statuses"]) <= {200, 503}, (name, f)
+        # what this test holds is the memory; answers may be shed (503) or, on a slow machine with the other test
+        # worker on a core, miss the deadline they were admitted under (504: 2 of 8 4000-px pages once, on an AMD
+        # EPYC of family 25), never fail otherwise
+        assert set(f["statuses"]) <= {200, 503, 504} and f["statuses"].get(200), (name, f)
         assert f[f"rss_mb_{settle_s}s_after"] - f["rss_mb_before"] < 250, (name, f)
 
 
