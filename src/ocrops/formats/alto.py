@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ocrops import __version__
-from ocrops.formats.layout import PageLayout, bbox
+from ocrops.formats.layout import PageLayout, bbox, union
 
 NS = "http://www.loc.gov/standards/alto/ns-v4#"
 SCHEMA = "http://www.loc.gov/standards/alto/v4/alto-4-4.xsd"
@@ -46,8 +46,7 @@ def alto(pages: list[PageLayout], name: str) -> bytes:
             continue
         block = ET.SubElement(space, q("TextBlock"), {"ID": f"block_{p}_1"})
         boxes = [bbox(line.quad) for line in page.lines]
-        _place(block, (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-                       max(b[3] for b in boxes)))
+        _place(block, union(boxes))
         for k, (line, box) in enumerate(zip(page.lines, boxes, strict=True), 1):
             text_line = ET.SubElement(block, q("TextLine"), {"ID": f"line_{p}_{k}"})
             _place(text_line, box)

@@ -8,23 +8,24 @@ from typing import Any
 
 from PIL import Image
 
-from ocrops.data.documents import DocumentLimits, open_document
+from ocrops.data.documents import open_document
 from ocrops.data.geometry import turn
-from ocrops.data.images import ImageLimits
 from ocrops.formats import Format, page_image_name, render
 from ocrops.formats.layout import PageLayout, pages_of
 from ocrops.formats.page_xml import page_xml
-
-_ANY_SIZE = ImageLimits(max_side=1 << 20, max_pixels=1 << 40, max_jpeg_scans=1 << 20)
+from ocrops.formats.searchable_pdf import as_read
 
 
 def page_pictures(source: bytes, pages: list[PageLayout]) -> list[Image.Image]:
     """Each page's picture as the service read it (a PDF page rendered at the answer's resolution, turned as
     it was read)."""
+    opened = {}  # the document's pages at each resolution its pages were rendered at (usually one)
     pictures = []
     for layout in pages:
-        limits = DocumentLimits(_ANY_SIZE, max_pages=1 << 20, pdf_dpi=layout.dpi or 200)
-        picture = turn(open_document(source, limits)[layout.number - 1].load(), layout.rotation)
+        dpi = layout.dpi or 200
+        if dpi not in opened:
+            opened[dpi] = open_document(source, as_read(dpi))
+        picture = turn(opened[dpi][layout.number - 1].load(), layout.rotation)
         if picture.size != (layout.width, layout.height):  # a page the service rendered below pdf_dpi to fit
             picture = picture.resize((layout.width, layout.height), Image.Resampling.LANCZOS)
         pictures.append(picture)

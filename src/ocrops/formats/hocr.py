@@ -6,17 +6,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ocrops import __version__
-from ocrops.formats.layout import PageLayout, bbox
+from ocrops.formats.layout import PageLayout, bbox, union
 
 XHTML = "http://www.w3.org/1999/xhtml"
 
 
 def _box(left: int, top: int, right: int, bottom: int) -> str:
     return f"bbox {left} {top} {right} {bottom}"
-
-
-def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def hocr(pages: list[PageLayout], name: str) -> bytes:
@@ -40,8 +36,8 @@ def hocr(pages: list[PageLayout], name: str) -> bytes:
         if not page.lines:
             continue
         boxes = [bbox(line.quad) for line in page.lines]
-        area = ET.SubElement(div, "div", {"class": "ocr_carea", "id": f"block_{p}_1", "title": _box(*_union(boxes))})
-        par = ET.SubElement(area, "p", {"class": "ocr_par", "id": f"par_{p}_1", "title": _box(*_union(boxes))})
+        area = ET.SubElement(div, "div", {"class": "ocr_carea", "id": f"block_{p}_1", "title": _box(*union(boxes))})
+        par = ET.SubElement(area, "p", {"class": "ocr_par", "id": f"par_{p}_1", "title": _box(*union(boxes))})
         for k, (line, box) in enumerate(zip(page.lines, boxes, strict=True), 1):
             span = ET.SubElement(par, "span", {"class": "ocr_line", "id": f"line_{p}_{k}",
                                                "title": f"{_box(*box)}; x_wconf {round(line.confidence * 100)}"})

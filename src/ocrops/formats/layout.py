@@ -60,6 +60,11 @@ def bbox(quad: Quad) -> tuple[int, int, int, int]:
     return int(min(xs)), int(min(ys)), int(-(-max(xs) // 1)), int(-(-max(ys) // 1))
 
 
+def union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) holding all of ``boxes``."""
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
 def pages_of(answer: dict[str, Any], width: int | None = None, height: int | None = None) -> list[PageLayout]:
     """The pages of one answer: a document's ``pages``, or the image itself (``width``/``height`` from the
     answer, else given)."""

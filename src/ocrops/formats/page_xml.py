@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from ocrops import __version__
-from ocrops.formats.layout import PageLayout, Quad, bbox
+from ocrops.formats.layout import PageLayout, Quad, bbox, union
 
 NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 SCHEMA = f"{NS} {NS}/pagecontent.xsd"
@@ -39,8 +39,7 @@ def page_xml(page: PageLayout, image_name: str) -> bytes:
     if page.lines:
         region = ET.SubElement(element, q("TextRegion"), {"id": f"r{page.number}", "type": "paragraph"})
         boxes = [bbox(line.quad) for line in page.lines]
-        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
-        right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        left, top, right, bottom = union(boxes)
         ET.SubElement(region, q("Coords"), {"points": _points(((left, top), (right, top), (right, bottom),
                                                                 (left, bottom)))})
         for k, line in enumerate(page.lines, 1):

@@ -15,8 +15,12 @@ from ocrops.formats.invisible_font import ADVANCE, DESCENT, UNITS_PER_EM, invisi
 from ocrops.formats.layout import PageLayout, Point
 
 DEFAULT_DPI = 300  # an image without a resolution of its own: a scanner's usual one
-# the file was checked against the service's limits when it was read; here it is only made into pages again
-_AS_READ = DocumentLimits(ImageLimits(max_side=1 << 20, max_pixels=1 << 40, max_jpeg_scans=1 << 20), 1 << 20)
+
+
+def as_read(pdf_dpi: float = 200) -> DocumentLimits:
+    """Limits for making a file into pages again: it was checked against the service's when it was read."""
+    return DocumentLimits(ImageLimits(max_side=1 << 20, max_pixels=1 << 40, max_jpeg_scans=1 << 20), 1 << 20,
+                          pdf_dpi)
 
 
 def searchable_pdf(pages: list[PageLayout], source: bytes) -> bytes:
@@ -42,7 +46,7 @@ def searchable_pdf(pages: list[PageLayout], source: bytes) -> bytes:
 def _pictures(source: bytes) -> list[tuple[Image.Image, bytes | None]]:
     """Each page's upright picture, and a JPEG's bytes where they can go into the PDF as they are (no EXIF
     turn to apply: a PDF viewer does not read EXIF)."""
-    pages = open_document(source, _AS_READ)
+    pages = open_document(source, as_read())
     pictures = [page.load() for page in pages]
     jpeg = None
     if len(pages) == 1 and pages[0].header.format == "JPEG" and pages[0].header.mode in ("RGB", "L"):
