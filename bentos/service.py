@@ -130,16 +130,18 @@ class Endpoints:
     async def ocr(self, ctx: bentoml.Context, image: str | None = None, file: Path = None,
                   mode: Literal["auto", "line", "page"] = "auto", postprocess: bool | None = None,
                   redact_pii: bool | None = None,
-                  format: Literal["json", "txt", "hocr", "alto", "page-xml", "pdf"] | None = None) -> dict[str, Any]:
+                  format: Literal["json", "txt", "hocr", "alto", "page-xml", "pdf"] | None = None,
+                  pictures: bool = False) -> dict[str, Any]:
         """One image or document (multipart ``file`` or base64 ``image``): a text line, or a page read line by
         line; answered in JSON, or as ``format`` (or what the ``Accept`` header names): text, hOCR, ALTO, PAGE-XML,
-        a searchable PDF."""
+        a searchable PDF. ``pictures``: each page's upright preview as a JPEG data URI in the JSON (``picture``),
+        for a client that cannot show the file (a browser and a PDF, TIFF or HEIC)."""
         from ocrops.formats import Format, from_accept
 
         fmt = Format(format) if format else from_accept(ctx.request.headers.get("accept"))
         return await self._answer(ctx, self.api.ocr(
             ctx.request.headers.get(REQUEST_ID, ""), image, file, ctx.request.headers.get("content-type"), mode,
-            postprocess, redact_pii, fmt, Path(file).name if file else None))
+            postprocess, redact_pii, fmt, Path(file).name if file else None, pictures))
 
     @bentoml.api(route="/ocr_batch")
     async def ocr_batch(self, ctx: bentoml.Context, images: list[str], mode: Literal["auto", "line", "page"] = "auto",

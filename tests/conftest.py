@@ -161,22 +161,39 @@ def bento(tmp_path_factory) -> tuple[str, dict[str, str]]:
     return result.stdout.strip().splitlines()[-1], env
 
 
+def batch_frame(parquet: Path, under: str):
+    """A batch job's Parquet rows indexed by their file's path below the folder ``under`` names, ``FILE#N`` for
+    page N of a PDF or TIFF."""
+    import pandas as pd
+
+    frame = pd.read_parquet(parquet)
+    frame["file"] = [path.split(f"/{under}/", 1)[1] + (f"#{int(page)}" if pd.notna(page) else "")
+                     for path, page in zip(frame["path"], frame["page"], strict=True)]
+    return frame.set_index("file")
+
+
 def served_differences(frame, answers: dict) -> list[tuple]:
-    """Where a batch job's Parquet rows (``frame``, indexed by file) and the service's answers for the same files
-    (OCRResult, or ServiceError for a file it refused) differ: text, mode, each line's text and box, error code."""
+    """Where a batch job's Parquet rows (``frame``, indexed by file, ``FILE#N`` for page N of a document) and the
+    service's answers for the same files (OCRResult, or ServiceError for a file it refused) differ: text, mode,
+    each line's text and box, error code."""
     from ocrops.client import ServiceError
 
     differ = []
-    for name, served in answers.items():
-        row = frame.loc[name]
+    for name, row in frame.iterrows():
+        file, _, page = name.partition("#")
+        served = answers[file]
         if isinstance(served, ServiceError):
             if int(served.code) != row["error_code"]:
                 differ.append((name, int(served.code), row["error_code"]))
             continue
+        if page:
+            entry = served.pages[int(page) - 1]
+            text, mode, theirs = entry["text"], "page", [(line["text"], line["box"]) for line in entry["lines"]]
+        else:
+            text, mode, theirs = served.text, served.mode, [(line.text, line.box) for line in served.lines]
         ours = [(line["text"], [list(p) for p in line["box"]]) for line in row["lines"]]
-        theirs = [(line.text, line.box) for line in served.lines]
-        if (served.text, served.mode, theirs) != (row["text"], row["mode"], ours):
-            differ.append((name, served.text[:80], row["text"][:80]))
+        if (text, mode, theirs) != (row["text"], row["mode"], ours):
+            differ.append((name, text[:80], row["text"][:80]))
     return differ
 
 

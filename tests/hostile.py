@@ -56,6 +56,18 @@ def multipage_tiff(pages: int = 3, size: tuple[int, int] = (320, 40)) -> bytes:
     return buf.getvalue()
 
 
+def encrypted_pdf(text: str = "Creatinine 88 umol/L") -> bytes:
+    """A one-page PDF that opens only with a password."""
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, encrypt="secret")
+    pdf.drawString(72, 700, text)
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
        b"trailer<</Root 1 0 R>>\n%%EOF\n")
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'

@@ -312,11 +312,14 @@ class BatchParams(_Section):
     mode: Literal["auto", "line", "page"] = Field("auto", description="as the service: auto reads line-shaped "
                                                                       "images as lines and detects lines in pages")
     batch_size: int = Field(16, ge=1, description="images per model call (Arrow batch of the Spark UDF)")
-    images_per_part: int = Field(1000, ge=1, description="images written and committed together: a rerun skips "
+    images_per_part: int = Field(1000, ge=1, description="files written and committed together: a rerun skips "
                                                          "committed parts, so this is what a killed job redoes")
     partitions: int = Field(0, ge=0, description="Spark tasks per part; 0 = the cluster's default parallelism")
-    extensions: list[str] = Field(["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"],
-                                  description="file name endings read as images (case ignored)")
+    extensions: list[str] = Field(["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "heic", "heif", "avif", "pdf"],
+                                  description="file name endings read (case ignored): images, and PDFs and "
+                                              "multi-page TIFFs as a row per page")
+    max_pages: int = Field(500, ge=1, description="pages of one PDF or TIFF; a longer one is a row with code 5001 "
+                                                  "(a document's rendered pages travel in one Spark row)")
     env_manager: Literal["local", "virtualenv", "uv", "conda"] = Field(
         "local", description="the Python environment of the UDF: local = the job's own; virtualenv/uv/conda = the "
                              "model's logged requirements, built on each executor")

@@ -238,6 +238,34 @@ def test_a_file_that_is_no_image_gets_a_clear_message(page):
     assert page.is_hidden("#result")
 
 
+def test_a_pdf_shows_a_thumbnail_per_page_and_each_page_with_its_lines(page):
+    """A 2-page scanned PDF (its second page upside down): the browser cannot show it, so the page asks for the
+    service's pictures; a thumbnail per page, the first page shown with a box on every line, the second upright
+    with its own text and boxes once its thumbnail is clicked."""
+    from ocrops.data.documents import pdf_from_images
+
+    data, ink = page_image(1600, 1000)
+    upright = Image.open(io.BytesIO(data)).convert("RGB")
+    pdf = pdf_from_images([upright, upright.rotate(180)], dpi=200)
+    drop(page, pdf, "report.pdf", "application/pdf")
+    page.wait_for_selector("#result[data-page='1']", timeout=90_000)
+    [(status, answer)] = settled(page, page.answers, 1)  # the whole file at once: no preview of a PDF
+    assert status == 200 and [p["rotation"] for p in answer["pages"]] == [0, 180]
+    assert page.eval_on_selector_all("#pages img", "ts => ts.map(t => t.naturalWidth)") == [1024, 1024]
+    shown = page.eval_on_selector("#image", "i => i.naturalWidth")
+    scaled = [tuple(v * shown / 1600 for v in box) for box in ink]  # the picture is the page at 1024 px
+    for number in (1, 2):
+        if number == 2:
+            page.click("#pages button[data-page='1']")
+            page.wait_for_selector("#result[data-page='2']")
+        assert "of 2" in page.inner_text("#meta")
+        text = page.input_value("#text")
+        assert text == answer["pages"][number - 1]["text"]
+        assert cer([line.strip() for line in text.split("\n")], LINES) < 0.1, text
+        assert_boxes_on_lines(page, scaled)
+    screenshot(page, "web-ui-pdf.png")
+
+
 def test_api_keys_and_rate_limits_are_explained_and_retried(browser, bento, tmp_path: Path):
     # keys on, and half a request per second per client: the page asks for the key, then waits its turn
     path = tmp_path / "line.png"

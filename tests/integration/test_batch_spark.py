@@ -1,7 +1,7 @@
-"""`ocrops batch` on a real local Spark (local[2]): about 200 images (line images, whole pages, corrupt files) read
-by a registered model's pyfunc as a Spark UDF into Parquet, equal to what the served Bento of the same model
-answers for the same files; a run killed midway is rerun and completes without duplicates; a third run reads
-nothing."""
+"""`ocrops batch` on a real local Spark (local[2]): about 200 files (line images, whole pages, a scanned PDF and a
+multi-page TIFF read as a row per page, corrupt files and an encrypted PDF) read by a registered model's pyfunc as
+a Spark UDF into Parquet, equal to what the served Bento of the same model answers for the same files; a run
+killed midway is rerun and completes without duplicates; a third run reads nothing."""
 
 from __future__ import annotations
 
@@ -18,16 +18,28 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hostile import encrypted_pdf
 
-from conftest import PROJECT, line_image, png_with_declared_size, serve, served_differences, truncated_png, write_pages
+from conftest import (
+    PROJECT,
+    batch_frame,
+    line_image,
+    png_with_declared_size,
+    serve,
+    served_differences,
+    truncated_png,
+    write_pages,
+)
 
 pytestmark = pytest.mark.integration
 
 WORDS = ["Hemoglobin", "Creatinine", "Glucose", "Potassium", "Sodium", "Albumin", "Bilirubin", "Platelets"]
 UNITS = ["g/L", "umol/L", "mmol/L", "x10^9/L", "U/L", "%"]
 LINES, PAGES = 190, 3
-CORRUPT = {"bad/truncated.png": 4001, "bad/not-an-image.jpg": 4001, "bad/bomb.png": 5001}
-IMAGES = LINES + PAGES + len(CORRUPT)
+CORRUPT = {"bad/truncated.png": 4001, "bad/not-an-image.jpg": 4001, "bad/bomb.png": 5001, "bad/locked.pdf": 4001}
+DOCUMENTS = {"docs/report.pdf": 2, "docs/scan.tif": 2}  # file -> pages
+IMAGES = LINES + PAGES + len(CORRUPT) + len(DOCUMENTS)  # files
+ROWS = IMAGES - len(DOCUMENTS) + sum(DOCUMENTS.values())
 PER_PART = 50
 REPORT = PROJECT / "test-artifacts" / "batch-test.json"  # this run's throughput: Spark local[2] vs the Bento
 
@@ -38,8 +50,8 @@ def ocrops() -> str:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """scans/: line images of varied width, whole pages (some photographed), corrupt files, and a text file that
-    is not read."""
+    """scans/: line images of varied width, whole pages (some photographed), a 2-page scanned PDF, a 2-page TIFF
+    of text lines, corrupt files, and a text file that is not read."""
     root = tmp_path_factory.mktemp("archive")
     scans = root / "scans"
     (scans / "lines").mkdir(parents=True)
@@ -51,7 +63,18 @@ def archive(tmp_path_factory) -> Path:
     (scans / "pages").mkdir()
     for page in sorted(p for p in (pages / "images").iterdir() if p.suffix in (".png", ".jpg")):
         shutil.copy2(page, scans / "pages" / page.name)
+    from PIL import Image
+
+    from ocrops.data.documents import pdf_from_images
+
+    (scans / "docs").mkdir()
+    with Image.open(scans / "pages" / sorted(os.listdir(scans / "pages"))[0]) as one, \
+            Image.open(scans / "pages" / sorted(os.listdir(scans / "pages"))[1]) as two:
+        (scans / "docs" / "report.pdf").write_bytes(pdf_from_images([one.convert("RGB"), two.convert("RGB")]))
+    strips = [line_image("Sodium 141 mmol/L", size=(360, 40)), line_image("Albumin 38 g/L", size=(300, 40))]
+    strips[0].save(scans / "docs" / "scan.tif", save_all=True, append_images=strips[1:])
     (scans / "bad").mkdir()
+    (scans / "bad" / "locked.pdf").write_bytes(encrypted_pdf())
     (scans / "bad" / "truncated.png").write_bytes(truncated_png())
     (scans / "bad" / "not-an-image.jpg").write_bytes(b"this is a scanned note, honestly")
     (scans / "bad" / "bomb.png").write_bytes(png_with_declared_size(20_000, 20_000))
@@ -106,9 +129,7 @@ def batch(params: Path, scans: Path, out: Path, summary: Path, **popen) -> subpr
 
 
 def read_parquet(out: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(out)
-    frame["file"] = [p.split("/scans/", 1)[1] for p in frame["path"]]
-    return frame.set_index("file")
+    return batch_frame(out, "scans")
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +159,12 @@ def killed_and_rerun(registered, archive, tmp_path_factory) -> tuple[Path, dict,
 def test_rerun_after_a_kill_completes_without_duplicates(killed_and_rerun):
     out, rerun, again = killed_and_rerun
     frame = pd.read_parquet(out)
-    assert len(frame) == IMAGES and frame["path"].is_unique
+    assert len(frame) == ROWS and not frame.duplicated(["path", "page"]).any()
+    assert frame["path"].nunique() == IMAGES
     assert not any(p.endswith("notes.txt") for p in frame["path"])
     # the committed part was kept, whatever was in flight at the kill was read again
     assert rerun["images"] == IMAGES and rerun["skipped"] >= PER_PART
-    assert rerun["skipped"] + rerun["read"] == IMAGES
+    assert rerun["skipped"] + rerun["read"] == IMAGES and rerun["rows"] <= ROWS
     assert sorted(int(p.name.split("=")[1]) for p in out.glob("part=*")) == list(range(len(list(out.glob("part=*")))))
     assert all((p / "_SUCCESS").exists() for p in out.glob("part=*"))
     assert again["read"] == 0 and again["skipped"] == IMAGES and again["parts_written"] == 0
@@ -159,9 +181,20 @@ def test_corrupt_images_carry_their_codes_and_the_rest_is_read(killed_and_rerun)
     assert good["error_code"].isna().all() and good["error"].isna().all()
     assert (good["text"].str.len() > 0).all()
     assert set(good["mode"]) == {"line", "page"}
-    pages = good[good["mode"] == "page"]
+    pages = good[(good["mode"] == "page") & good["page"].isna()]  # the page images; documents: the test below
     assert len(pages) == PAGES and all(len(lines) >= 10 for lines in pages["lines"])
     assert set(frame["model_version"]) == {"1"} and set(frame["model_alias"]) == {"champion"}
+
+
+def test_documents_are_read_as_a_row_per_page(killed_and_rerun):
+    frame = read_parquet(killed_and_rerun[0])
+    for file, count in DOCUMENTS.items():
+        rows = frame.loc[[f"{file}#{n}" for n in range(1, count + 1)]]
+        assert rows["error_code"].isna().all(), rows["error"].tolist()
+        # a page is read as a page, even the line-shaped pages of the TIFF
+        assert set(rows["mode"]) == {"page"} and (rows["text"].str.len() > 0).all()
+    assert "Sodium" in frame.loc["docs/scan.tif#1", "text"]
+    assert frame["page"].isna().sum() == IMAGES - len(DOCUMENTS)
 
 
 def test_parquet_equals_the_served_bentos_answers(killed_and_rerun, bento, archive):
@@ -171,7 +204,7 @@ def test_parquet_equals_the_served_bentos_answers(killed_and_rerun, bento, archi
 
     out, rerun, _ = killed_and_rerun
     frame = read_parquet(out)
-    files = sorted(frame.index)
+    files = sorted({name.partition("#")[0] for name in frame.index})
     with serve(bento) as url:
         started = time.perf_counter()
         answers = dict(zip(files, OCRClient(url, retries=0).ocr_many([archive / f for f in files], concurrency=2),

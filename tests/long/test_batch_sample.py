@@ -12,10 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from conftest import served_differences
+from conftest import batch_frame, served_differences
 
 PROJECT = Path(__file__).resolve().parents[2]
 REPORT = PROJECT / "test-artifacts" / "batch.json"
@@ -48,8 +47,7 @@ def test_spark_reads_the_sample_test_split_as_the_bento_serves_it(tmp_path: Path
                             timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     spark = json.loads(summary.read_text(encoding="utf-8"))
-    frame = pd.read_parquet(out)
-    frame.index = [p.split("/test-split/", 1)[1] for p in frame["path"]]
+    frame = batch_frame(out, "test-split")
 
     env = {"BENTOML_HOME": str(PROJECT / ".bentoml"), "OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
     with bento_server(package["bento"], env=env, timeout_s=300) as url:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import requests
+from hostile import encrypted_pdf
 
 from conftest import line_image, serve
 from reliability_report import record
@@ -58,17 +59,6 @@ def with_script_and_attachment() -> bytes:
     return body + b"trailer\n<</Root 1 0 R/Size 9>>\n%%EOF\n"
 
 
-def encrypted() -> bytes:
-    from reportlab.pdfgen import canvas
-
-    out = io.BytesIO()
-    pdf = canvas.Canvas(out, encrypt="secret")
-    pdf.drawString(72, 700, "Creatinine 88 umol/L")
-    pdf.showPage()
-    pdf.save()
-    return out.getvalue()
-
-
 def send(url: str, data: bytes, name: str = "doc.pdf") -> tuple[requests.Response, float]:
     started = time.perf_counter()
     answer = requests.post(url + "/ocr", files={"file": (name, data, "application/pdf")}, timeout=120)
@@ -79,7 +69,7 @@ def test_hostile_pdfs_are_refused_fast_or_read_within_the_limits(url):
     thousand = blank_pdf(1000)
     huge = blank_pdf(1, 20_000, 20_000)
     script = with_script_and_attachment()
-    cases = {"1000 pages": thousand, "20000 pt page": huge, "encrypted": encrypted(),
+    cases = {"1000 pages": thousand, "20000 pt page": huge, "encrypted": encrypted_pdf(),
              "truncated": script[: len(script) // 2], "javascript + embedded exe": script}
     answers = {name: send(url, data) for name, data in cases.items()}
     record("hostile_pdfs", **{name: {"status": a.status_code, "code": a.json().get("code"), "seconds": round(s, 2)}

@@ -1,8 +1,9 @@
-"""The Spark job of ``ocrops batch``: list the archive's images, leave out those in committed parts, read the rest
-part by part with the registered model's pyfunc as a Spark UDF, and write each part as Parquet.
+"""The Spark job of ``ocrops batch``: list the archive's files, leave out those in committed parts, read the rest
+part by part with the registered model's pyfunc as a Spark UDF, and write each part as Parquet: a row per image,
+a row per page of a PDF or multi-page TIFF (``page``, 1-based; null for an image).
 
 A part is one Spark job whose output Spark commits with ``_SUCCESS``: a job killed midway loses at most the part
-in flight, and the rerun deletes it and reads its images again, so no image is written twice. A bad image never
+in flight, and the rerun deletes it and reads its images again, so no image is written twice. A bad file never
 fails the job: its row carries the error code (4001 unreadable, 5001 too large) and the others are read.
 """
 
@@ -16,6 +17,7 @@ import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from ocrops.batch.documents import PAGES_TYPE, limits_for, split
 from ocrops.batch.model import RESULT_TYPE, BatchModel, udf_params
 from ocrops.batch.parts import Parts
 from ocrops.config import BatchParams, Params
@@ -41,12 +43,13 @@ _LOCAL_ENV_WARNING = _DropLocalEnvWarning()
 class BatchSummary:
     output: str
     model: dict[str, str]
-    images: int = 0  # in the archive
+    images: int = 0  # files in the archive
     skipped: int = 0  # already in committed parts
     read: int = 0  # by this run
+    rows: int = 0  # written by this run: a row per image, a row per page of a document
     parts_written: int = 0
     parts_redone: list[str] = field(default_factory=list)  # left unfinished by a killed run
-    errors: dict[str, int] = field(default_factory=dict)  # code -> images, this run
+    errors: dict[str, int] = field(default_factory=dict)  # code -> rows, this run
     seconds: float = 0.0  # the whole run: listing, model loading, reading
     read_seconds: float = 0.0  # the parts' Spark jobs
     images_per_s: float = 0.0  # read / read_seconds
@@ -89,6 +92,7 @@ def list_images(spark, source: str, extensions: list[str]) -> list[str]:
 def run_batch(spark, params: Params, model: BatchModel, source: str, output: str, restart: bool = False,
               progress=None) -> BatchSummary:
     """Read ``source`` into ``output`` (see the module's docstring); returns what this run did."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
@@ -122,24 +126,44 @@ def run_batch(spark, params: Params, model: BatchModel, source: str, output: str
             logging.getLogger("mlflow.pyfunc").addFilter(_LOCAL_ENV_WARNING)
         predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
                                           params=udf_params(params))
+        # a document's pages are read as pages, whatever the mode, as the service reads them
+        predict_page = predict if b.mode == "page" else mlflow.pyfunc.spark_udf(
+            spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
+            params=udf_params(params) | {"mode": "page"})
+    limits = limits_for(params)
+    split_pages = F.udf(lambda content: [asdict(p) for p in split(bytes(content), limits)], PAGES_TYPE)
     number, reading = parts.next_number(), time.perf_counter()
     for start in range(0, len(todo), b.images_per_part):
         chunk = todo[start : start + b.images_per_part]
         frame = spark.read.format("binaryFile").load(chunk)
         frame = frame.repartition(b.partitions or spark.sparkContext.defaultParallelism)
-        result = frame.select("path", predict(F.struct(F.base64("content").alias("image"))).alias("r"))
+        # kept while the part is written: both branches below read it, and a page is rendered once
+        pages = frame.select("path", F.explode(split_pages("content")).alias("p")).select(
+            "path", "p.page", "p.image", F.col("p.error_code").alias("split_code"),
+            F.col("p.error").alias("split_error")).persist(StorageLevel.MEMORY_AND_DISK)
+
+        def read(rows, udf):
+            return rows.select("path", "page", "split_code", "split_error",
+                               udf(F.struct(F.base64("image").alias("image"))).alias("r"))
+
+        result = read(pages.where(F.col("page").isNull()), predict).unionByName(
+            read(pages.where(F.col("page").isNotNull()), predict_page))
         code = F.col("r.error_code")
         result = result.select(
-            "path", "r.text", "r.raw_text", "r.confidence", "r.mode",
+            "path", "page", "r.text", "r.raw_text", "r.confidence", "r.mode",
             F.from_json("r.lines", LINES_TYPE).alias("lines"),
-            F.when(code != 0, code.cast("int")).alias("error_code"),
-            F.when(code != 0, F.col("r.error")).alias("error"),
+            F.coalesce("split_code", F.when(code != 0, code.cast("int"))).alias("error_code"),
+            F.coalesce("split_error", F.when(code != 0, F.col("r.error"))).alias("error"),
             F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"),
             F.lit(model.alias).alias("model_alias"))
         target = parts.path(Parts.name(number))
-        result.write.mode("overwrite").parquet(target)
+        try:
+            result.write.mode("overwrite").parquet(target)
+        finally:
+            pages.unpersist()
         written = spark.read.parquet(target).groupBy("error_code").count().collect()
         errors.update({str(r.error_code): r["count"] for r in written if r.error_code is not None})
+        summary.rows += sum(r["count"] for r in written)
         summary.read += len(chunk)
         summary.parts_written += 1
         number += 1

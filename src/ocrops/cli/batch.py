@@ -17,7 +17,8 @@ app = typer.Typer()
 
 @app.command("batch")
 def batch_cmd(
-    source: Annotated[str, typer.Argument(help="folder or URI of images (anything Spark reads: s3a://, hdfs://...)")],
+    source: Annotated[str, typer.Argument(help="folder or URI of images and PDFs (anything Spark reads: s3a://, "
+                                                "hdfs://...)")],
     output: Annotated[str, typer.Argument(help="folder or URI for the Parquet parts")],
     params: ParamsOpt = Path("params.yaml"),
     model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION (default: batch.alias)")] = None,
@@ -26,7 +27,8 @@ def batch_cmd(
     restart: Annotated[bool, typer.Option(help="delete OUTPUT first instead of resuming")] = False,
     summary: Annotated[Path | None, typer.Option(help="also write what the run did as JSON here")] = None,
 ) -> None:
-    """Read an archive of images with the registered model on Apache Spark, into Parquet; a rerun resumes."""
+    """Read an archive of images and PDFs (a row per page) with the registered model on Apache Spark, into
+    Parquet; a rerun resumes."""
     try:
         import pyspark  # noqa: F401
     except ModuleNotFoundError:
@@ -45,7 +47,7 @@ def batch_cmd(
         spark = session(master or p.batch.master)
         try:
             done = run_batch(spark, p, found, source, output, restart=restart,
-                             progress=lambda n, total: console.print(f"  {n}/{total} images read", highlight=False))
+                             progress=lambda n, total: console.print(f"  {n}/{total} files read", highlight=False))
         finally:
             spark.stop()
     except OcropsError as exc:
@@ -54,5 +56,5 @@ def batch_cmd(
     if summary is not None:
         write_json(summary, result)
     errors = ", ".join(f"{n} x {code}" for code, n in done.errors.items()) or "none"
-    console.print(f"batch: {done.read} read ({done.images_per_s} images/s), {done.skipped} already done, "
-                  f"errors: {errors} -> {output}", highlight=False)
+    console.print(f"batch: {done.read} files read ({done.rows} rows, {done.images_per_s} files/s), {done.skipped} "
+                  f"already done, errors: {errors} -> {output}", highlight=False)

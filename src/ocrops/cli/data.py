@@ -92,13 +92,14 @@ def data_import(
 
 @app.command("import-pages")
 def data_import_pages(
-    source: Annotated[Path, typer.Argument(help="a folder of PAGE-XML files with their images, or a .json/.jsonl")],
+    source: Annotated[Path, typer.Argument(help="a folder of PAGE-XML or ALTO files beside their images or PDFs, "
+                                                "or a .json/.jsonl")],
     out: Annotated[Path, typer.Option("--out", "-o", help="page dataset directory to create")],
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Import labeled pages whole (PAGE-XML, or JSON with text + points per line) into the page contract; ``data
-    import -f page-xml-lines`` cuts them into lines instead."""
+    """Import labeled pages whole (PAGE-XML or ALTO, a PDF's pages rendered; or JSON with text + points per line)
+    into the page contract; ``data import -f page-xml-lines`` cuts them into lines instead."""
     from ocrops.data.importers import REJECTS_FILE
     from ocrops.data.page_importers import import_page_json, import_page_xml
 
@@ -106,7 +107,8 @@ def data_import_pages(
     kwargs = {"ratios": ratios} if ratios else {}
     fresh(out, overwrite)
     try:
-        result = (import_page_xml(source, out, **kwargs) if source.is_dir()
+        result = (import_page_xml(source, out, dpi=load_params(params).serve.pdf_dpi if params.exists() else 200,
+                                  **kwargs) if source.is_dir()
                   else import_page_json(source, out, **kwargs))
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         raise fail(str(exc)) from exc

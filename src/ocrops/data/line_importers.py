@@ -25,13 +25,12 @@ from ocrops.data.files import read_jsonl, write_jsonl
 from ocrops.data.geometry import crop_quad, order_points, widen
 from ocrops.data.images import load_rgb
 from ocrops.data.importers import REJECTS_FILE, ImportResult
-from ocrops.data.page_importers import children, local_name, read_page_xml
-from ocrops.data.pages import PageLine, box_polygon
+from ocrops.data.page_importers import read_alto, read_page_xml
+from ocrops.data.pages import PageLine
 from ocrops.data.split import sha256_bytes, split_for_hash
 
 MIN_LINE_HEIGHT = 8  # pixels: below it a crop holds no readable glyphs
 MAX_LINE_HEIGHT = 64  # pixels: taller crops are scaled down (the recognizers read lines at 48 px; keeps sets small)
-SKIPPED_LINE_TYPES = ("handwritten",)  # ALTO line types (tag labels) left out: these sets are of printed text
 
 
 @dataclass(frozen=True)
@@ -62,40 +61,6 @@ class LineFilter:
         if len(text) < self.min_chars:
             return None, f"fewer than {self.min_chars} characters"
         return text, ""
-
-
-def read_alto(path: str | Path) -> tuple[str, list[PageLine], list[str]]:
-    """(image file name, lines in document order, problems) of one ALTO file (v2-v4): a line's text is its
-    ``String`` contents joined by spaces, its outline the ``Shape/Polygon`` or else its box."""
-    root = ET.parse(path).getroot()  # noqa: S314
-    name = next(((e.text or "").strip() for e in root.iter() if local_name(e.tag) == "fileName"), "")
-    labels = {e.get("ID"): e.get("LABEL", "") for e in root.iter() if local_name(e.tag) == "OtherTag"}
-    lines, problems = [], []
-    for line in (e for e in root.iter() if local_name(e.tag) == "TextLine"):
-        kinds = [labels.get(ref, "") for ref in (line.get("TAGREFS") or "").split()]
-        if skipped := [k for k in kinds if any(t in k.lower() for t in SKIPPED_LINE_TYPES)]:
-            problems.append(f"line {line.get('ID')}: line type {skipped[0]} (not printed text)")
-            continue
-        words = [s.get("CONTENT", "") for s in line.iter() if local_name(s.tag) == "String"]
-        outline = _alto_outline(line)
-        if outline is None or not words:
-            problems.append(f"line {line.get('ID')}: " + ("no outline" if outline is None else "no String"))
-            continue
-        lines.append(PageLine(" ".join(w for w in words if w), outline))
-    return name, lines, problems
-
-
-def _alto_outline(line: ET.Element) -> list[list[float]] | None:
-    for shape in children(line, "Shape"):
-        for polygon in children(shape, "Polygon"):
-            values = [float(v) for v in polygon.get("POINTS", "").replace(",", " ").split()]
-            if len(values) >= 8 and len(values) % 2 == 0:
-                return [[values[i], values[i + 1]] for i in range(0, len(values), 2)]
-    try:
-        x, y, w, h = (float(line.get(k, "")) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
-    except ValueError:
-        return None
-    return box_polygon([x, y, x + w, y + h]) if w > 0 and h > 0 else None
 
 
 READERS = {"page-xml": read_page_xml, "alto": read_alto}

@@ -31,7 +31,12 @@ LINE_MIN_ASPECT = 2
 
 
 def is_line(image: Image.Image) -> bool:
-    return image.height <= LINE_MAX_HEIGHT and image.width >= LINE_MIN_ASPECT * image.height
+    return is_line_size(image.width, image.height)
+
+
+def is_line_size(width: int, height: int) -> bool:
+    """Whether an image of this size is a text line (read whole in ``auto`` mode), not a page."""
+    return height <= LINE_MAX_HEIGHT and width >= LINE_MIN_ASPECT * height
 
 
 @dataclass

@@ -9,12 +9,14 @@ Decided from the images' headers, before a pixel is decoded:
   place, so it is shed at once (5030 + Retry-After): a page costs as much as dozens of lines, and a queue
   bound in requests alone lets pages time out instead of being shed.
 
-Work is counted in megapixels plus a share per image (a line's fixed costs), apart for the two lanes images
-are decoded in (``serving.lanes``): requests of small images only, and requests with a large one, so that
-pages in the large lane, hostile ones included, never make a line wait in the estimate either. The rate is
-measured, not set: work done per second of busy time, both decayed with a half-life, so it follows the machine
-and the mix of requests. Until half a second of busy time is measured (a fresh worker), nothing is shed
-for time.
+Work is counted in megapixels plus a share per image (a line's fixed costs), apart for lines and pages:
+requests of small images read as lines, and requests with a page (a large image, or any image read as a page:
+a document's pages, a small page), so that pages, hostile ones included, never make a line wait in the
+estimate either, and a small page's detection does not pass for slow lines. The rate is measured, not set:
+work done per second of busy time, both decayed with a half-life, so it follows the machine and the mix of
+requests. Until half a second of busy time is measured (a fresh worker), nothing is shed for time; nor is a
+request that would wait behind nothing (the rate is only corrected by work done: shedding it would shed every
+request until the measurement had decayed away).
 """
 
 from __future__ import annotations
@@ -115,21 +117,21 @@ class Admission:
         self.held = 0  # tickets not yet released
         self.admitted = 0  # requests admitted so far (tells an idle moment from the next one)
 
-    def meter_for(self, pixels: Sequence[int]) -> Meter:
-        return self.meters["large" if any(p > self.small_pixels for p in pixels) else "small"]
+    def meter_for(self, pixels: Sequence[int], pages: bool = False) -> Meter:
+        return self.meters["large" if pages or any(p > self.small_pixels for p in pixels) else "small"]
 
-    def admit(self, pixels: Sequence[int], retry_after_s: int = 1) -> Ticket:
-        """A ticket for a request whose images declare ``pixels``; 5001 or 5030 (retry later) when it cannot be
-        held or answered in time."""
+    def admit(self, pixels: Sequence[int], retry_after_s: int = 1, pages: bool = False) -> Ticket:
+        """A ticket for a request whose images declare ``pixels`` (``pages``: some are read as pages); 5001 or
+        5030 (retry later) when it cannot be held or answered in time."""
         total = sum(pixels)
         if total > self.request_pixels:
             raise OcropsError(ErrorCode.TOO_LARGE, f"the request's images hold {total} pixels, more than the "
                                                    f"{self.request_pixels} one request may (serve.max_request_pixels)")
         if self.pixels_held + total > self.worker_pixels:
             raise Shed("server busy: too many pixels being read, retry later", retry_after_s)
-        meter, work = self.meter_for(pixels), work_of(pixels)
+        meter, work = self.meter_for(pixels, pages), work_of(pixels)
         wait = meter.wait_s(work)
-        if wait > self.deadline_s * DEADLINE_SHARE:
+        if wait > self.deadline_s * DEADLINE_SHARE and meter.in_flight > 0:
             raise Shed(f"server busy: a request admitted now would take ~{wait:.0f} s of its "
                        f"{self.deadline_s:g} s deadline; retry later",
                        max(retry_after_s, math.ceil(wait - self.deadline_s * DEADLINE_SHARE)))

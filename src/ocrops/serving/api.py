@@ -11,6 +11,8 @@ bentos/service.py maps HTTP to these calls; any other front end (a test, another
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import logging
 import time
@@ -22,10 +24,11 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from ocrops.data.documents import DocumentLimits, Page, open_document
+from ocrops.data.geometry import turn
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.formats import Format, Rendered, render
 from ocrops.inference.inputs import PayloadLimits, decode_base64
-from ocrops.inference.pages import Mode, page_reader
+from ocrops.inference.pages import Mode, is_line_size, page_reader
 from ocrops.inference.runtime import DETECTOR_FILE, read_package
 from ocrops.inference.types import Prediction
 from ocrops.serving import memory
@@ -70,6 +73,18 @@ def document_result(results: list[dict], pages: list[Page]) -> dict:
     return {"mode": "page", "text": "\f".join(r["text"] for r in results),
             "lines": [{**line, "page": e["page"]} for e in entries for line in e["lines"]],
             "pages": entries, "warnings": [{**w, "page": e["page"]} for e in entries for w in e.pop("warnings", [])]}
+
+
+def preview_uri(picture: Image.Image, rotation: int, side: int) -> str:
+    """A page as the reader saw it upright, at most ``side`` pixels on its longer side, as a JPEG data URI."""
+    upright = turn(picture, rotation)
+    scale = min(1.0, side / max(upright.size))
+    if scale < 1:
+        upright = upright.resize((max(1, round(upright.width * scale)), max(1, round(upright.height * scale))),
+                                 Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    upright.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 class OcrApi:
@@ -193,8 +208,11 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "send an image: multipart field 'file' or base64 'image'")
         return await self.lanes.run(self.lanes.small, self._open, payload)
 
-    def admit(self, opened: Sequence[Opened]) -> Ticket:
-        return self.admission.admit([p.pixels for o in opened for p in o.pages], self.settings.retry_after_s)
+    def admit(self, opened: Sequence[Opened], mode: Mode = "auto") -> Ticket:
+        # read as a page: a document's pages always, an image unless line mode or auto and line-shaped
+        pages = any(o.document or mode == "page" or (mode == "auto" and not is_line_size(
+            o.pages[0].header.width, o.pages[0].header.height)) for o in opened)
+        return self.admission.admit([p.pixels for o in opened for p in o.pages], self.settings.retry_after_s, pages)
 
     async def decode(self, pages: Sequence[Page], ticket: Ticket) -> list[Image.Image]:
         """Pixels decoded (or PDF pages rendered) in the lane their size calls for."""
@@ -202,11 +220,11 @@ class OcrApi:
             self.lanes.run(self.lanes.for_pixels(p.pixels), p.load, ticket=ticket) for p in pages)))
 
     async def read_opened(self, opened: Sequence[Opened], mode: Mode, correct: bool | None, redact: bool | None,
-                          timings: dict, started: float) -> tuple[list[dict], list[Image.Image]]:
+                          timings: dict, started: float) -> tuple[list[dict], list[list[Image.Image]]]:
         """Opened payloads admitted, decoded and read: (a result per payload, with its warnings, a document's
-        with its pages; each payload's first picture)."""
+        with its pages; each payload's pictures, a page's as decoded, before any turn)."""
         pages = [p for o in opened for p in o.pages]
-        async with self.admit(opened) as ticket:
+        async with self.admit(opened, mode) as ticket:
             pictures = await self.decode(pages, ticket)
             timings["decode_ms"] = (time.perf_counter() - started) * 1000
             # a document's pages are read as pages, whatever the mode: a page never passes for a line
@@ -217,16 +235,16 @@ class OcrApi:
                 read = await self.read([pictures[k] for k in chosen], page_mode, correct, redact, timings, ticket)
                 results += list(zip(chosen, read, strict=True))
         by_page = [r for _, r in sorted(results, key=lambda kr: kr[0])]
-        answers, firsts, at = [], [], 0
+        answers, decoded, at = [], [], 0
         for o in opened:
             n = len(o.pages)
             if o.document:
                 answers.append(document_result(by_page[at : at + n], o.pages))
             else:
                 answers.append(by_page[at])
-            firsts.append(pictures[at])
+            decoded.append(pictures[at : at + n])
             at += n
-        return answers, firsts
+        return answers, decoded
 
     def logged(self, request_id: str, answer: T) -> T:
         if self.settings.log_content and isinstance(answer, dict):  # a debugging switch: the text may be personal
@@ -237,21 +255,31 @@ class OcrApi:
 
     async def ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
                   mode: Mode, postprocess: bool | None, redact_pii: bool | None, fmt: Format | None = None,
-                  name: str | None = None) -> dict[str, Any] | Rendered:
-        """The answer in JSON, or written as ``fmt`` (``ocrops.formats``) for the file named ``name``."""
+                  name: str | None = None, pictures: bool = False) -> dict[str, Any] | Rendered:
+        """The answer in JSON (with ``pictures``: each page's upright preview as a JPEG data URI, for a client
+        that cannot show the file itself), or written as ``fmt`` (``ocrops.formats``) for the file named
+        ``name``."""
         correct, redact = self.switches(postprocess, redact_pii)
         return self.logged(request_id, await self.within_deadline(
-            self._ocr(request_id, image, file, content_type, mode, correct, redact, fmt, name)))
+            self._ocr(request_id, image, file, content_type, mode, correct, redact, fmt, name, pictures)))
 
     async def _ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
                    mode: Mode, correct: bool | None, redact: bool | None, fmt: Format | None = None,
-                   name: str | None = None) -> dict[str, Any] | Rendered:
+                   name: str | None = None, pictures: bool = False) -> dict[str, Any] | Rendered:
         started, timings = time.perf_counter(), {}
         opened = await self.open(image, file, content_type)
-        [result], [picture] = await self.read_opened([opened], mode, correct, redact, timings, started)
+        [result], [decoded] = await self.read_opened([opened], mode, correct, redact, timings, started)
+        if pictures and (fmt is None or fmt is Format.json):
+            side = self.settings.web_preview_side
+            entries = result["pages"] if "pages" in result else [result]
+            previews = await self.lanes.run(self.lanes.large, lambda: [
+                preview_uri(picture, entry.get("rotation", 0), side)
+                for picture, entry in zip(decoded, entries, strict=True)])
+            for entry, uri in zip(entries, previews, strict=True):
+                entry["picture"] = uri
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        answer = {"request_id": request_id, **result, "width": result.get("width", picture.width),
-                  "height": result.get("height", picture.height), "warnings": result.pop("warnings"),
+        answer = {"request_id": request_id, **result, "width": result.get("width", decoded[0].width),
+                  "height": result.get("height", decoded[0].height), "warnings": result.pop("warnings"),
                   "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
         if fmt is None or fmt is Format.json:
             return answer
@@ -281,8 +309,8 @@ class OcrApi:
         """One base64 image (a data URI), read under the deadline: (its result, the decoded image)."""
         async def work() -> tuple[dict, Image.Image]:
             opened = await self.open(payload)
-            [result], [picture] = await self.read_opened([opened], mode, None, None, {}, time.perf_counter())
-            return result, picture
+            [result], [decoded] = await self.read_opened([opened], mode, None, None, {}, time.perf_counter())
+            return result, decoded[0]
 
         return await self.within_deadline(work())
 

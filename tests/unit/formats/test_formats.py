@@ -1,6 +1,7 @@
 """The output formats, written from a perfect reading (the pages' labels) and checked with the tools their users
 check them with: the published XSDs (ALTO 4.4, PAGE-XML 2019), the hOCR specification's validator, poppler's
-pdftotext and PDFium for the searchable PDF, and `data import-pages` for a PAGE-XML round trip."""
+pdftotext and PDFium for the searchable PDF, and `data import-pages` for PAGE-XML and ALTO round trips (images
+and PDFs)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import zipfile
 
+import numpy as np
 import pytest
 from lxml import etree
 from output_checks import assert_words_on_their_lines, pdftotext, schema
@@ -154,10 +156,53 @@ def test_page_xml_comes_back_through_import_pages(pages, tmp_path) -> None:
     assert result.imported == 2 and not result.rejected
     rows, _ = read_pages(tmp_path / "imported")
     for row, (_, answer) in zip(sorted(rows, key=lambda r: r.image), pages, strict=True):
-        assert [line.text for line in row.lines] == [line["text"] for line in answer["lines"]]
-        for line, expected in zip(row.lines, answer["lines"], strict=True):
-            assert all(abs(a - b) <= 0.5 for p, q in zip(line.points, expected["box"], strict=True)
-                       for a, b in zip(p, q, strict=True)), (line.points, expected["box"])
+        assert_same_lines(row, answer)
+
+
+def bounds(points) -> list[float]:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def assert_same_lines(row, answer: dict, boxes_only: bool = False) -> None:
+    """The same lines, each where it was (within half a pixel; ALTO: its box, within one, as ALTO keeps whole
+    pixels and boxes)."""
+    assert [line.text for line in row.lines] == [line["text"] for line in answer["lines"]]
+    for line, expected in zip(row.lines, answer["lines"], strict=True):
+        ours, theirs, within = line.points, expected["box"], 0.5
+        if boxes_only:
+            ours, theirs, within = [bounds(ours)], [bounds(theirs)], 1.0
+        assert all(abs(a - b) <= within for p, q in zip(ours, theirs, strict=True)
+                   for a, b in zip(p, q, strict=True)), (line.points, expected["box"])
+
+
+def test_a_pdf_with_its_alto_or_page_xml_per_page_becomes_a_page_dataset(pages, tmp_path) -> None:
+    """An archive's PDF beside one ALTO file for the document (a Page per page) or a PAGE-XML file per page:
+    each page rendered at the size the file declares, its lines where they were."""
+    pdf = pdf_from_images([picture for picture, _ in pages], dpi=200)
+    alto, per_page = tmp_path / "alto", tmp_path / "page-xml"
+    for folder in (alto, per_page):
+        folder.mkdir()
+        (folder / "scan.pdf").write_bytes(pdf)
+    (alto / "scan.xml").write_bytes(render(Format.alto, document_answer(pages, 200), pdf, "scan.pdf").body)
+    for k, (_, answer) in enumerate(pages, 1):
+        (per_page / f"scan_{k:04d}.xml").write_bytes(render(Format.page_xml, answer, b"", "scan.pdf").body)
+    for folder in (alto, per_page):
+        result = import_page_xml(folder, tmp_path / f"{folder.name}-imported")
+        assert result.imported == 2 and not result.rejected, result.rejected
+        rows, _ = read_pages(tmp_path / f"{folder.name}-imported")
+        for row, (picture, answer) in zip(sorted(rows, key=lambda r: r.image), pages, strict=True):
+            with Image.open(tmp_path / f"{folder.name}-imported" / row.image) as rendered:
+                assert rendered.size == picture.size  # and it is that page, not another
+                assert np.abs(np.asarray(rendered.convert("RGB"), float) - np.asarray(picture, float)).mean() < 3
+            assert_same_lines(row, answer, boxes_only=folder is alto)
+    # a PAGE-XML file that does not say which page of a 2-page PDF is listed, not guessed
+    (per_page / "scan_0001.xml").rename(per_page / "scan.xml")
+    (per_page / "scan_0002.xml").write_bytes(b"<not xml")
+    result = import_page_xml(per_page, tmp_path / "unclear")
+    assert result.imported == 0
+    assert {r["source"] for r in result.rejected} == {"scan.xml", "scan_0002.xml"}
+    assert "which of the PDF's 2 pages" in next(r["reason"] for r in result.rejected if r["source"] == "scan.xml")
 
 
 def test_text_json_and_what_accept_asks_for(pages) -> None:

@@ -92,6 +92,37 @@ def test_lines_are_not_held_up_by_pages_in_the_estimate():
     assert 4 <= len(pages) <= 5, len(pages)
 
 
+def test_small_pages_are_counted_with_pages_not_lines():
+    """A small image read as a page (a TIFF of line-sized pages) costs a detection, far more than its pixels:
+    counted with the lines, it made them look slow and every line was shed."""
+    clock = Clock()
+    a = admission(clock, deadline_s=5)
+    for _ in range(10):
+        serve_one(a, clock, [LINE], 0.02)
+    assert a.meter_for([LINE], pages=True) is a.meters["large"]
+    for _ in range(3):
+        ticket = a.admit([LINE, LINE], pages=True)
+        clock.now += 1.0  # two small pages detected while a PDF is read
+        ticket.release()
+    lines = [a.admit([LINE]) for _ in range(20)]  # the lines' rate is the lines' own
+    assert len(lines) == 20
+
+
+def test_a_request_that_would_wait_behind_nothing_is_admitted():
+    """A rate measured low (a slow spell) is corrected only by work done: with nothing in flight, a request is
+    let in, or every one would be shed until the measurement decays."""
+    clock = Clock()
+    a = admission(clock, deadline_s=5)
+    serve_one(a, clock, [LINE], 20.0)  # one line took 20 s
+    first = a.admit([LINE])  # nothing in flight: in, despite the estimate
+    with pytest.raises(Shed):
+        a.admit([LINE])  # behind it, 20 s: shed
+    clock.now += 0.02
+    first.release()
+    a.admit([LINE]).release()
+    assert a.meters["small"].rate > work_of([LINE]) / 20.0
+
+
 def test_the_rate_follows_the_machine():
     clock = Clock()
     a = admission(clock)

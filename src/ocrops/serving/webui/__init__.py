@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ocrops.data.images import FORMAT_NAMES
 from ocrops.inference.pages import LINE_MAX_HEIGHT, LINE_MIN_ASPECT
 
 STATIC = Path(__file__).parent / "static"
@@ -26,7 +27,7 @@ def page_config(settings, api_keys_enabled: bool) -> dict:
     return {"max_image_bytes": settings.max_image_bytes, "max_side": settings.max_side,
             "max_pixels": settings.max_pixels, "preview_side": settings.web_preview_side,
             "line_max_height": LINE_MAX_HEIGHT, "line_min_aspect": LINE_MIN_ASPECT,
-            "api_key_required": api_keys_enabled}
+            "api_key_required": api_keys_enabled, "formats": f"{FORMAT_NAMES.replace(' or ', ', ')} or PDF"}
 
 
 def web_app(settings, api_keys_enabled: bool = False) -> Starlette:

@@ -1,5 +1,7 @@
 // The ocrops page: staged upload (a downscaled JPEG preview first, then the full image) to POST /ocr,
-// the text with a copy button, and each line's box with its confidence drawn over the image.
+// the text with a copy button, and each line's box with its confidence drawn over the image. A file the browser
+// cannot show (a PDF, a TIFF, HEIC) is sent whole with pictures=true: the service sends each page's picture back,
+// and a PDF's or TIFF's pages are shown one at a time, picked from their thumbnails.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -7,7 +9,7 @@ const SVG = "http://www.w3.org/2000/svg";
 
 // what each service error code means to a person (docs/architecture.md, "Errors")
 const MESSAGES = {
-  4001: "The service could not read this file as an image (PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF or AVIF).",
+  4001: "The service could not read this file as an image or a PDF.",
   4002: "The service did not understand the request.",
   4010: "This service needs an API key: enter it above, then drop the image again.",
   4029: "Too many requests: this client is rate-limited.",
@@ -72,11 +74,12 @@ function apiKey() {
 }
 
 // POST one image to /ocr; 429 and 503 are retried after the Retry-After the service sends
-async function recognize(blob, filename, mode, signal) {
+async function recognize(blob, filename, mode, signal, pictures = false) {
   for (let attempt = 0; ; attempt++) {
     const form = new FormData();
     form.append("file", blob, filename);
     form.append("mode", mode);
+    if (pictures) form.append("pictures", "true");
     const headers = {};
     const key = apiKey();
     if (key) headers.Authorization = `Bearer ${key}`;
@@ -163,10 +166,51 @@ function render(result, scale, stage, shown) {
   const model = result.model || {};
   const what = stage === "preview" ? `preview (${result.width}×${result.height})` : "full resolution";
   $("meta").textContent = `${model.name} v${model.version}${model.alias ? " @" + model.alias : ""} · ` +
+    (result.pageLabel ? `${result.pageLabel} · ` : "") +
     `${result.lines.length} line${result.lines.length === 1 ? "" : "s"} (${result.mode}) · ` +
     `${Math.round(result.timings?.total_ms ?? 0)} ms · ${what} · request ${result.request_id}`;
   $("model").textContent = `${model.name} v${model.version}${model.alias ? " @" + model.alias : ""}`;
   $("result").dataset.stage = stage;
+}
+
+// show the service's picture of a page (upright, downscaled) with that page's lines on it
+async function showPicture(job, entry, answer, label) {
+  const image = $("image");
+  image.src = entry.picture;
+  try { await image.decode(); } catch { return false; }
+  if (job !== current) return false;
+  image.hidden = false;
+  render({ ...entry, mode: entry.mode || answer.mode, model: answer.model, timings: answer.timings,
+           request_id: answer.request_id, pageLabel: label }, image.naturalWidth / entry.width, "full", true);
+  return true;
+}
+
+// a PDF's or TIFF's answer: a thumbnail per page; the first page shown, another on a click
+async function showDocument(job, answer) {
+  const strip = $("pages");
+  strip.replaceChildren();
+  const pages = answer.pages;
+  const select = async (k) => {
+    for (const button of strip.children) button.setAttribute("aria-current", String(button.dataset.page === String(k)));
+    await showPicture(job, pages[k], answer, `page ${pages[k].page} of ${pages.length}`);
+    $("result").dataset.page = pages[k].page;
+  };
+  pages.forEach((entry, k) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.page = String(k);
+    button.title = `page ${entry.page}: ${entry.lines.length} lines`;
+    const thumb = document.createElement("img");
+    thumb.src = entry.picture;
+    thumb.alt = `page ${entry.page}`;
+    const caption = document.createElement("span");
+    caption.textContent = String(entry.page);
+    button.append(thumb, caption);
+    button.addEventListener("click", () => select(k));
+    strip.append(button);
+  });
+  strip.hidden = false;
+  await select(0);
 }
 
 async function handle(file) {
@@ -178,7 +222,10 @@ async function handle(file) {
   const { signal } = job.controller;
   const image = $("image");
   $("result").hidden = true;
+  $("pages").hidden = true;
+  $("pages").replaceChildren();
   delete $("result").dataset.stage;
+  delete $("result").dataset.page;
   image.src = job.objectUrl;
   let shown = true;
   try { await image.decode(); } catch { shown = false; } // e.g. TIFF: the service reads it, the browser does not
@@ -201,10 +248,17 @@ async function handle(file) {
                                    `${megabytes(config.max_image_bytes)}`);
     }
     setStatus(previewed ? "Preview shown; reading the full-resolution image…" : "Reading…");
-    const result = await recognize(file, file.name || "image", "auto", signal);
+    const result = await recognize(file, file.name || "image", "auto", signal, !shown);
     if (job !== current) return;
-    render(result, 1, "full", shown);
-    setStatus(shown ? "" : "Your browser cannot display this format, so line boxes are not drawn.");
+    if (result.pages) {
+      await showDocument(job, result);
+      setStatus("");
+    } else if (!shown && result.picture) {
+      setStatus((await showPicture(job, result, result, "")) ? "" : "The service's picture of this file could not be shown.");
+    } else {
+      render(result, 1, "full", shown);
+      setStatus(shown ? "" : "Your browser cannot display this format, so line boxes are not drawn.");
+    }
   } catch (err) {
     if (signal.aborted || job !== current) return;
     const kept = $("result").dataset.stage === "preview" ? " Showing the preview's result." : "";
@@ -251,6 +305,7 @@ async function loadConfig() {
     if (response.ok) config = { ...config, ...(await response.json()) };
   } catch { /* defaults */ }
   $("limit").textContent = megabytes(config.max_image_bytes);
+  if (config.formats) $("formats").textContent = config.formats;
   $("key-row").hidden = !config.api_key_required;
 }
 
