@@ -20,7 +20,7 @@ def test_the_page_its_files_and_its_settings():
         config = client.get("/ui/config.json").json()
         assert config == {"max_image_bytes": 1234, "max_side": 900, "max_pixels": settings.max_pixels,
                           "preview_side": 512, "line_max_height": LINE_MAX_HEIGHT, "line_min_aspect": 2,
-                          "api_key_required": True}
+                          "api_key_required": True, "formats": "PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF, AVIF or PDF"}
         assert client.get("/ui/../__init__.py").status_code == 404  # no way out of the static folder
 
 
