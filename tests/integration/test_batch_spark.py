@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from hostile import encrypted_pdf
+from lxml import etree
 
 from conftest import (
     PROJECT,
@@ -122,9 +123,9 @@ MlflowClient().set_registered_model_alias("ocrops", "champion", mv.version)
     return params
 
 
-def batch(params: Path, scans: Path, out: Path, summary: Path, **popen) -> subprocess.Popen:
+def batch(params: Path, scans: Path, out: Path, summary: Path, *more: str, **popen) -> subprocess.Popen:
     return subprocess.Popen([ocrops(), "batch", str(scans), str(out), "--params", str(params), "--master",
-                             "local[2]", "--summary", str(summary)], stdout=subprocess.PIPE,
+                             "local[2]", "--summary", str(summary), *more], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **popen)
 
 
@@ -135,7 +136,8 @@ def read_parquet(out: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def killed_and_rerun(registered, archive, tmp_path_factory) -> tuple[Path, dict, dict]:
     """A job killed (SIGKILL to it, its JVM and its Python workers) once its first part is committed, then run
-    again to the end: (output, the rerun's summary, the third run's summary)."""
+    again to the end, then a third time writing ALTO for every file: (output, the rerun's summary, the third
+    run's summary)."""
     root = tmp_path_factory.mktemp("batch")
     out = root / "out"
     job = batch(registered, archive, out, root / "killed.json", start_new_session=True)
@@ -148,8 +150,8 @@ def killed_and_rerun(registered, archive, tmp_path_factory) -> tuple[Path, dict,
     job.wait(timeout=30)
     assert not (root / "killed.json").exists()
     summaries = []
-    for name in ("rerun", "again"):
-        job = batch(registered, archive, out, root / f"{name}.json")
+    for name, more in (("rerun", ()), ("again", ("--format", "alto", "--documents", str(root / "alto")))):
+        job = batch(registered, archive, out, root / f"{name}.json", *more)
         log, _ = job.communicate(timeout=600)
         assert job.returncode == 0, log[-4000:]
         summaries.append(json.loads((root / f"{name}.json").read_text(encoding="utf-8")))
@@ -195,6 +197,30 @@ def test_documents_are_read_as_a_row_per_page(killed_and_rerun):
         assert set(rows["mode"]) == {"page"} and (rows["text"].str.len() > 0).all()
     assert "Sodium" in frame.loc["docs/scan.tif#1", "text"]
     assert frame["page"].isna().sum() == IMAGES - len(DOCUMENTS)
+
+
+def test_the_batch_job_writes_a_valid_alto_per_file_as_its_rows_read(killed_and_rerun):
+    from output_checks import schema
+
+    out, _, again = killed_and_rerun
+    folder = out.parent / "alto"
+    assert again["documents"]["files"] == IMAGES - len(CORRUPT)
+    assert again["documents"]["skipped"] == {"4001": 3, "5001": 1}
+    frame = read_parquet(out)
+    alto = schema("alto-4-4.xsd")
+    for file in ("docs/report.pdf", "docs/scan.tif", "pages/p00000.jpg", "lines/007.png"):
+        written = folder / Path(file).parent / (Path(file).stem + ".alto.xml")
+        document = etree.parse(str(written))
+        assert alto.validate(document), alto.error_log
+        pages = document.getroot().findall(".//{*}Page")
+        rows = ([frame.loc[f"{file}#{n}"] for n in range(1, DOCUMENTS[file] + 1)] if file in DOCUMENTS
+                else [frame.loc[file]])
+        assert len(pages) == len(rows)
+        for page, row in zip(pages, rows, strict=True):
+            lines = [" ".join(s.get("CONTENT") for s in line.iter("{*}String")) for line in page.iter("{*}TextLine")]
+            assert lines == [" ".join(line["text"].split()) for line in row["lines"]]
+            assert (int(page.get("WIDTH")), int(page.get("HEIGHT"))) == (row["width"], row["height"])
+    assert not (folder / "bad").exists()
 
 
 def test_parquet_equals_the_served_bentos_answers(killed_and_rerun, bento, archive):

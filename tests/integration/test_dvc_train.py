@@ -27,6 +27,7 @@ import yaml
 from browser import ARTIFACTS, launch
 from mlflow.tracking import MlflowClient
 from mlflow_ui import VIEWPORT, headline_table, ocrops_ui, open_alias_dialog, shot, walk_to_version
+from PIL import Image
 
 from conftest import PROJECT, with_paths, write_pages
 from integration.test_dvc_validate import _dvc, _env, _run, copy_stages, init_repo
@@ -162,7 +163,9 @@ def test_the_candidate_loaded_by_alias_reads_as_evaluated(in_repo: Path):
     model = mlflow.pyfunc.load_model("models:/ocrops@candidate")
     out = model.predict(pd.DataFrame({"image": [image_b64(line.path) for line in test]}))
     assert cer(list(out["raw_text"]), test.texts()) == pytest.approx(evaluation["test"]["adapted"]["cer"], abs=1e-12)
-    assert list(out.columns) == ["text", "raw_text", "confidence", "mode", "lines", "error_code", "error"]
+    assert list(out.columns) == ["text", "raw_text", "confidence", "mode", "lines", "error_code", "error", "width",
+                                 "height", "rotation"]
+    assert (out["height"] == [Image.open(line.path).height for line in test]).all() and set(out["rotation"]) == {0}
     assert out["confidence"].between(0, 1).all()
     assert set(out["mode"]) == {"line"} and set(out["error_code"]) == {0}  # mode line by default: no detection
     info = mlflow.models.get_model_info("models:/ocrops@candidate")

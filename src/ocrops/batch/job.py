@@ -18,7 +18,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from ocrops.batch.documents import PAGES_TYPE, limits_for, split
-from ocrops.batch.model import RESULT_TYPE, BatchModel, udf_params
+from ocrops.batch.exports import ExportSummary, local_path, write_documents
+from ocrops.batch.model import BatchModel, udf_params
 from ocrops.batch.parts import Parts
 from ocrops.config import BatchParams, Params
 from ocrops.errors import ErrorCode, OcropsError
@@ -124,11 +125,11 @@ def run_batch(spark, params: Params, model: BatchModel, source: str, output: str
 
         if b.env_manager == "local":  # chosen: the executors run this environment (batch.env_manager says so)
             logging.getLogger("mlflow.pyfunc").addFilter(_LOCAL_ENV_WARNING)
-        predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
+        predict = mlflow.pyfunc.spark_udf(spark, model.uri, result_type=model.result_type, env_manager=b.env_manager,
                                           params=udf_params(params))
         # a document's pages are read as pages, whatever the mode, as the service reads them
         predict_page = predict if b.mode == "page" else mlflow.pyfunc.spark_udf(
-            spark, model.uri, result_type=RESULT_TYPE, env_manager=b.env_manager,
+            spark, model.uri, result_type=model.result_type, env_manager=b.env_manager,
             params=udf_params(params) | {"mode": "page"})
     limits = limits_for(params)
     split_pages = F.udf(lambda content: [asdict(p) for p in split(bytes(content), limits)], PAGES_TYPE)
@@ -154,6 +155,8 @@ def run_batch(spark, params: Params, model: BatchModel, source: str, output: str
             F.from_json("r.lines", LINES_TYPE).alias("lines"),
             F.coalesce("split_code", F.when(code != 0, code.cast("int"))).alias("error_code"),
             F.coalesce("split_error", F.when(code != 0, F.col("r.error"))).alias("error"),
+            *[(F.when(code == 0, F.col(f"r.{k}").cast("int")) if model.sizes else F.lit(None).cast("int")).alias(k)
+              for k in ("width", "height", "rotation")],
             F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"),
             F.lit(model.alias).alias("model_alias"))
         target = parts.path(Parts.name(number))
@@ -174,3 +177,20 @@ def run_batch(spark, params: Params, model: BatchModel, source: str, output: str
     summary.seconds = round(time.perf_counter() - started, 2)
     summary.images_per_s = round(summary.read / summary.read_seconds, 2) if summary.read_seconds else 0.0
     return summary
+
+
+def export_documents(spark, output: str, fmt, folder) -> ExportSummary:
+    """Every file in ``output``'s committed parts written as ``fmt`` under ``folder`` (by the driver)."""
+    committed = Parts(spark, output).committed()
+    if not committed:
+        return ExportSummary(format=str(fmt), folder=str(folder))
+    frame = spark.read.option("basePath", output).parquet(*committed).toPandas()
+
+    def read(path: str) -> bytes:
+        local = local_path(path)
+        if os.path.isfile(local):
+            with open(local, "rb") as f:
+                return f.read()
+        return bytes(spark.read.format("binaryFile").load(path).first().content)
+
+    return write_documents(frame, fmt, folder, read)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ocrops.config import Params
@@ -10,6 +11,8 @@ from ocrops.errors import ErrorCode, OcropsError
 # the pyfunc's answer per image; ``lines`` is JSON, parsed into Parquet's nested type by the job
 RESULT_TYPE = ("text string, raw_text string, confidence double, mode string, lines string, error_code long, "
                "error string")
+# what versions registered since the batch job wrote documents answer besides: the page's upright size and turn
+SIZE_TYPE = ", width long, height long, rotation long"
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,11 @@ class BatchModel:
     name: str
     version: str
     alias: str
+    sizes: bool = True  # its answers carry width, height and rotation (documents can be written from them)
+
+    @property
+    def result_type(self) -> str:
+        return RESULT_TYPE + (SIZE_TYPE if self.sizes else "")
 
     @property
     def uri(self) -> str:
@@ -48,7 +56,8 @@ def resolve(params: Params, model: str | None = None) -> BatchModel:
         raise OcropsError(ErrorCode.UNAVAILABLE,
                           f"{found.name} version {found.version} was registered before the packaged model read "
                           "pages; register a new version (dvc repro register) and promote it")
-    return found
+    outputs = set(signature.outputs.input_names()) if signature and signature.outputs else set()
+    return dataclasses.replace(found, sizes={"width", "height", "rotation"} <= outputs)
 
 
 def udf_params(params: Params) -> dict:

@@ -11,8 +11,10 @@ from ocrops.cli.common import ParamsOpt, ReadMode, console, fail
 from ocrops.config import load_params
 from ocrops.data.files import write_json
 from ocrops.errors import OcropsError
+from ocrops.formats import Format
 
 app = typer.Typer()
+
 
 
 @app.command("batch")
@@ -26,6 +28,10 @@ def batch_cmd(
     mode: Annotated[ReadMode | None, typer.Option(help="default: batch.mode")] = None,
     restart: Annotated[bool, typer.Option(help="delete OUTPUT first instead of resuming")] = False,
     summary: Annotated[Path | None, typer.Option(help="also write what the run did as JSON here")] = None,
+    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="also write a document per file read, "
+                                                       "in this format, under --documents")] = None,
+    documents: Annotated[Path | None, typer.Option(help="folder for --format's documents (the archive's folders "
+                                                        "mirrored)")] = None,
 ) -> None:
     """Read an archive of images and PDFs (a row per page) with the registered model on Apache Spark, into
     Parquet; a rerun resumes."""
@@ -34,10 +40,12 @@ def batch_cmd(
     except ModuleNotFoundError:
         raise fail("ocrops batch runs on Apache Spark: pip install 'ocrops[pipeline,spark]' (and Java 17 or newer; "
                     "`make java` installs Debian's)") from None
-    from ocrops.batch.job import run_batch, session
+    from ocrops.batch.job import export_documents, run_batch, session
     from ocrops.batch.model import resolve
     from ocrops.config import BatchParams
 
+    if (fmt is None) != (documents is None):
+        raise fail("--format and --documents go together")
     p = load_params(params)
     if mode is not None:
         p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode.value})})
@@ -48,13 +56,18 @@ def batch_cmd(
         try:
             done = run_batch(spark, p, found, source, output, restart=restart,
                              progress=lambda n, total: console.print(f"  {n}/{total} files read", highlight=False))
+            written = export_documents(spark, output, fmt, documents) if fmt is not None else None
         finally:
             spark.stop()
     except OcropsError as exc:
         raise fail(str(exc), 1) from exc
-    result = done.to_dict()
+    result = done.to_dict() | ({"documents": written.to_dict()} if written is not None else {})
     if summary is not None:
         write_json(summary, result)
     errors = ", ".join(f"{n} x {code}" for code, n in done.errors.items()) or "none"
     console.print(f"batch: {done.read} files read ({done.rows} rows, {done.images_per_s} files/s), {done.skipped} "
                   f"already done, errors: {errors} -> {output}", highlight=False)
+    if written is not None:
+        left = ", ".join(f"{n} x {code}" for code, n in written.skipped.items()) or "none"
+        console.print(f"documents: {written.files} files as {written.format} -> {written.folder} (not read: {left})",
+                      highlight=False)

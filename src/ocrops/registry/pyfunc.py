@@ -55,7 +55,8 @@ def _decode(value) -> object:
 _SERVE = ServeParams()
 PAGE_DEFAULTS = {"crop_margin": _SERVE.crop_margin, "unclip_ratio": _SERVE.unclip_ratio,
                  "merge_gap": _SERVE.merge_gap}
-OUTPUT_COLUMNS = ("text", "raw_text", "confidence", "mode", "lines", "error_code", "error")
+OUTPUT_COLUMNS = ("text", "raw_text", "confidence", "mode", "lines", "error_code", "error", "width", "height",
+                  "rotation")
 
 
 class OcropsPyfunc(mlflow.pyfunc.PythonModel):
@@ -126,14 +127,15 @@ def _row(result: dict | None, row: dict | OcropsError) -> dict:
     if isinstance(row, OcropsError) or result is None:
         error = row if isinstance(row, OcropsError) else OcropsError(ErrorCode.UNAVAILABLE, "not read")
         return {"text": "", "raw_text": "", "confidence": 0.0, "mode": "", "lines": "[]",
-                "error_code": int(error.code), "error": error.message}
+                "error_code": int(error.code), "error": error.message, "width": 0, "height": 0, "rotation": 0}
     # boxes to 0.1 px as plain floats (the detector's float32 corners would otherwise show as 433.70001220703125)
     lines = [line | {"box": [[round(float(v), 1) for v in point] for point in line["box"]]}
              for line in result["lines"]]
     confidence = float(sum(line["confidence"] for line in lines) / len(lines)) if lines else 0.0
     return {"text": result["text"], "raw_text": "\n".join(line["raw_text"] for line in lines),
             "confidence": confidence, "mode": result["mode"], "lines": json.dumps(lines, ensure_ascii=False),
-            "error_code": 0, "error": ""}
+            "error_code": 0, "error": "", "width": int(result["width"]), "height": int(result["height"]),
+            "rotation": int(result.get("rotation", 0))}
 
 
 def _signature():
@@ -142,7 +144,8 @@ def _signature():
 
     outputs = [ColSpec("string", "text"), ColSpec("string", "raw_text"), ColSpec("double", "confidence"),
                ColSpec("string", "mode"), ColSpec("string", "lines"), ColSpec("long", "error_code"),
-               ColSpec("string", "error")]
+               ColSpec("string", "error"), ColSpec("long", "width"), ColSpec("long", "height"),
+               ColSpec("long", "rotation")]
     page = [ParamSpec(k, "double", v) for k, v in PAGE_DEFAULTS.items()]
     return ModelSignature(
         inputs=Schema([ColSpec("string", "image")]),
