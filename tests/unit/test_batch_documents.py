@@ -53,17 +53,19 @@ def test_a_multipage_tiff_is_a_row_per_page_and_a_bad_document_one_row_with_its_
     assert long.error_code == ErrorCode.TOO_LARGE and "exceeds 2" in long.error
 
 
-def row(path: str, page: float | None, text: str, width: float | None = 100.0, code: float | None = None) -> dict:
+def row(path: str, page: float | None, text: str, width: float | None = 100.0, code: float | None = None,
+        mode: str = "page", rotation: float = 0.0) -> dict:
+    """One Parquet row as pandas reads it back (lines and boxes as numpy arrays)."""
     box = [np.array([0.0, 0.0]), np.array([10.0, 0.0]), np.array([10.0, 5.0]), np.array([0.0, 5.0])]
     lines = [] if code else [{"text": text, "raw_text": text, "confidence": 0.9, "box": np.array(box)}]
-    return {"path": path, "page": page, "text": text, "mode": "page" if page or width == 100.0 else "line",
-            "lines": np.array(lines, dtype=object), "width": width, "height": 50.0, "rotation": 180.0 if page == 2
-            else 0.0, "error_code": code}
+    return {"path": path, "page": page, "text": text, "mode": mode, "lines": np.array(lines, dtype=object),
+            "width": width, "height": 50.0, "rotation": rotation, "error_code": code}
 
 
 def test_a_files_rows_become_the_answer_the_service_gives():
-    frame = pd.DataFrame([row("file:/a/doc.pdf", 2, "second"), row("file:/a/bad.png", None, "", None, 4001.0),
-                          row("file:/a/doc.pdf", 1, "first"), row("file:/a/line.png", None, "x", 30.0)])
+    frame = pd.DataFrame([row("file:/a/doc.pdf", 2, "second", rotation=180.0),
+                          row("file:/a/bad.png", None, "", None, 4001.0, mode=""),
+                          row("file:/a/doc.pdf", 1, "first"), row("file:/a/line.png", None, "x", 30.0, mode="line")])
     found = dict(answers(frame))
     assert found["file:/a/bad.png"] == 4001
     document = found["file:/a/doc.pdf"]
@@ -71,11 +73,11 @@ def test_a_files_rows_become_the_answer_the_service_gives():
     assert document["pages"][1]["rotation"] == 180 and document["lines"][1]["page"] == 2
     assert document["pages"][0]["lines"][0]["box"] == [[0.0, 0.0], [10.0, 0.0], [10.0, 5.0], [0.0, 5.0]]
     line = found["file:/a/line.png"]
-    assert "pages" not in line and (line["width"], line["height"], line["text"]) == (30, 50, "x")
+    assert "pages" not in line and (line["mode"], line["width"], line["height"], line["text"]) == ("line", 30, 50, "x")
 
 
 def test_rows_without_page_sizes_are_refused_for_documents():
-    frame = pd.DataFrame([row("file:/a/line.png", None, "x", None)])
+    frame = pd.DataFrame([row("file:/a/line.png", None, "x", None, mode="line")])
     with pytest.raises(OcropsError) as refused:
         list(answers(frame))
     assert refused.value.code == ErrorCode.UNAVAILABLE and "registered before" in refused.value.message
