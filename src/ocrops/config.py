@@ -116,12 +116,27 @@ class PostprocessParams(_Section):
     redact: RedactParams = RedactParams()
 
 
+class CalibrationParams(_Section):
+    """Line confidence calibrated on the validation lines (ocrops.evaluation.calibration), stored with the model."""
+
+    method: Literal["auto", "isotonic", "platt", "none"] = Field(
+        "auto", description="auto: the lower cross-validated calibration error; none: raw confidence")
+    degraded_copies: int = Field(3, ge=0, description="copies of each validation line through the scan/photo "
+                                                      "augmentation: errors to calibrate on, as traffic brings")
+    strength: float = Field(1.0, ge=0, le=1, description="augmentation strength of those copies")
+    target_exact: float = Field(0.99, gt=0, le=1, description="lines at or above the review threshold are exact "
+                                                              "this share of the time on validation")
+    bins: int = Field(15, ge=2, description="equal-width bins of the calibration error and reliability diagram")
+    seed: int = 0
+
+
 class EvaluateParams(_Section):
     batch_size: int = Field(16, ge=1)
     latency_lines: int = Field(64, ge=1, description="test lines timed one by one for per-line latency")
     gallery_size: int = Field(40, ge=0, description="worst lines shown in reports/error_gallery.html")
     confusions: int = Field(20, ge=0, description="most frequent character confusions reported")
     page_gallery_size: int = Field(3, ge=1, description="worst test pages drawn side by side in the page gallery")
+    calibration: CalibrationParams = CalibrationParams()
 
 
 class TensorRTParams(_Section):
@@ -361,6 +376,8 @@ class EvaluatePaths(_Section):
     confusions: Path = Path("reports/plots/confusions.json")
     page_gallery: Path = Path("reports/page_gallery")  # worst test pages with their lines drawn (PNG)
     page_plot: Path = Path("reports/plots/pages.json")  # page CER and detection F1 by capture, base vs adapted
+    reliability: Path = Path("reports/plots/reliability")  # the reliability diagram: a DVC plot file per curve
+    reliability_png: Path = Path("reports/reliability.png")  # the same, drawn (an MLflow artifact of the version)
 
 
 class RegisterPaths(_Section):

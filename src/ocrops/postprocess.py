@@ -1,7 +1,9 @@
-"""Post-processing that travels with a packaged model: lexicon correction, user rules, PII redaction.
+"""Post-processing that travels with a packaged model: lexicon correction, user rules, PII redaction, and the
+confidence calibration the evaluate stage fitted.
 
 The chain runs in this order on every recognized line: lexicon correction (only low-confidence lines),
 the user's rule classes, then redaction, so that no rule ever sees what redaction removed from the output.
+A line's confidence is calibrated beside the text: the chance that its raw reading is exact.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -172,6 +177,50 @@ def load_rule(spec: str) -> Callable[[str], str]:
     return rule
 
 
+# -- confidence ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The recognizer's raw line confidence -> the chance the line is read exactly (fitted on validation lines by
+    ``ocrops.evaluation.calibration``); a line under ``threshold`` needs review.
+
+    ``isotonic``: a step function through ``points`` ((raw, calibrated) pairs, linear between them);
+    ``platt``: a logistic curve on the raw confidence's log-odds, ``sigmoid(a * logit(raw) + b)``;
+    ``identity``: the raw confidence as it is (calibration off)."""
+
+    method: str
+    threshold: float
+    points: tuple[tuple[float, float], ...] = ()
+    a: float = 1.0
+    b: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # how it was fitted (kept, not used)
+
+    def __call__(self, raw: float) -> float:
+        if self.method == "isotonic":
+            xs, ys = zip(*self.points, strict=True)
+            return float(np.interp(raw, xs, ys))
+        if self.method == "platt":
+            p = min(max(raw, 1e-6), 1 - 1e-6)
+            return float(1 / (1 + np.exp(-(self.a * np.log(p / (1 - p)) + self.b))))
+        return float(raw)
+
+    def needs_review(self, calibrated: float) -> bool:
+        return calibrated < self.threshold
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "threshold": self.threshold, "points": [list(p) for p in self.points],
+                "a": self.a, "b": self.b, **({"fitted": self.extra} if self.extra else {})}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        if data.get("method") not in ("isotonic", "platt", "identity"):
+            raise OcropsError(ErrorCode.INVALID_INPUT, f"unknown confidence calibration {data.get('method')!r}")
+        return cls(data["method"], float(data["threshold"]), tuple((float(x), float(y)) for x, y in
+                                                                   data.get("points", ())),
+                   float(data.get("a", 1.0)), float(data.get("b", 0.0)), data.get("fitted", {}))
+
+
 # -- the chain ---------------------------------------------------------------------------------------
 
 
@@ -181,6 +230,7 @@ class Postprocessor:
 
     settings: PostprocessParams
     lexicon: list[str]
+    calibration: Calibration | None = None  # None: a model registered before calibration (confidence raw)
 
     def __post_init__(self) -> None:
         self.corrector = LexiconCorrector(self.lexicon, self.settings.min_similarity, self.settings.min_term_length)
@@ -204,10 +254,19 @@ class Postprocessor:
     def redact(self, text: str) -> str:
         return redact(text, **self.settings.redact.model_dump())
 
+    def confidence(self, raw: float) -> tuple[float, bool | None]:
+        """A line's answered confidence (calibrated) and whether it needs review (None: not calibrated)."""
+        if self.calibration is None:
+            return raw, None
+        calibrated = self.calibration(raw)
+        return calibrated, self.calibration.needs_review(calibrated)
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         payload = {"settings": self.settings.model_dump(mode="json"), "lexicon": self.lexicon}
+        if self.calibration is not None:
+            payload["calibration"] = self.calibration.to_dict()
         (path / POSTPROCESS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n",
                                              encoding="utf-8")
         return path / POSTPROCESS_FILE
@@ -217,4 +276,5 @@ class Postprocessor:
         path = Path(path)
         file = path / POSTPROCESS_FILE if path.is_dir() else path
         payload = json.loads(file.read_text(encoding="utf-8"))
-        return cls(PostprocessParams.model_validate(payload["settings"]), payload["lexicon"])
+        calibration = Calibration.from_dict(payload["calibration"]) if "calibration" in payload else None
+        return cls(PostprocessParams.model_validate(payload["settings"]), payload["lexicon"], calibration)

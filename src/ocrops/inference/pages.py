@@ -182,14 +182,20 @@ class PageReader:
     def assemble(self, found: Found, readings: Sequence[Prediction], post: Postprocessor | None = None,
                  correct: bool | None = None, redact_pii: bool | None = None) -> dict:
         """{"mode", "text", "lines": [{"text", "raw_text", "confidence", "box"}]} for one image; a page drops
-        empty and low-confidence lines."""
+        empty and low-confidence lines. With ``post`` carrying a calibration, a line's confidence is calibrated
+        and it says whether it ``needs_review``."""
         lines = []
         for region, reading in zip(found.regions, readings, strict=True):
             raw, conf = reading.text, float(reading.confidence)
             if found.kind == "page" and (not raw or conf < self.min_confidence):
                 continue
-            text = post(raw, conf, correct=correct, redact_pii=redact_pii) if post is not None else raw
-            lines.append({"text": text, "raw_text": raw, "confidence": round(conf, 5), "box": region.box})
+            line = {"text": raw, "raw_text": raw, "confidence": round(conf, 5), "box": region.box}
+            if post is not None:
+                line["text"] = post(raw, conf, correct=correct, redact_pii=redact_pii)
+                calibrated, review = post.confidence(conf)
+                if review is not None:
+                    line |= {"confidence": round(calibrated, 5), "needs_review": review}
+            lines.append(line)
         result = {"mode": found.kind, "text": "\n".join(line["text"] for line in lines), "lines": lines,
                   "width": found.size[0], "height": found.size[1], "warnings": doubts(found, lines)}
         if found.kind == "page":

@@ -39,7 +39,20 @@ def headline_table(tags: dict[str, str]) -> list[str]:
          else f"{figure(tags, 'test_lines_per_s'):.1f}", ""),
     ]
     lines = ["| Figure | This version | Base model |", "|---|---|---|"]
-    return lines + [f"| {name} | **{mine}** | {base} |" for name, mine, base in rows]
+    return lines + [f"| {name} | **{mine}** | {base} |" for name, mine, base in rows] + review(tags)
+
+
+def review(tags: dict[str, str]) -> list[str]:
+    """The calibrated confidence's review threshold tau and what it does on the test split."""
+    tau = figure(tags, "review_threshold")
+    if tau is None:
+        return []
+    target = figure(tags, "review_target_exact") or 0.99
+    return ["", f"Lines answered with confidence under **tau = {tau:.3f}** carry `needs_review` (on validation, "
+                f"lines at or above it are exact at least {100 * target:g} % of the time): "
+                f"{_pct(figure(tags, 'test_share_needs_review'))} of the test lines. Confidence calibration "
+                f"error (ECE) on the test split: {figure(tags, 'test_ece_raw') or 0:.4f} raw, "
+                f"**{figure(tags, 'test_ece_calibrated') or 0:.4f}** calibrated."]
 
 
 def provenance(tags: dict[str, str]) -> list[str]:

@@ -56,6 +56,15 @@ def headline_tags(evaluation: dict, test_set_name: str = "the test split") -> di
     if "adapted" in guard:  # absent when the project has no guard set
         figures |= {"guard_cer": guard["adapted"]["cer"], "base_guard_cer": guard["base"]["cer"],
                     "guard_cer_change_points": guard["cer_change_points"]}
+    if "map" in (calibration := evaluation.get("calibration", {})):  # absent in reports older than calibration
+        figures |= {"review_threshold": calibration["map"]["threshold"],
+                    "review_target_exact": calibration["fit"]["target_exact"],
+                    "test_ece_raw": calibration["test"]["raw_ece"],
+                    "test_ece_calibrated": calibration["test"]["calibrated_ece"],
+                    "test_share_needs_review": calibration["test"]["share_below"]}
+        if "test_degraded" in calibration:
+            figures |= {"test_degraded_ece_raw": calibration["test_degraded"]["raw_ece"],
+                        "test_degraded_ece_calibrated": calibration["test_degraded"]["calibrated_ece"]}
     tags = {k: f"{v:.6g}" for k, v in figures.items() if v is not None}
     tags["test_set_digest"] = evaluation["test_set"]["digest"]
     tags["test_set_lines"] = str(evaluation["test_set"]["lines"])
@@ -82,9 +91,12 @@ def register(params: Params, model_dir: Path, evaluation: dict, chain: Postproce
         post = evaluation["test"]["adapted_postprocessed"] or {}
         metrics |= {f"test_postprocessed_{k}": v for k, v in post.items() if isinstance(v, int | float)}
         metrics |= {f"test_latency_{k}": v for k, v in evaluation["test"]["adapted"]["latency"].items()}
+        metrics |= {k: v for k, v in tags.items() if k.startswith(("test_ece", "test_degraded_ece", "review_"))}
         metrics = {k: float(v) for k, v in metrics.items()}
         mlflow.log_metrics(metrics)
         mlflow.set_tags({"ocrops.test_set_digest": tags["test_set_digest"]})
+        if params.paths.evaluate.reliability_png.exists():  # the reliability diagram beside the figures
+            mlflow.log_artifact(str(params.paths.evaluate.reliability_png))
         try:
             info = log_pyfunc(model_dir, chain, example_image, family)
         except (OSError, MlflowException) as exc:  # disk full, read-only artifact store: the run ends FAILED

@@ -34,6 +34,7 @@ from ocrops.inference.types import Prediction
 from ocrops.serving import memory
 from ocrops.serving.admission import Admission, Ticket
 from ocrops.serving.lanes import SMALL_PIXELS, Lanes
+from ocrops.serving.metrics import observe_lines, service_metrics
 from ocrops.serving.protocols import chat_completion, chat_image, check_chat_options, layout_parsing
 from ocrops.serving.settings import ServeSettings
 
@@ -178,8 +179,10 @@ class OcrApi:
         async def offload(fn: Callable[..., T], *args: Any) -> T:
             return await self.lanes.run(self.lanes.large, fn, *args, ticket=ticket)
 
-        return await self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii, timings,
-                                           max_lines=self.settings.max_lines, offload=offload)
+        results = await self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii,
+                                              timings, max_lines=self.settings.max_lines, offload=offload)
+        observe_lines(service_metrics(), results)
+        return results
 
     async def within_deadline(self, work: Awaitable[T]) -> T:
         """``work`` answered by ``serve.timeout_s`` (5004), whatever it is waiting for; threads it left running

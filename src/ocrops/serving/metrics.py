@@ -17,6 +17,8 @@ from pathlib import Path
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+# calibrated line confidence: most lines sit near 1, so the buckets are finest there
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 1.0)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class ServiceMetrics:
     queue_depth: object
     model_info: object
     shed: object
+    confidence: object
+    lines: object
 
 
 @functools.cache
@@ -44,6 +48,10 @@ def service_metrics() -> ServiceMetrics:
         model_info=Gauge("ocrops_model_info", "The served model (value 1)",
                          ["name", "version", "alias", "engine", "family"], multiprocess_mode="max"),
         shed=Counter("ocrops_rejected", "Requests refused before inference, by error code", ["code"]),
+        confidence=Histogram("ocrops_line_confidence", "Answered lines' confidence (calibrated where the model is)",
+                             buckets=CONFIDENCE_BUCKETS),
+        lines=Counter("ocrops_lines", "Answered lines, by whether they need review (below the model's threshold; "
+                                      "'unknown' for a model without calibration)", ["needs_review"]),
     )
 
 
@@ -71,3 +79,12 @@ def own_metrics_dir() -> Path | None:
     BentoMLContainer.prometheus_multiproc_dir.set(str(folder))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
+
+
+def observe_lines(metrics: ServiceMetrics, results: list[dict]) -> None:
+    """Each answered line's confidence and review flag (drift in what the model doubts shows here first)."""
+    for result in results:
+        for line in result.get("lines", ()):
+            metrics.confidence.observe(line["confidence"])
+            review = line.get("needs_review")
+            metrics.lines.labels(needs_review="unknown" if review is None else str(review).lower()).inc()

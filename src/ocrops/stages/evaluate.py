@@ -12,6 +12,7 @@ from ocrops.config import EvaluatePaths, Params
 from ocrops.data.contract import read_lexicon
 from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
+from ocrops.evaluation import calibration as calibrating
 from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.evaluation.measure import latency_ms, measure
 from ocrops.evaluation.metrics import EMPTY, cer, cer_by_bucket, confusions, top_confusions
@@ -32,7 +33,8 @@ HEADLINE = {"test_cer_base": "test.base.cer", "test_cer_adapted": "test.adapted.
             "test_cer_postprocessed": "test.adapted_postprocessed.cer",
             "guard_cer_base": "guard.base.cer", "guard_cer_adapted": "guard.adapted.cer",
             "page_cer_base": "pages.base.page_cer", "page_cer_adapted": "pages.adapted.page_cer",
-            "page_f1": "pages.adapted.f1"}
+            "page_f1": "pages.adapted.f1", "test_ece_raw": "calibration.test.raw_ece",
+            "test_ece_calibrated": "calibration.test.calibrated_ece", "review_threshold": "calibration.map.threshold"}
 
 
 def run(params: Params) -> dict:
@@ -78,6 +80,7 @@ def run(params: Params) -> dict:
     report["confusions"] = top_confusions(texts["adapted"], refs, e.confusions)
 
     report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
+    report["calibration"] = calibrate_confidence(params, adapted, test, readings["adapted"])
 
     write_json(out.metrics, report)
     write_headline(out.headline, report, HEADLINE)
@@ -101,6 +104,37 @@ def _by_source(predictions: list[Prediction], lines: LineDataset, sources: list[
         hyps.append(prediction.text)
         refs.append(line.text)
     return {source: {"lines": len(refs), "cer": cer(hyps, refs)} for source, (hyps, refs) in sorted(by.items())}
+
+
+def calibrate_confidence(params: Params, model: OCRModel, test: LineDataset, readings: list[Prediction]) -> dict:
+    """Fit the line confidence's calibration on the validation lines (and their degraded copies), assess it on
+    the test split as it is and degraded alike, draw the reliability diagram; the report holds the map the
+    register stage packages with the model."""
+    c, out = params.evaluate.calibration, params.paths.evaluate
+
+    def exactness(images: list[Image.Image], refs: list[str]) -> tuple[list[float], list[bool]]:
+        predictions = model.predict(images, batch_size=params.evaluate.batch_size)
+        return [p.confidence for p in predictions], [p.text == r for p, r in zip(predictions, refs, strict=True)]
+
+    val = LineDataset.from_accepted(params.paths.validate_.accepted, "val")
+    images = [val.image(i) for i in range(len(val))]
+    images += calibrating.degraded(images, c.degraded_copies, c.strength, c.seed)
+    fitted, figures = calibrating.calibrate(*exactness(images, val.texts() * (1 + c.degraded_copies)), c.method,
+                                            c.target_exact, c.bins, c.seed)
+    test_images = [test.image(i) for i in range(len(test))]
+    assessed = {"test": calibrating.assess(fitted, [p.confidence for p in readings],
+                                           [p.text == r for p, r in zip(readings, test.texts(), strict=True)],
+                                           c.bins)}
+    if c.degraded_copies:
+        worse = calibrating.degraded(test_images, c.degraded_copies, c.strength, c.seed + 1)
+        assessed["test degraded"] = calibrating.assess(fitted, *exactness(worse, test.texts() * c.degraded_copies),
+                                                       c.bins)
+    for name, rows in calibrating.plot_rows(assessed).items():
+        write_json(out.reliability / f"{name}.json", rows, indent=1)
+    calibrating.draw(assessed, out.reliability_png)
+    return {"map": fitted.to_dict(), "fit": figures,
+            **{name.replace(" ", "_"): {k: v for k, v in figures_.items() if k != "reliability"}
+               for name, figures_ in assessed.items()}}
 
 
 def evaluate_page_split(params: Params, models: dict[str, OCRModel], lines: LineDataset) -> dict:
@@ -148,6 +182,11 @@ def summary(report: dict) -> list[str]:
     if "adapted" in (guard := report["guard"]):
         lines.append(f"guard ({guard['lines']} real scanned lines): CER {guard['base']['cer']:.4f} -> "
                      f"{guard['adapted']['cer']:.4f} ({guard['cer_change_points']:+.2f} points)")
+    cal, fit = report["calibration"]["test"], report["calibration"]["fit"]
+    lines.append(f"confidence calibrated ({fit['method']}, {fit['lines']} validation lines): test ECE "
+                 f"{cal['raw_ece']:.4f} -> {cal['calibrated_ece']:.4f}; review threshold "
+                 f"{report['calibration']['map']['threshold']:.3f} ({cal['share_below']:.1%} of test lines under it, "
+                 f"{cal['wrong_below']} of {cal['wrong']} wrong ones)")
     if "skipped" in pages:
         return [*lines, f"pages: {pages['skipped']}"]
     return [*lines, f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "

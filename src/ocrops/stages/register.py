@@ -10,7 +10,7 @@ from ocrops.data.contract import read_lexicon
 from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.errors import PipelineError
-from ocrops.postprocess import Postprocessor
+from ocrops.postprocess import Calibration, Postprocessor
 from ocrops.registry.versions import CANDIDATE, register, verify_registered
 from ocrops.tracking import dvc_digest, git_commit
 
@@ -25,7 +25,8 @@ def run(params: Params) -> dict:
     test = LineDataset.from_accepted(paths.validate_.accepted, "test")
     if test.digest() != evaluation["test_set"]["digest"]:
         raise PipelineError(f"{paths.evaluate.metrics} was computed on another test set; rerun the evaluate stage")
-    chain = Postprocessor(params.postprocess, read_lexicon(params.data.path))
+    calibration = Calibration.from_dict(evaluation["calibration"]["map"])
+    chain = Postprocessor(params.postprocess, read_lexicon(params.data.path), calibration)
     lineage = {"mlflow.source.git.commit": git_commit() or "", "data_dvc_md5": dvc_digest(f"{params.data.path}.dvc")
                or "", "train_run_id": train.get("mlflow_run_id", "")}
     registered = register(params, paths.train.model, evaluation, chain, test[0].path,
