@@ -49,6 +49,7 @@ class OCRLine(BaseModel):
     raw_text: str
     confidence: float
     box: list[list[float]]  # four corners in image pixels, clockwise from top-left
+    needs_review: bool | None = None  # confidence under the model's review threshold (None: model not calibrated)
     page: int | None = None  # a document's (PDF, multi-page TIFF) page number, from 1; its pixels are that page's
 
 

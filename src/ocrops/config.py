@@ -217,6 +217,18 @@ class RateLimitParams(_Section):
     burst: int = Field(100, ge=1, description="bucket size: requests allowed at once")
 
 
+class CaptureParams(_Section):
+    """Opt-in: a sample of the lines the model doubts (``needs_review``), kept for review (SECURITY.md)."""
+
+    enabled: bool = Field(False, description="off: nothing a request sends is kept")
+    url: str = Field("captures", description="a folder, or any fsspec URL (s3://bucket/prefix) the service can write")
+    sample: float = Field(1.0, ge=0, le=1, description="share of the lines needing review that are kept")
+    max_lines: int = Field(10_000, ge=1, description="lines kept at most; the oldest go first")
+    max_age_days: float = Field(30, gt=0, description="a line older than this is removed")
+    queue: int = Field(256, ge=1, description="lines waiting to be written per API worker; beyond, a line is "
+                                              "dropped (counted), never waited for")
+
+
 class ServeParams(_Section):
     """The BentoML service (bentos/service.py); each can be overridden by an OCROPS_SERVE_* variable."""
 
@@ -292,6 +304,7 @@ class ServeParams(_Section):
                                     "a request from any other origin is refused (4030)")
     web_preview_side: int = Field(1024, ge=64, description="web page: a larger image is first sent downscaled "
                                                           "to this side for a fast first answer")
+    capture: CaptureParams = CaptureParams()
 
     @field_validator("engine", mode="before")
     @classmethod

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from ocrops.config import PostprocessParams
-from ocrops.evaluation.calibration import (assess, calibrate, cross_validated_ece, ece, fit_method, plot_rows,
-                                           reliability, review_threshold)
+from ocrops.evaluation.calibration import (
+    assess,
+    calibrate,
+    cross_validated_ece,
+    ece,
+    fit_method,
+    plot_rows,
+    reliability,
+    review_threshold,
+)
 from ocrops.inference.pages import Found, PageReader, Region
 from ocrops.inference.types import Prediction
 from ocrops.postprocess import Calibration, Postprocessor

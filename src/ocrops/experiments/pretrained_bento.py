@@ -12,6 +12,7 @@ from ocrops.config import ExportParams
 from ocrops.data.files import write_json
 from ocrops.families import saved_family
 from ocrops.inference.runtime import EXPORT_MANIFEST
+from ocrops.postprocess import Calibration
 from ocrops.stages.package import build_wheel, import_model
 
 
@@ -33,9 +34,11 @@ def export_pretrained(root: Path, export: ExportParams) -> tuple[Path, Path]:
     return model_dir, engines
 
 
-def pretrained_bento(root: Path, project: Path, lexicon: Sequence[str] = ()) -> str:
+def pretrained_bento(root: Path, project: Path, lexicon: Sequence[str] = (),
+                     calibration: Calibration | None = None) -> str:
     """A Bento of the default base model without training (its released weights, exported by its
-    family), its post-processing correcting toward ``lexicon``, built from ``project``'s bentofile in a context
+    family), its post-processing correcting toward ``lexicon`` (and mapping confidence by ``calibration``, if
+    given: never measured, as the model was never evaluated), built from ``project``'s bentofile in a context
     under ``root``: what ``ocrops gpu-check`` and the service tests serve. It carries no evaluation figures (it
     was never evaluated). BENTOML_HOME must be set before bentoml is imported; returns the bento tag."""
     import bentoml
@@ -45,7 +48,7 @@ def pretrained_bento(root: Path, project: Path, lexicon: Sequence[str] = ()) -> 
 
     params = load_params(project / "params.yaml")
     model_dir, engines = export_pretrained(root, params.export.model_copy(update={"int8": False}))
-    Postprocessor(params.postprocess, list(lexicon)).save(root / "mlflow")
+    Postprocessor(params.postprocess, list(lexicon), calibration).save(root / "mlflow")
     tags = {"family": saved_family(model_dir).name, "train_run_id": "pretrained"}
     import_model(params, "champion", "1", model_dir, engines, {"source": "pretrained, not trained"}, tags)
 

@@ -180,10 +180,11 @@ class PageReader:
         return orientation.probe(found.quads, [r.crop for r in found.regions])
 
     def assemble(self, found: Found, readings: Sequence[Prediction], post: Postprocessor | None = None,
-                 correct: bool | None = None, redact_pii: bool | None = None) -> dict:
+                 correct: bool | None = None, redact_pii: bool | None = None,
+                 keep: Callable[[Image.Image, dict], None] | None = None) -> dict:
         """{"mode", "text", "lines": [{"text", "raw_text", "confidence", "box"}]} for one image; a page drops
         empty and low-confidence lines. With ``post`` carrying a calibration, a line's confidence is calibrated
-        and it says whether it ``needs_review``."""
+        and it says whether it ``needs_review``. ``keep`` is shown each answered line with its crop."""
         lines = []
         for region, reading in zip(found.regions, readings, strict=True):
             raw, conf = reading.text, float(reading.confidence)
@@ -196,6 +197,8 @@ class PageReader:
                 if review is not None:
                     line |= {"confidence": round(calibrated, 5), "needs_review": review}
             lines.append(line)
+            if keep is not None:
+                keep(region.crop, line)
         result = {"mode": found.kind, "text": "\n".join(line["text"] for line in lines), "lines": lines,
                   "width": found.size[0], "height": found.size[1], "warnings": doubts(found, lines)}
         if found.kind == "page":
@@ -210,10 +213,12 @@ class PageReader:
                                                    "one request may hold (serve.max_lines); send fewer pages")
         return crops
 
-    def _assemble_all(self, found: list[Found], readings: list[Prediction], post, correct, redact_pii) -> list:
+    def _assemble_all(self, found: list[Found], readings: list[Prediction], post, correct, redact_pii,
+                      keep=None) -> list:
         results, k = [], 0
         for item in found:
-            results.append(self.assemble(item, readings[k : k + len(item.regions)], post, correct, redact_pii))
+            results.append(self.assemble(item, readings[k : k + len(item.regions)], post, correct, redact_pii,
+                                         keep))
             k += len(item.regions)
         return results
 
@@ -242,9 +247,11 @@ class PageReader:
                          mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
                          redact_pii: bool | None = None, timings: dict | None = None,
                          max_lines: int | None = None,
-                         offload: Callable[..., Awaitable] | None = None) -> list[dict]:
+                         offload: Callable[..., Awaitable] | None = None,
+                         keep: Callable[[Image.Image, dict], None] | None = None) -> list[dict]:
         """As :meth:`read`, for an event loop: detection run by ``offload(fn, *args)`` (default: a worker
-        thread), ``recognize`` awaited. Cancelling it (a deadline) starts no further detection."""
+        thread), ``recognize`` awaited. Cancelling it (a deadline) starts no further detection. ``keep`` is shown
+        each answered line with its crop (the capture store)."""
         timings = {} if timings is None else timings
         offload = offload or asyncio.to_thread
         started = time.perf_counter()
@@ -261,4 +268,4 @@ class PageReader:
         started = time.perf_counter()
         readings = await recognize(crops) if crops else []
         timings["recognize_ms"] = (time.perf_counter() - started) * 1000
-        return self._assemble_all(found, readings, post, correct, redact_pii)
+        return self._assemble_all(found, readings, post, correct, redact_pii, keep)

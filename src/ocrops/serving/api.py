@@ -33,6 +33,7 @@ from ocrops.inference.runtime import DETECTOR_FILE, read_package
 from ocrops.inference.types import Prediction
 from ocrops.serving import memory
 from ocrops.serving.admission import Admission, Ticket
+from ocrops.serving.capture import REQUEST_ID, Capture
 from ocrops.serving.lanes import SMALL_PIXELS, Lanes
 from ocrops.serving.metrics import observe_lines, service_metrics
 from ocrops.serving.protocols import chat_completion, chat_image, check_chat_options, layout_parsing
@@ -105,8 +106,19 @@ class OcrApi:
                                    SMALL_PIXELS, on_idle=self._idle)
         self._given_back_at = 0  # requests admitted when memory was last given back
         self.model_name = self.info["mlflow"]["name"]
+        self.capture = self._capture(settings)
         if settings.log_content:
             log.warning("serve.log_content is on: every answer, OCR text included, goes to the log")
+
+    def _capture(self, settings: ServeSettings) -> Capture | None:
+        if not settings.capture.enabled:
+            return None
+        if self.post.calibration is None:
+            log.warning("serve.capture is on, but this model version carries no confidence calibration: no line "
+                        "is marked needs_review, so none is captured (register it again with `dvc repro`)")
+            return None
+        log.warning("serve.capture is on: lines needing review are kept in %s (SECURITY.md)", settings.capture.url)
+        return Capture(settings.capture, self.model(), service_metrics().captured)
 
     def _idle(self, admitted: int) -> None:
         """The worker has no request in hand: if it stays so for a moment, give back what reading kept (the
@@ -180,7 +192,8 @@ class OcrApi:
             return await self.lanes.run(self.lanes.large, fn, *args, ticket=ticket)
 
         results = await self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii,
-                                              timings, max_lines=self.settings.max_lines, offload=offload)
+                                              timings, max_lines=self.settings.max_lines, offload=offload,
+                                              keep=self.capture.offer if self.capture else None)
         observe_lines(service_metrics(), results)
         return results
 
@@ -262,6 +275,7 @@ class OcrApi:
         """The answer in JSON (with ``pictures``: each page's upright preview as a JPEG data URI, for a client
         that cannot show the file itself), or written as ``fmt`` (``ocrops.formats``) for the file named
         ``name``."""
+        REQUEST_ID.set(request_id)  # captured lines name their request
         correct, redact = self.switches(postprocess, redact_pii)
         return self.logged(request_id, await self.within_deadline(
             self._ocr(request_id, image, file, content_type, mode, correct, redact, fmt, name, pictures)))
@@ -295,6 +309,7 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "images is empty")
         if len(images) > self.settings.max_images:
             raise OcropsError(ErrorCode.TOO_LARGE, f"{len(images)} images exceed {self.settings.max_images}")
+        REQUEST_ID.set(request_id)  # captured lines name their request
         correct, redact = self.switches(postprocess, redact_pii)
         return self.logged(request_id, await self.within_deadline(
             self._ocr_batch(request_id, images, mode, correct, redact)))
@@ -323,6 +338,7 @@ class OcrApi:
         if stream:
             raise OcropsError(ErrorCode.INVALID_INPUT, "stream=true is not supported")
         check_chat_options(n, max_tokens, temperature)
+        REQUEST_ID.set(request_id)  # captured lines name their request
         served = self.chat_model(model)
         result, _ = await self.read_one(chat_image(messages), "auto")
         return self.logged(request_id, chat_completion(result["text"], served, request_id))
@@ -330,6 +346,7 @@ class OcrApi:
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
         if file.startswith(("http://", "https://")):
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
+        REQUEST_ID.set(request_id)  # captured lines name their request
         result, picture = await self.read_one(file, "page")
         pages = ([(page, page["width"], page["height"]) for page in result["pages"]] if "pages" in result
                  else [(result, result.get("width", picture.width), result.get("height", picture.height))])

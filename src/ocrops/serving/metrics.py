@@ -31,6 +31,7 @@ class ServiceMetrics:
     shed: object
     confidence: object
     lines: object
+    captured: object
 
 
 @functools.cache
@@ -52,6 +53,9 @@ def service_metrics() -> ServiceMetrics:
                              buckets=CONFIDENCE_BUCKETS),
         lines=Counter("ocrops_lines", "Answered lines, by whether they need review (below the model's threshold; "
                                       "'unknown' for a model without calibration)", ["needs_review"]),
+        captured=Counter("ocrops_captured_lines", "Capture store (serve.capture): lines stored, dropped (queue full), "
+                                                  "failed (storage error), removed (count and age bounds)",
+                         ["outcome"]),
     )
 
 

@@ -121,8 +121,10 @@ async function preview(image) {
   return { blob, width: canvas.width };
 }
 
-function grade(confidence) {
-  return confidence >= 0.9 ? "good" : confidence >= 0.6 ? "fair" : "poor";
+// a calibrated model says which lines need review; an older one only has its raw confidence
+function grade(line) {
+  if (typeof line.needs_review === "boolean") return line.needs_review ? (line.confidence >= 0.6 ? "fair" : "poor") : "good";
+  return line.confidence >= 0.9 ? "good" : line.confidence >= 0.6 ? "fair" : "poor";
 }
 
 // draw one answer; ``scale`` maps the answer's pixels onto the original image's
@@ -141,21 +143,21 @@ function render(result, scale, stage, shown) {
     const points = line.box.map(([x, y]) => [x * scale, y * scale]);
     const polygon = document.createElementNS(SVG, "polygon");
     polygon.setAttribute("points", points.map((p) => p.map((v) => v.toFixed(1)).join(",")).join(" "));
-    polygon.setAttribute("class", `box ${grade(line.confidence)}`);
+    polygon.setAttribute("class", `box ${grade(line)}`);
     polygon.dataset.index = i;
     polygon.dataset.confidence = line.confidence;
     const label = document.createElementNS(SVG, "text");
     label.setAttribute("x", Math.min(...points.map((p) => p[0])).toFixed(1));
     label.setAttribute("y", Math.max(Math.min(...points.map((p) => p[1])) - fontSize * 0.25, fontSize).toFixed(1));
     label.setAttribute("font-size", fontSize.toFixed(1));
-    label.setAttribute("class", `conf ${grade(line.confidence)}`);
+    label.setAttribute("class", `conf ${grade(line)}`);
     label.textContent = line.confidence.toFixed(2);
     overlay.append(polygon, label);
 
     const item = document.createElement("li");
     item.dataset.index = i;
     const badge = document.createElement("span");
-    badge.className = `c ${grade(line.confidence)}`;
+    badge.className = `c ${grade(line)}`;
     badge.textContent = line.confidence.toFixed(2);
     item.append(badge, document.createTextNode(line.text));
     item.addEventListener("mouseenter", () => polygon.classList.add("hot"));
