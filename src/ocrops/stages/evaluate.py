@@ -34,7 +34,8 @@ HEADLINE = {"test_cer_base": "test.base.cer", "test_cer_adapted": "test.adapted.
             "guard_cer_base": "guard.base.cer", "guard_cer_adapted": "guard.adapted.cer",
             "page_cer_base": "pages.base.page_cer", "page_cer_adapted": "pages.adapted.page_cer",
             "page_f1": "pages.adapted.f1", "test_ece_raw": "calibration.test.raw_ece",
-            "test_ece_calibrated": "calibration.test.calibrated_ece", "review_threshold": "calibration.map.threshold"}
+            "test_ece_calibrated": "calibration.test.calibrated_ece", "review_threshold": "calibration.map.threshold",
+            "reviewed_cer_base": "reviewed.base.cer", "reviewed_cer_adapted": "reviewed.adapted.cer"}
 
 
 def run(params: Params) -> dict:
@@ -81,6 +82,7 @@ def run(params: Params) -> dict:
 
     report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
     report["calibration"] = calibrate_confidence(params, adapted, test, readings["adapted"])
+    report["reviewed"] = reviewed_slice(test, readings)
 
     write_json(out.metrics, report)
     write_headline(out.headline, report, HEADLINE)
@@ -104,6 +106,21 @@ def _by_source(predictions: list[Prediction], lines: LineDataset, sources: list[
         hyps.append(prediction.text)
         refs.append(line.text)
     return {source: {"lines": len(refs), "cer": cer(hyps, refs)} for source, (hyps, refs) in sorted(by.items())}
+
+
+def reviewed_slice(test: LineDataset, readings: dict[str, list[Prediction]]) -> dict:
+    """The test lines that came from review (``ocrops review pull``: lines the served model doubted, corrected):
+    what a round of corrections bought, on lines held out of training like every test line."""
+    picked = [i for i, line in enumerate(test) if line.source == "review"]
+    if not picked:
+        return {"skipped": "no reviewed lines in the test split (`ocrops review pull` adds them)"}
+    refs = [test[i].text for i in picked]
+    figures: dict = {"lines": len(picked)}
+    for name, predictions in readings.items():
+        hyps = [predictions[i].text for i in picked]
+        figures[name] = {"cer": cer(hyps, refs), "exact_match": sum(h == r for h, r in zip(hyps, refs, strict=True))
+                         / len(refs)}
+    return figures
 
 
 def calibrate_confidence(params: Params, model: OCRModel, test: LineDataset, readings: list[Prediction]) -> dict:
@@ -187,6 +204,9 @@ def summary(report: dict) -> list[str]:
                  f"{cal['raw_ece']:.4f} -> {cal['calibrated_ece']:.4f}; review threshold "
                  f"{report['calibration']['map']['threshold']:.3f} ({cal['share_below']:.1%} of test lines under it, "
                  f"{cal['wrong_below']} of {cal['wrong']} wrong ones)")
+    if "adapted" in (reviewed := report.get("reviewed", {})):
+        lines.append(f"reviewed lines ({reviewed['lines']} held out): CER {reviewed['base']['cer']:.4f} -> "
+                     f"{reviewed['adapted']['cer']:.4f}")
     if "skipped" in pages:
         return [*lines, f"pages: {pages['skipped']}"]
     return [*lines, f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "
