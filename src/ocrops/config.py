@@ -391,6 +391,7 @@ class EvaluatePaths(_Section):
     page_plot: Path = Path("reports/plots/pages.json")  # page CER and detection F1 by capture, base vs adapted
     reliability: Path = Path("reports/plots/reliability")  # the reliability diagram: a DVC plot file per curve
     reliability_png: Path = Path("reports/reliability.png")  # the same, drawn (an MLflow artifact of the version)
+    drift_reference: Path = Path("reports/drift_reference.json")  # the test split's profile `ocrops monitor` compares
 
 
 class RegisterPaths(_Section):

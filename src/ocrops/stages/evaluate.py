@@ -13,6 +13,7 @@ from ocrops.data.contract import read_lexicon
 from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation import calibration as calibrating
+from ocrops.evaluation import drift
 from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.evaluation.measure import latency_ms, measure
 from ocrops.evaluation.metrics import EMPTY, cer, cer_by_bucket, confusions, top_confusions
@@ -23,7 +24,7 @@ from ocrops.inference.pages import page_reader
 from ocrops.inference.types import Prediction
 from ocrops.models import load_model
 from ocrops.models.interface import OCRModel
-from ocrops.postprocess import Postprocessor
+from ocrops.postprocess import Calibration, Postprocessor
 from ocrops.stages.common import general_lines, guard_lines
 from ocrops.tracking import log_to_active_run
 from ocrops.training.base import resolve_base
@@ -83,6 +84,8 @@ def run(params: Params) -> dict:
     report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
     report["calibration"] = calibrate_confidence(params, adapted, test, readings["adapted"])
     report["reviewed"] = reviewed_slice(test, readings)
+    answered = Postprocessor(params.postprocess, lexicon, Calibration.from_dict(report["calibration"]["map"]))
+    write_json(out.drift_reference, drift_reference(test, readings["adapted"], answered))
 
     write_json(out.metrics, report)
     write_headline(out.headline, report, HEADLINE)
@@ -106,6 +109,13 @@ def _by_source(predictions: list[Prediction], lines: LineDataset, sources: list[
         hyps.append(prediction.text)
         refs.append(line.text)
     return {source: {"lines": len(refs), "cer": cer(hyps, refs)} for source, (hyps, refs) in sorted(by.items())}
+
+
+def drift_reference(test: LineDataset, readings: list[Prediction], chain: Postprocessor) -> dict:
+    """The test split as the service would see and answer it: each line's look and its reading."""
+    rows = [drift.image_features(test.image(i)) | drift.reading_features(p.text, chain.confidence(p.confidence)[0])
+            for i, p in enumerate(readings)]
+    return {"lines": len(rows), "features": drift.profile(rows)}
 
 
 def reviewed_slice(test: LineDataset, readings: dict[str, list[Prediction]]) -> dict:
