@@ -453,6 +453,10 @@ class GpuCheckPaths(_Section):
     report: Path = Path("reports/gpu-check.json")
 
 
+class MonitorPaths(_Section):
+    report: Path = Path("reports/monitor.html")  # and .json beside it: `ocrops monitor`
+
+
 class Paths(_Section):
     """Every stage's inputs and outputs, and those of the commands beside the pipeline, declared once (the
     catalog); dvc.yaml reads the same values as ``${paths.*}``. params.yaml writes them all out: a test holds
@@ -472,6 +476,7 @@ class Paths(_Section):
     bases: BasesPaths = BasesPaths()
     train_memory: TrainMemoryPaths = TrainMemoryPaths()
     gpu_check: GpuCheckPaths = GpuCheckPaths()
+    monitor: MonitorPaths = MonitorPaths()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

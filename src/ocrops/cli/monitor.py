@@ -17,7 +17,8 @@ app = typer.Typer()
 def monitor(
     source: Annotated[str, typer.Argument(help="a capture store (folder or fsspec URL), a batch job's Parquet, "
                                                "or a folder of line images")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="the HTML report")] = Path("reports/monitor.html"),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="the HTML report (default: "
+                                                                 "paths.monitor.report)")] = None,
     reference: Annotated[Path | None, typer.Option(help="the profile to compare with (default: the evaluate "
                                                         "stage's, paths.evaluate.drift_reference)")] = None,
     params: ParamsOpt = Path("params.yaml"),
@@ -27,7 +28,8 @@ def monitor(
     from ocrops.config import load_params
     from ocrops.evaluation.drift import compare, current_profile, report_html
 
-    reference = reference or load_params(params).paths.evaluate.drift_reference
+    paths = load_params(params).paths
+    reference, out = reference or paths.evaluate.drift_reference, out or paths.monitor.report
     if not reference.exists():
         raise fail(f"{reference} does not exist: run the evaluate stage (dvc repro evaluate) first")
     profile = json.loads(reference.read_text(encoding="utf-8"))["features"]
