@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 BENTOML_DO_NOT_TRACK=true \
 # Quieter logs: no per-file progress bars when MLflow moves artifacts.
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 
-.PHONY: run test test-reliability long container container-tools reliability ablation screenshots lint install lock fonts browser tools java data \
+.PHONY: run test test-reliability long container container-tools reliability ablation screenshots lint install lock fonts browser tools java label-studio data \
 	repro batch \
 	gpu-check sample-data clean help
 
@@ -44,7 +44,7 @@ TEST_ENV := OMP_WAIT_POLICY=PASSIVE
 # The reliability suite (a real service under hostile input, faults and load: tests/reliability) runs apart, in
 # `make test-reliability` (its fast part, about 5 minutes; CI runs it after this) and `make reliability` (its long
 # run): make test stays under 20 minutes from a fresh clone on the slower machines
-test: install fonts browser tools java lint
+test: install fonts browser tools java label-studio lint
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests --ignore=tests/reliability
 
 test-reliability: install fonts browser tools
@@ -125,6 +125,7 @@ lock: install
 	$(PIP_COMPILE) --constraint requirements.lock --output-file requirements-serve.lock pyproject.toml
 	$(PIP_COMPILE) --extra pipeline --extra dev --extra spark --constraint requirements.lock \
 		--output-file requirements-dev.lock pyproject.toml
+	$(PIP_COMPILE) --output-file requirements-label-studio.lock label-studio.in
 
 # System fonts for `ocrops synth` (three CJK faces plus DejaVu for superscripts).
 fonts:
@@ -144,6 +145,18 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; \
 	fi
+
+# Label Studio, for review (`ocrops review push/pull` talk to it over HTTP) and the review tests: an environment of
+# its own, from requirements-label-studio.lock (it pins a Django, an OpenCV and a NumPy of its own). Run it with
+# `.venv-label-studio/bin/label-studio start` (docs/how-to/confidence.md: telemetry off).
+LS_VENV := .venv-label-studio
+label-studio: $(LS_VENV)/.installed
+
+$(LS_VENV)/.installed: requirements-label-studio.lock
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(LS_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-label-studio.lock
+	touch $@
 
 # Java for Spark (`ocrops batch`, its test): Debian's OpenJDK 17 where no Java 17 or newer is on the machine
 java:

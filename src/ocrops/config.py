@@ -391,6 +391,7 @@ class EvaluatePaths(_Section):
     page_plot: Path = Path("reports/plots/pages.json")  # page CER and detection F1 by capture, base vs adapted
     reliability: Path = Path("reports/plots/reliability")  # the reliability diagram: a DVC plot file per curve
     reliability_png: Path = Path("reports/reliability.png")  # the same, drawn (an MLflow artifact of the version)
+    drift_reference: Path = Path("reports/drift_reference.json")  # the test split's profile `ocrops monitor` compares
 
 
 class RegisterPaths(_Section):
@@ -452,6 +453,10 @@ class GpuCheckPaths(_Section):
     report: Path = Path("reports/gpu-check.json")
 
 
+class MonitorPaths(_Section):
+    report: Path = Path("reports/monitor.html")  # and .json beside it: `ocrops monitor`
+
+
 class Paths(_Section):
     """Every stage's inputs and outputs, and those of the commands beside the pipeline, declared once (the
     catalog); dvc.yaml reads the same values as ``${paths.*}``. params.yaml writes them all out: a test holds
@@ -471,6 +476,7 @@ class Paths(_Section):
     bases: BasesPaths = BasesPaths()
     train_memory: TrainMemoryPaths = TrainMemoryPaths()
     gpu_check: GpuCheckPaths = GpuCheckPaths()
+    monitor: MonitorPaths = MonitorPaths()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -268,6 +268,7 @@ def test_the_gate_refuses_a_worse_model_and_force_overrides(in_repo: Path, tmp_p
                  "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
                  "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json",
                  "reliability": tmp_path / "reliability", "reliability_png": tmp_path / "reliability.png",
+                 "drift_reference": tmp_path / "drift_reference.json",
                  "headline": tmp_path / "evaluate-headline.json"}
     params = with_paths(load_params("params.yaml"), train={"model": worse}, evaluate=elsewhere,
                         register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
@@ -378,6 +379,7 @@ def _on_another_test_set(root: Path, tmp_path: Path):
                       "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
                       "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json",
                  "reliability": tmp_path / "reliability", "reliability_png": tmp_path / "reliability.png",
+                 "drift_reference": tmp_path / "drift_reference.json",
                       "headline": tmp_path / "evaluate-headline.json"}
     return with_paths(params, validate=validate_files, evaluate=evaluate_files,
                       register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
@@ -449,6 +451,7 @@ def test_the_gate_refuses_a_deliberately_overfitted_model_for_its_guard_cer(in_r
                                   "buckets": tmp_path / "buckets.json", "confusions": tmp_path / "confusions.json",
                                   "page_gallery": tmp_path / "page_gallery", "page_plot": tmp_path / "pages.json",
                  "reliability": tmp_path / "reliability", "reliability_png": tmp_path / "reliability.png",
+                 "drift_reference": tmp_path / "drift_reference.json",
                  "headline": tmp_path / "evaluate-headline.json"},
                         register={"version": tmp_path / "version.json", "metrics": tmp_path / "register.json",
                                   "headline": tmp_path / "register-headline.json"})

@@ -150,3 +150,16 @@ def test_empty_split_is_reported(tmp_path: Path):
     report = validate_dataset(root, LENIENT, DEFAULT_VOCABULARY, progress=False)
     sizes = next(c for c in report.checks if c.rule == "split_sizes")
     assert not sizes.success and sizes.unexpected == 2
+
+
+def test_accepted_rows_keep_their_provenance_under_the_measured_facts(small_dataset: Path, tmp_path: Path):
+    rows = [json.loads(x) for x in (small_dataset / "labels.jsonl").read_text().splitlines()]
+    rows[0] |= {"source": "review", "model_version": "ocrops/4", "annotator": "3f2a9c", "path": "elsewhere.png"}
+    (small_dataset / "labels.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    paths = params_at(tmp_path).paths.validate_
+    write_report(validate_dataset(small_dataset, LENIENT, DEFAULT_VOCABULARY, progress=False), paths)
+    accepted = [json.loads(x) for x in paths.accepted.read_text().splitlines()]
+    first = accepted[0]
+    assert (first["source"], first["model_version"], first["annotator"]) == ("review", "ocrops/4", "3f2a9c")
+    assert first["path"].endswith(rows[0]["image"])  # a label cannot move a measured fact
+    assert all("source" not in a for a in accepted[1:])

@@ -1,12 +1,12 @@
 """The ``ocrops`` command, one module per concern (kedro's and transformers' CLIs are the model): ``data`` and
 ``synth`` (datasets), ``pipeline`` (stages, ablation, GPU check), ``registry`` (MLflow), ``serving`` (the Bento,
-its client, its container) and ``batch`` (Spark)."""
+its client, its container), ``batch`` (Spark), ``review`` (Label Studio) and ``monitor`` (drift)."""
 
 from __future__ import annotations
 
 import typer
 
-from ocrops.cli import batch, data, pipeline, registry, serving, synth
+from ocrops.cli import batch, data, monitor, pipeline, registry, review, serving, synth
 
 app = typer.Typer(no_args_is_help=True, help="ocrops: an MLOps workflow for GLM-OCR.", pretty_exceptions_enable=False)
 app.add_typer(data.app, name="data")
@@ -16,5 +16,7 @@ app.add_typer(registry.app)
 app.add_typer(serving.app)
 app.add_typer(serving.container_app, name="container")
 app.add_typer(batch.app)
+app.add_typer(review.app, name="review")
+app.add_typer(monitor.app)
 
 __all__ = ["app"]

@@ -20,6 +20,7 @@ app = typer.Typer(no_args_is_help=True, help="Datasets: import, export, statisti
 class ImportFormat(StrEnum):
     pairs = "pairs"
     sharegpt = "sharegpt"
+    label_studio = "label-studio"  # Label Studio's JSON export of reviewed lines (`ocrops review pull`, offline)
     # transcribed pages with every line cut out of its page image (`data import-pages` keeps whole pages)
     page_xml_lines = "page-xml-lines"
     alto_lines = "alto-lines"
@@ -38,8 +39,9 @@ class ExportFormat(StrEnum):
 
 @app.command("import")
 def data_import(
-    source: Annotated[Path, typer.Argument(help="folder of NAME.png + NAME.gt.txt, a ShareGPT .json/.jsonl, or a "
-                                                "folder of PAGE-XML / ALTO files beside their page images")],
+    source: Annotated[Path, typer.Argument(help="folder of NAME.png + NAME.gt.txt, a ShareGPT .json/.jsonl, a "
+                                                "Label Studio JSON export, or a folder of PAGE-XML / ALTO files "
+                                                "beside their page images")],
     out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory to create (pages: or add to)")],
     fmt: Annotated[ImportFormat, typer.Option("--format", "-f")] = ImportFormat.pairs,
     encoding: Annotated[str, typer.Option(help="encoding of .gt.txt files")] = "utf-8",
@@ -58,7 +60,7 @@ def data_import(
     """Import a labeled folder, a ShareGPT file, or transcribed pages cut into line crops (``-f page-xml-lines``,
     ``-f alto-lines``) into the line dataset contract; ``data import-pages`` keeps pages whole."""
     from ocrops.config import SplitRatios
-    from ocrops.data.importers import REJECTS_FILE, import_pairs, import_sharegpt
+    from ocrops.data.importers import REJECTS_FILE, import_label_studio, import_pairs, import_sharegpt
     from ocrops.data.line_importers import LineFilter, Provenance, import_page_lines
 
     ratios = load_params(params).data.split if params.exists() else None
@@ -70,6 +72,9 @@ def data_import(
             result = import_pairs(source, out, encoding=encoding, overwrite=overwrite, **kwargs)
         elif fmt is ImportFormat.sharegpt:
             result = import_sharegpt(source, out, overwrite=overwrite, **kwargs)
+        elif fmt is ImportFormat.label_studio:
+            result = import_label_studio(json.loads(source.read_text(encoding="utf-8")), out, overwrite=overwrite,
+                                         **kwargs)
         else:
             if fmt in (ImportFormat.page_xml, ImportFormat.alto):
                 err.print(f"[yellow]deprecated[/] -f {fmt.value}: write -f {fmt.value}-lines (the pages are cut into "

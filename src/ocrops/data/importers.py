@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ocrops.config import SplitRatios
 from ocrops.data.contract import IMAGES_DIR, LabelRow, write_labels
 from ocrops.data.files import write_jsonl
 from ocrops.data.images import to_rgb
+from ocrops.data.label_studio import decode_data_uri, reviewed_lines
 from ocrops.data.split import sha256_bytes, split_for_hash
 
 REJECTS_FILE = "import_rejects.jsonl"
@@ -63,6 +65,14 @@ class _Writer:
         name = f"{IMAGES_DIR}/{len(self.rows):06d}_{image_path.stem[:60]}{suffix}"
         (self.out / name).write_bytes(data)
         self.rows.append(LabelRow(image=name, text=text, split=split or split_for_hash(digest, self.ratios)))
+
+    def add_bytes(self, data: bytes, name: str, text: str, split: str | None = None, extra: dict | None = None
+                  ) -> None:
+        """An image given as bytes, stored as ``images/NAME``."""
+        (self.out / IMAGES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+        (self.out / IMAGES_DIR / name).write_bytes(data)
+        self.rows.append(LabelRow(image=f"{IMAGES_DIR}/{name}", text=text,
+                                  split=split or split_for_hash(sha256_bytes(data), self.ratios), extra=extra or {}))
 
     def finish(self) -> ImportResult:
         write_labels(self.out, self.rows)
@@ -163,3 +173,30 @@ def _parse_sharegpt(record: object, base: Path) -> tuple[str | None, Path | None
     if not path.is_file():
         return f"image not found: {images[0]}", None, ""
     return None, path, answers[-1]
+
+
+def import_label_studio(tasks: list[dict], out_dir: str | Path, ratios: SplitRatios = SplitRatios(),
+                        overwrite: bool = False, fetch: Callable[[str], bytes] | None = None) -> ImportResult:
+    """Import Label Studio's JSON export (reviewed lines): each task's latest finished transcription, its image
+    from the task (a data URI; a URL of the server through ``fetch``), provenance ``source: review``; the
+    split by content hash, so a reviewed line lands in test as often as any line."""
+    writer = _Writer(_prepare(out_dir, overwrite), ratios)
+    for line in reviewed_lines(tasks):
+        where = f"task {line.task_id}"
+        if line.problem:
+            writer.reject(where, line.problem)
+            continue
+        data = decode_data_uri(line.image)
+        if data is None and fetch is not None:
+            try:
+                data = fetch(line.image)
+            except OSError as exc:
+                writer.reject(where, f"its image {line.image[:80]} could not be fetched: {exc}")
+                continue
+        if data is None:
+            writer.reject(where, f"its image is not embedded in the export ({line.image[:80]}): pull it with "
+                                 "`ocrops review pull`, which fetches it from the server")
+            continue
+        suffix = ".jpg" if data[:3] == b"\xff\xd8\xff" else ".png"
+        writer.add_bytes(data, f"review/{sha256_bytes(data)[:20]}{suffix}", line.text, extra=line.extra)
+    return writer.finish()

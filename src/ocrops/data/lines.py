@@ -17,6 +17,7 @@ from ocrops.data.images import load_rgb
 class Line:
     path: str
     text: str
+    source: str = ""  # where the row came from (labels.jsonl's "source": "review" for a reviewed line)
 
 
 class LineDataset(Sequence[Line]):
@@ -30,7 +31,8 @@ class LineDataset(Sequence[Line]):
     def from_accepted(cls, path: str | Path, split: str) -> LineDataset:
         """Rows of ``accepted.jsonl`` (written by the validate stage) for one split."""
         rows = read_jsonl(path)
-        return cls([Line(r["path"], r["text"]) for r in rows if r["split"] == split], name=split)
+        return cls([Line(r["path"], r["text"], str(r.get("source", ""))) for r in rows if r["split"] == split],
+                   name=split)
 
     def __len__(self) -> int:
         return len(self.lines)

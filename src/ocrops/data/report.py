@@ -111,7 +111,10 @@ def write_report(report: ValidationReport, paths: ValidatePaths,
     figures = summary(report)
     Path(paths.report).write_text(render_html(report, figures), encoding="utf-8")
     write_jsonl(paths.quarantine, report.quarantine)
-    write_jsonl(paths.accepted, accepted_rows(report))
+    # each row's provenance travels with it (a reviewed line's source, model version, annotator), under the facts
+    # validation measured
+    provenance = {row.line: row.extra for row in read_labels(report.dataset)[0]}
+    write_jsonl(paths.accepted, [provenance.get(row["line"], {}) | row for row in accepted_rows(report)])
     if pages is not None:
         figures["pages"] = write_page_report(*pages, paths)
     else:  # later stages find an empty page set and skip their page figures

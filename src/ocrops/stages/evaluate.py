@@ -13,6 +13,7 @@ from ocrops.data.contract import read_lexicon
 from ocrops.data.files import write_headline, write_json
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation import calibration as calibrating
+from ocrops.evaluation import drift
 from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
 from ocrops.evaluation.measure import latency_ms, measure
 from ocrops.evaluation.metrics import EMPTY, cer, cer_by_bucket, confusions, top_confusions
@@ -23,7 +24,7 @@ from ocrops.inference.pages import page_reader
 from ocrops.inference.types import Prediction
 from ocrops.models import load_model
 from ocrops.models.interface import OCRModel
-from ocrops.postprocess import Postprocessor
+from ocrops.postprocess import Calibration, Postprocessor
 from ocrops.stages.common import general_lines, guard_lines
 from ocrops.tracking import log_to_active_run
 from ocrops.training.base import resolve_base
@@ -34,7 +35,8 @@ HEADLINE = {"test_cer_base": "test.base.cer", "test_cer_adapted": "test.adapted.
             "guard_cer_base": "guard.base.cer", "guard_cer_adapted": "guard.adapted.cer",
             "page_cer_base": "pages.base.page_cer", "page_cer_adapted": "pages.adapted.page_cer",
             "page_f1": "pages.adapted.f1", "test_ece_raw": "calibration.test.raw_ece",
-            "test_ece_calibrated": "calibration.test.calibrated_ece", "review_threshold": "calibration.map.threshold"}
+            "test_ece_calibrated": "calibration.test.calibrated_ece", "review_threshold": "calibration.map.threshold",
+            "reviewed_cer_base": "reviewed.base.cer", "reviewed_cer_adapted": "reviewed.adapted.cer"}
 
 
 def run(params: Params) -> dict:
@@ -81,6 +83,9 @@ def run(params: Params) -> dict:
 
     report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
     report["calibration"] = calibrate_confidence(params, adapted, test, readings["adapted"])
+    report["reviewed"] = reviewed_slice(test, readings)
+    answered = Postprocessor(params.postprocess, lexicon, Calibration.from_dict(report["calibration"]["map"]))
+    write_json(out.drift_reference, drift_reference(test, readings["adapted"], answered))
 
     write_json(out.metrics, report)
     write_headline(out.headline, report, HEADLINE)
@@ -104,6 +109,28 @@ def _by_source(predictions: list[Prediction], lines: LineDataset, sources: list[
         hyps.append(prediction.text)
         refs.append(line.text)
     return {source: {"lines": len(refs), "cer": cer(hyps, refs)} for source, (hyps, refs) in sorted(by.items())}
+
+
+def drift_reference(test: LineDataset, readings: list[Prediction], chain: Postprocessor) -> dict:
+    """The test split as the service would see and answer it: each line's look and its reading."""
+    rows = [drift.image_features(test.image(i)) | drift.reading_features(p.text, chain.confidence(p.confidence)[0])
+            for i, p in enumerate(readings)]
+    return {"lines": len(rows), "features": drift.profile(rows)}
+
+
+def reviewed_slice(test: LineDataset, readings: dict[str, list[Prediction]]) -> dict:
+    """The test lines that came from review (``ocrops review pull``: lines the served model doubted, corrected):
+    what a round of corrections bought, on lines held out of training like every test line."""
+    picked = [i for i, line in enumerate(test) if line.source == "review"]
+    if not picked:
+        return {"skipped": "no reviewed lines in the test split (`ocrops review pull` adds them)"}
+    refs = [test[i].text for i in picked]
+    figures: dict = {"lines": len(picked)}
+    for name, predictions in readings.items():
+        hyps = [predictions[i].text for i in picked]
+        figures[name] = {"cer": cer(hyps, refs), "exact_match": sum(h == r for h, r in zip(hyps, refs, strict=True))
+                         / len(refs)}
+    return figures
 
 
 def calibrate_confidence(params: Params, model: OCRModel, test: LineDataset, readings: list[Prediction]) -> dict:
@@ -187,6 +214,9 @@ def summary(report: dict) -> list[str]:
                  f"{cal['raw_ece']:.4f} -> {cal['calibrated_ece']:.4f}; review threshold "
                  f"{report['calibration']['map']['threshold']:.3f} ({cal['share_below']:.1%} of test lines under it, "
                  f"{cal['wrong_below']} of {cal['wrong']} wrong ones)")
+    if "adapted" in (reviewed := report.get("reviewed", {})):
+        lines.append(f"reviewed lines ({reviewed['lines']} held out): CER {reviewed['base']['cer']:.4f} -> "
+                     f"{reviewed['adapted']['cer']:.4f}")
     if "skipped" in pages:
         return [*lines, f"pages: {pages['skipped']}"]
     return [*lines, f"pages ({pages['test_set']['pages']}): detection F1 {pages['adapted']['f1']:.3f}, page CER "

@@ -1,0 +1,48 @@
+"""A real Label Studio server for the review tests: its own virtual environment (`make label-studio`, from
+requirements-label-studio.lock: Label Studio pins a Django and an OpenCV of its own), its own sqlite under a
+temporary folder, on 127.0.0.1, offline: no error reports, analytics or version check leave the machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+BINARY = Path(os.environ.get("OCROPS_LABEL_STUDIO", PROJECT / ".venv-label-studio" / "bin" / "label-studio"))
+# what would leave the machine, off: Sentry (back end and page), usage analytics, the PyPI version check, the
+# export converter's downloads
+OFFLINE = {"SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false", "LATEST_VERSION_CHECK": "false",
+           "CONVERTER_DOWNLOAD_RESOURCES": "false", "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
+
+
+def available() -> str | None:
+    """None when Label Studio can be started here, else why not (a skip reason)."""
+    if not BINARY.exists() and not shutil.which("label-studio"):
+        return f"Label Studio is not installed ({BINARY}); `make label-studio` installs it"
+    return None
+
+
+@dataclass(frozen=True)
+class Studio:
+    url: str
+    token: str  # the reviewer's legacy API token
+    user: str
+
+
+@contextmanager
+def label_studio(data_dir: Path) -> Iterator[Studio]:
+    from ocrops.harness.server import ServerProcess, free_port
+
+    binary = str(BINARY) if BINARY.exists() else shutil.which("label-studio")
+    port, token, user = free_port(), secrets.token_hex(20), "reviewer@ocrops.test"
+    cmd = [binary, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
+           "--data-dir", str(data_dir), "--username", user, "--password", secrets.token_hex(8),
+           "--user-token", token, "--enable-legacy-api-token", "--log-level", "WARNING"]
+    env = OFFLINE | {"LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
+    with ServerProcess(cmd, port, "/health", env, data_dir / "label-studio.log", timeout_s=240) as url:
+        yield Studio(url, token, user)
