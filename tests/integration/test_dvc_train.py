@@ -127,6 +127,17 @@ def test_pipeline_trains_evaluates_registers_and_tracks(repo: Path):
     assert float(version.tags["test_cer"]) == pytest.approx(adapted["cer"], rel=1e-5)
     assert version.tags["test_set_digest"] == evaluation["test_set"]["digest"]
     assert version.tags["mlflow.source.git.commit"] and version.tags["family"] == "ppocr"
+    # the confidence calibration: fitted, its threshold on the version and its page, the diagram beside the run
+    calibration = evaluation["calibration"]
+    assert calibration["map"]["method"] in ("isotonic", "platt") and 0 <= calibration["map"]["threshold"] <= 1
+    assert float(version.tags["review_threshold"]) == pytest.approx(calibration["map"]["threshold"], rel=1e-5)
+    assert f"tau = {calibration['map']['threshold']:.3f}" in version.description
+    assert "reliability.png" in artifacts
+    for curve in ("perfect", "test_raw", "test_calibrated"):
+        assert json.loads((repo / "reports" / "plots" / "reliability" / f"{curve}.json").read_text())
+    profile = json.loads((repo / "reports" / "drift_reference.json").read_text())
+    assert profile["lines"] == evaluation["test_set"]["lines"] and len(profile["features"]["sharpness"]) == \
+        profile["lines"]
     register = json.loads((repo / "reports" / "register.json").read_text())
     assert register["matches_evaluate"] is True and register["alias"] == "candidate"
 
