@@ -95,10 +95,10 @@ def register(params: Params, model_dir: Path, evaluation: dict, chain: Postproce
         metrics = {k: float(v) for k, v in metrics.items()}
         mlflow.log_metrics(metrics)
         mlflow.set_tags({"ocrops.test_set_digest": tags["test_set_digest"]})
-        if params.paths.evaluate.reliability_png.exists():  # the reliability diagram beside the figures
-            mlflow.log_artifact(str(params.paths.evaluate.reliability_png))
         try:
             info = log_pyfunc(model_dir, chain, example_image, family)
+            if params.paths.evaluate.reliability_png.exists():  # the reliability diagram beside the figures
+                mlflow.log_artifact(str(params.paths.evaluate.reliability_png))
         except (OSError, MlflowException) as exc:  # disk full, read-only artifact store: the run ends FAILED
             reason = (f"{exc.strerror} ({exc.filename})" if isinstance(exc, OSError)
                       else str(exc).strip().splitlines()[-1])
