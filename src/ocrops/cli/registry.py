@@ -73,7 +73,9 @@ def evaluate_cmd(
     console.print(f"{settings.mlflow.registered_model} version {number} on {figures.name}: {figures.lines} lines, "
                   f"test set {figures.digest[:12]}: CER {100 * figures.cer:.2f}% raw, "
                   f"{100 * figures.cer_postprocessed:.2f}% post-processed"
-                  + ("" if recall is None else f", term recall {100 * recall:.2f}%"))
+                  + ("" if recall is None else f", term recall {100 * recall:.2f}%")
+                  + ("" if figures.reviewed_cer is None else
+                     f"; the {figures.reviewed_lines} reviewed lines: CER {100 * figures.reviewed_cer:.2f}%"))
     console.print(f"recorded on the version (tag evaluation.{figures.digest[:12]}, and its description)" if recorded
                   else "the test set it was registered with: its registered figures stay as they are")
 

@@ -40,7 +40,20 @@ def serve(
         bento = json.loads(manifest.read_text(encoding="utf-8"))["bento"]
     console.print(f"serving {bento} on http://{host}:{port} (Ctrl+C stops it)")
     become([str(BIN / "bentoml"), "serve", bento, "--host", host, "--port", str(port)],
-            os.environ | {"BENTOML_DO_NOT_TRACK": "true"})
+            os.environ | {"BENTOML_DO_NOT_TRACK": "true", CAPTURE_URL_ENV: capture_url(settings)})
+
+
+CAPTURE_URL_ENV = "OCROPS_SERVE_CAPTURE__URL"
+
+
+def capture_url(settings: Params) -> str:
+    """The capture store as the service must be told it: `bentoml serve` runs from the Bento's own folder, so a
+    relative folder (the default, ``captures``) is made absolute here, in the project, where ``ocrops review
+    push`` and ``ocrops monitor`` look for it; a URL (s3://...) is passed as it is."""
+    import os
+
+    url = os.environ.get(CAPTURE_URL_ENV) or settings.serve.capture.url
+    return url if "://" in url else str(Path(url).resolve())
 
 
 class OutputFormat(StrEnum):

@@ -7,7 +7,7 @@ import time
 
 from ocrops.data.lines import LineDataset
 from ocrops.evaluation.bench import latency_summary
-from ocrops.evaluation.metrics import score
+from ocrops.evaluation.metrics import cer, score
 from ocrops.inference.types import Prediction
 from ocrops.models.interface import OCRModel
 from ocrops.postprocess import Postprocessor
@@ -44,3 +44,18 @@ def measure(model: OCRModel, data: LineDataset, lexicon: list[str], chain: Postp
         return raw, None, predictions
     post = score([chain(p.text, p.confidence) for p in predictions], [chain.redact(r) for r in refs], lexicon)
     return raw, post.to_dict(), predictions
+
+
+def reviewed_slice(data: LineDataset, readings: dict[str, list[Prediction]]) -> dict:
+    """The lines of ``data`` that came from review (``ocrops review pull``: lines a served model doubted,
+    corrected), read by each model of ``readings``: what a round of corrections bought."""
+    picked = [i for i, line in enumerate(data) if line.source == "review"]
+    if not picked:
+        return {"skipped": "no reviewed lines in the test split (`ocrops review pull` adds them)"}
+    refs = [data[i].text for i in picked]
+    figures: dict = {"lines": len(picked)}
+    for name, predictions in readings.items():
+        hyps = [predictions[i].text for i in picked]
+        figures[name] = {"cer": cer(hyps, refs), "exact_match": sum(h == r for h, r in zip(hyps, refs, strict=True))
+                         / len(refs)}
+    return figures

@@ -22,6 +22,8 @@ class Figures:
     term_recall_postprocessed: float | None
     exact_match: float | None = None
     evaluated: str = "at registration"
+    reviewed_lines: int = 0  # lines of the test set that came from review (``ocrops review pull``)
+    reviewed_cer: float | None = None
 
     def tag(self) -> tuple[str, str]:
         """The tag that records these figures on a version."""
@@ -44,7 +46,8 @@ def registered_figures(tags: dict[str, str]) -> Figures | None:
                    lines=int(tags.get("test_set_lines", 0)), cer=figure(tags, "test_cer"),
                    cer_postprocessed=figure(tags, "test_cer_postprocessed"),
                    term_recall_postprocessed=figure(tags, "test_term_recall_postprocessed"),
-                   exact_match=figure(tags, "test_exact_match"))
+                   exact_match=figure(tags, "test_exact_match"), reviewed_lines=int(tags.get("reviewed_lines", 0)),
+                   reviewed_cer=figure(tags, "reviewed_cer"))
 
 
 def evaluations(tags: dict[str, str]) -> list[Figures]:

@@ -87,6 +87,9 @@ def versus_champion(version: str, tags: dict[str, str], champion: str | None,
              f"| Term recall (post-processed) | {_pct(mine.term_recall_postprocessed)} | "
              f"{_pct(theirs.term_recall_postprocessed)} | "
              f"{_change(mine.term_recall_postprocessed, theirs.term_recall_postprocessed, False)} |"]
+    if mine.reviewed_cer is not None and theirs.reviewed_cer is not None:
+        lines.append(f"| CER, the {mine.reviewed_lines} reviewed lines | {_pct(mine.reviewed_cer)} | "
+                     f"{_pct(theirs.reviewed_cer)} | {_change(mine.reviewed_cer, theirs.reviewed_cer)} |")
     guard, best = figure(tags, "guard_cer"), figure(champion_tags, "guard_cer")
     if guard is not None and best is not None and tags.get("guard_set_digest") == champion_tags.get(
             "guard_set_digest"):

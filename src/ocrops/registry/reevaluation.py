@@ -17,7 +17,7 @@ from ocrops.data.contract import read_lexicon
 from ocrops.data.lines import Line, LineDataset
 from ocrops.data.validation import Vocabulary, validate_dataset
 from ocrops.errors import ErrorCode, OcropsError
-from ocrops.evaluation.measure import measure
+from ocrops.evaluation.measure import measure, reviewed_slice
 from ocrops.evaluation.records import Figures
 from ocrops.models import load_model
 from ocrops.postprocess import POSTPROCESS_FILE, Postprocessor
@@ -68,11 +68,13 @@ def evaluate_version(params: Params, ref: str, data: TestSet) -> tuple[str, Figu
                               "it was not registered by the register stage")
         chain = Postprocessor.load(chain_file)
         model = load_model(model_dir)
-        raw, post, _ = measure(model, data.lines, data.lexicon, chain, params.evaluate.batch_size)
+        raw, post, readings = measure(model, data.lines, data.lexicon, chain, params.evaluate.batch_size)
     post = post or raw
+    reviewed = reviewed_slice(data.lines, {"version": readings})
     figures = Figures(name=data.name, digest=data.lines.digest(), lines=len(data.lines), cer=raw["cer"],
                       cer_postprocessed=post["cer"], term_recall_postprocessed=post["term_recall"],
-                      exact_match=raw["exact_match"], evaluated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+                      exact_match=raw["exact_match"], evaluated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                      reviewed_lines=reviewed.get("lines", 0), reviewed_cer=reviewed.get("version", {}).get("cer"))
     recorded = client.get_model_version(name, version).tags.get("test_set_digest") != figures.digest
     if recorded:
         client.set_model_version_tag(name, version, *figures.tag())

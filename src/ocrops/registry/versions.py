@@ -65,7 +65,11 @@ def headline_tags(evaluation: dict, test_set_name: str = "the test split") -> di
         if "test_degraded" in calibration:
             figures |= {"test_degraded_ece_raw": calibration["test_degraded"]["raw_ece"],
                         "test_degraded_ece_calibrated": calibration["test_degraded"]["calibrated_ece"]}
+    if "adapted" in (reviewed := evaluation.get("reviewed", {})):  # test lines that came from review
+        figures |= {"reviewed_cer": reviewed["adapted"]["cer"], "base_reviewed_cer": reviewed["base"]["cer"]}
     tags = {k: f"{v:.6g}" for k, v in figures.items() if v is not None}
+    if "adapted" in reviewed:
+        tags["reviewed_lines"] = str(reviewed["lines"])
     tags["test_set_digest"] = evaluation["test_set"]["digest"]
     tags["test_set_lines"] = str(evaluation["test_set"]["lines"])
     tags["test_set_name"] = test_set_name

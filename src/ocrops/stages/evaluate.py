@@ -15,7 +15,7 @@ from ocrops.data.lines import LineDataset
 from ocrops.evaluation import calibration as calibrating
 from ocrops.evaluation import drift
 from ocrops.evaluation.gallery import GalleryLine, render_gallery, worst_lines
-from ocrops.evaluation.measure import latency_ms, measure
+from ocrops.evaluation.measure import latency_ms, measure, reviewed_slice
 from ocrops.evaluation.metrics import EMPTY, cer, cer_by_bucket, confusions, top_confusions
 from ocrops.evaluation.page_gallery import contact_sheet, draw_page, write_gallery
 from ocrops.evaluation.pages import evaluate_pages, labelled_pages, page_vs_line
@@ -116,21 +116,6 @@ def drift_reference(test: LineDataset, readings: list[Prediction], chain: Postpr
     rows = [drift.image_features(test.image(i)) | drift.reading_features(p.text, chain.confidence(p.confidence)[0])
             for i, p in enumerate(readings)]
     return {"lines": len(rows), "features": drift.profile(rows)}
-
-
-def reviewed_slice(test: LineDataset, readings: dict[str, list[Prediction]]) -> dict:
-    """The test lines that came from review (``ocrops review pull``: lines the served model doubted, corrected):
-    what a round of corrections bought, on lines held out of training like every test line."""
-    picked = [i for i, line in enumerate(test) if line.source == "review"]
-    if not picked:
-        return {"skipped": "no reviewed lines in the test split (`ocrops review pull` adds them)"}
-    refs = [test[i].text for i in picked]
-    figures: dict = {"lines": len(picked)}
-    for name, predictions in readings.items():
-        hyps = [predictions[i].text for i in picked]
-        figures[name] = {"cer": cer(hyps, refs), "exact_match": sum(h == r for h, r in zip(hyps, refs, strict=True))
-                         / len(refs)}
-    return figures
 
 
 def calibrate_confidence(params: Params, model: OCRModel, test: LineDataset, readings: list[Prediction]) -> dict:
