@@ -58,6 +58,7 @@ def run(*args: str, cwd: Path, env: dict[str, str], timeout: float = 600) -> sub
     return done
 
 
+@pytest.mark.timeout(7200)  # a dvc repro that retrains: about 45 minutes on 2 cores
 def test_doubted_lines_reviewed_in_label_studio_make_the_next_version_read_them(tmp_path: Path):
     from mlflow.tracking import MlflowClient
 
