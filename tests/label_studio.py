@@ -39,6 +39,7 @@ def label_studio(data_dir: Path) -> Iterator[Studio]:
     from ocrops.harness.server import ServerProcess, free_port
 
     binary = str(BINARY) if BINARY.exists() else shutil.which("label-studio")
+    data_dir.mkdir(parents=True, exist_ok=True)
     port, token, user = free_port(), secrets.token_hex(20), "reviewer@ocrops.test"
     cmd = [binary, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
            "--data-dir", str(data_dir), "--username", user, "--password", secrets.token_hex(8),
