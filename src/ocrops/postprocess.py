@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -195,10 +196,13 @@ class Calibration:
     b: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)  # how it was fitted (kept, not used)
 
+    @cached_property
+    def _steps(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([x for x, _ in self.points]), np.array([y for _, y in self.points])
+
     def __call__(self, raw: float) -> float:
         if self.method == "isotonic":
-            xs, ys = zip(*self.points, strict=True)
-            return float(np.interp(raw, xs, ys))
+            return float(np.interp(raw, *self._steps))
         if self.method == "platt":
             p = min(max(raw, 1e-6), 1 - 1e-6)
             return float(1 / (1 + np.exp(-(self.a * np.log(p / (1 - p)) + self.b))))

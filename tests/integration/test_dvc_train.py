@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -183,6 +184,32 @@ def test_the_candidate_loaded_by_alias_reads_as_evaluated(in_repo: Path):
     assert info.signature.inputs.input_names() == ["image"]
     requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/ocrops@candidate")).read_text()
     assert "torch==" in requirements and "+cpu" not in requirements and "rapidfuzz==" in requirements
+
+
+def test_review_push_images_reads_a_folder_with_the_registered_version(in_repo: Path, tmp_path: Path):
+    """`ocrops review push --images`: the folder's lines read by the version the alias names, with its own chain
+    and calibration, as the pyfunc reads them; those it doubts kept like the service's captures."""
+    from ocrops.data.captures import CaptureStore
+    from ocrops.review.folder import read_folder
+
+    test = _test_split(in_repo)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for k, line in enumerate(test):
+        shutil.copy2(line.path, folder / f"{k:03d}{Path(line.path).suffix}")
+    params = load_params(in_repo / "params.yaml")
+    every = read_folder(folder, CaptureStore(str(tmp_path / "every")), params, "@candidate", every_line=True)
+    version = str(MlflowClient().get_model_version_by_alias("ocrops", "candidate").version)
+    assert every.model == {"name": "ocrops", "version": version, "alias": "candidate"}
+    assert every.files == every.lines == every.kept == len(test) and not every.unreadable
+    out = mlflow.pyfunc.load_model("models:/ocrops@candidate").predict(
+        pd.DataFrame({"image": [image_b64(line.path) for line in test]}))
+    kept = {line.record["file"]: line.record for line in CaptureStore(str(tmp_path / "every"))}
+    threshold = float(MlflowClient().get_model_version("ocrops", version).tags["review_threshold"])
+    assert [kept[f"{k:03d}{Path(line.path).suffix}"]["raw_text"] for k, line in enumerate(test)] == list(
+        out["raw_text"])
+    doubted = read_folder(folder, CaptureStore(str(tmp_path / "doubted")), params, "@candidate")
+    assert doubted.kept == sum(r["confidence"] < threshold for r in kept.values())
 
 
 def test_mlflow_models_serve_reads_images(in_repo: Path):

@@ -112,3 +112,17 @@ def test_the_batch_job_drops_only_mlflows_local_environment_warning():
 
     assert not _LOCAL_ENV_WARNING.filter(record('Calling `spark_udf()` with `env_manager="local"` does not ...'))
     assert _LOCAL_ENV_WARNING.filter(record("Detected one or more mismatches between the model's dependencies"))
+
+
+def test_ocrops_serve_keeps_a_relative_capture_store_in_the_project(tmp_path, monkeypatch):
+    """`bentoml serve` runs from the Bento's folder: a relative store is made absolute where `ocrops serve` runs."""
+    from ocrops.cli.serving import CAPTURE_URL_ENV, capture_url
+    from ocrops.config import Params
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(CAPTURE_URL_ENV, raising=False)
+    assert capture_url(Params()) == str(tmp_path / "captures")
+    monkeypatch.setenv(CAPTURE_URL_ENV, "kept/lines")
+    assert capture_url(Params()) == str(tmp_path / "kept" / "lines")
+    monkeypatch.setenv(CAPTURE_URL_ENV, "s3://bucket/ocrops-captures")
+    assert capture_url(Params()) == "s3://bucket/ocrops-captures"

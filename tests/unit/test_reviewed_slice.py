@@ -2,7 +2,7 @@
 
 from ocrops.data.lines import Line, LineDataset
 from ocrops.inference.types import Prediction
-from ocrops.stages.evaluate import reviewed_slice
+from ocrops.evaluation.measure import reviewed_slice
 
 
 def test_only_reviewed_test_lines_count():

@@ -69,3 +69,17 @@ def test_readings_on_other_test_sets_are_listed() -> None:
                      term_recall_postprocessed=None, evaluated="2026-11-30 10:00 UTC")
     text = describe("1", version_tags() | dict([reread.tag()]))
     assert "| lab-sheets (test split) | 40 | `cccccccccccc` | 5.00 % | 4.00 % | – | 2026-11-30 10:00 UTC |" in text
+
+
+def test_the_reviewed_lines_are_compared_with_the_champion_read_on_them() -> None:
+    """After a round of review, the held-out reviewed lines: this version's CER there against the champion's,
+    once `ocrops evaluate CHAMPION` read it on the new test split."""
+    reviewed = {**EVALUATION, "reviewed": {"lines": 9, "base": {"cer": 0.08}, "adapted": {"cer": 0.004}}}
+    tags = version_tags(reviewed)
+    assert tags["reviewed_lines"] == "9" and tags["reviewed_cer"] == "0.004" and tags["base_reviewed_cer"] == "0.08"
+    other = {**EVALUATION, "test_set": {"digest": "b" * 64, "lines": 163}}
+    reread = Figures(name="data (test split)", digest="a" * 64, lines=172, cer=0.009, cer_postprocessed=0.009,
+                     term_recall_postprocessed=0.99, reviewed_lines=9, reviewed_cer=0.052)
+    text = describe("2", tags, "1", version_tags(other) | dict([reread.tag()]))
+    assert "| CER, the 9 reviewed lines | 0.40 % | 5.20 % | -4.80 points (better) |" in text
+    assert "reviewed" not in describe("2", version_tags(), "1", version_tags(other) | dict([reread.tag()]))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ocrops.cli.common import ParamsOpt, console, fail
+from ocrops.cli.common import ParamsOpt, console, err, fail
 
 app = typer.Typer(no_args_is_help=True, help="Review in Label Studio: push captured lines, pull corrections.")
 
@@ -21,6 +21,12 @@ ProjectOpt = Annotated[str, typer.Option("--project", help="the Label Studio pro
 @app.command("push")
 def review_push(
     captures: Annotated[str | None, typer.Option(help="the capture store (default: serve.capture.url)")] = None,
+    images: Annotated[Path | None, typer.Option(help="instead: a folder of scans, photos or PDFs, read here with "
+                                                     "--model as the service reads them")] = None,
+    model: Annotated[str, typer.Option(help="with --images: the registered version that reads them")]
+    = "@champion",
+    every_line: Annotated[bool, typer.Option(help="with --images: every line, not only those needing review")]
+    = False,
     url: UrlOpt = "http://127.0.0.1:8080",
     token: TokenOpt = "",
     project: ProjectOpt = "ocrops review",
@@ -28,16 +34,33 @@ def review_push(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Each captured line not yet in the project becomes a task: its crop, its polygon, the model's reading to
-    correct (pre-annotation with the model version)."""
+    correct (pre-annotation with the model version). With --images, the lines of a folder's files that the
+    model doubts (or all of them)."""
+    import json
+    import tempfile
+
     from ocrops.config import load_params
+    from ocrops.data.captures import CaptureStore
     from ocrops.errors import OcropsError
+    from ocrops.review.folder import read_folder
     from ocrops.review.labelstudio import LabelStudio
     from ocrops.review.loop import push_captures
 
-    store = captures or load_params(params).serve.capture.url
+    p = load_params(params)
+    if captures is not None and images is not None:
+        raise fail("give --captures STORE or --images DIR, not both")
     try:
         studio = LabelStudio(url, token or _missing_token())
-        pushed = push_captures(store, studio, project, limit)
+        with tempfile.TemporaryDirectory(prefix="ocrops-review-") as tmp:
+            store = captures or p.serve.capture.url
+            if images is not None:
+                store = tmp
+                read = read_folder(images, CaptureStore(tmp), p, model, every_line)
+                console.print(f"{read.files} files read with {read.model['name']} version {read.model['version']}: "
+                              f"{read.lines} lines, {read.kept} to review")
+                for bad in read.unreadable:
+                    err.print(f"[yellow]not read: {json.dumps(bad, ensure_ascii=False)}[/]")
+            pushed = push_captures(store, studio, project, limit)
     except OcropsError as exc:
         raise fail(f"{exc.code.value} {exc}") from exc
     console.print(f"{pushed.added} lines pushed to project {pushed.project} ({url}/projects/{pushed.project}); "

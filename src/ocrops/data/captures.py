@@ -15,6 +15,15 @@ from typing import Any
 import fsspec
 from PIL import Image
 
+from ocrops.postprocess import redact
+
+
+def line_record(line: dict[str, Any], model: dict[str, str], request_id: str) -> dict[str, Any]:
+    """What is kept of an answered line: its readings masked with every personal-data pattern (whatever the
+    request asked), its calibrated confidence and box, the model that read it, the request; nothing else."""
+    return {"request_id": request_id, "text": redact(line["text"]), "raw_text": redact(line["raw_text"]),
+            "confidence": line["confidence"], "box": line["box"], "model": model}
+
 
 @dataclass(frozen=True)
 class Captured:

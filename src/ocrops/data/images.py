@@ -24,6 +24,8 @@ from ocrops.errors import ErrorCode, OcropsError
 # a photo upright by its container's rotation and resets its EXIF orientation, so it is not turned twice)
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "TIFF", "WEBP", "BMP", "HEIF", "AVIF"})
 FORMAT_NAMES = "PNG, JPEG, TIFF, WebP, BMP, HEIC/HEIF or AVIF"
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic",
+                                            ".heif", ".avif"})  # the files of those formats, for folder walks
 register_heif_opener()
 PAPER = (255, 255, 255)
 # files people send that are not images ocrops reads, by their first bytes: named in the refusal

@@ -131,7 +131,7 @@ def current_profile(source: str) -> tuple[dict[str, list[float]], str]:
     from pathlib import Path
 
     from ocrops.data.captures import CaptureStore
-    from ocrops.data.images import load_rgb
+    from ocrops.data.images import IMAGE_SUFFIXES, load_rgb
 
     if source.endswith(".parquet") or Path(source, "_SUCCESS").exists():
         import pandas as pd
@@ -148,6 +148,5 @@ def current_profile(source: str) -> tuple[dict[str, list[float]], str]:
                 rows.append(image_features(crop) | reading_features(captured.record.get("raw_text", ""),
                                                                     captured.record.get("confidence", 0.0)))
         return profile(rows), "captured lines (those the service doubted)"
-    suffixes = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
-    files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in suffixes)
+    files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     return profile(image_features(load_rgb(p)) for p in files), "line images (pixels)"

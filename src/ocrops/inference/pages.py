@@ -224,9 +224,10 @@ class PageReader:
 
     def read(self, images: Sequence[Image.Image], recognize: Callable[[list[Image.Image]], list[Prediction]],
              mode: Mode = "auto", post: Postprocessor | None = None, correct: bool | None = None,
-             redact_pii: bool | None = None, timings: dict | None = None, max_lines: int | None = None
-             ) -> list[dict]:
-        """Every image's lines, all crops recognised together by ``recognize`` (e.g. a reader's predict)."""
+             redact_pii: bool | None = None, timings: dict | None = None, max_lines: int | None = None,
+             keep: Callable[[Image.Image, dict], None] | None = None) -> list[dict]:
+        """Every image's lines, all crops recognised together by ``recognize`` (e.g. a reader's predict);
+        ``keep`` is shown each answered line with its crop."""
         timings = {} if timings is None else timings
         started = time.perf_counter()
         found = [self.regions(im, mode) for im in images]
@@ -240,7 +241,7 @@ class PageReader:
         started = time.perf_counter()
         readings = recognize(crops) if crops else []
         timings["recognize_ms"] = (time.perf_counter() - started) * 1000
-        return self._assemble_all(found, readings, post, correct, redact_pii)
+        return self._assemble_all(found, readings, post, correct, redact_pii, keep)
 
     async def read_async(self, images: Sequence[Image.Image],
                          recognize: Callable[[list[Image.Image]], Awaitable[list[Prediction]]],

@@ -33,7 +33,8 @@ class Pushed:
 
 def push_captures(store_url: str, studio: LabelStudio, title: str, limit: int | None = None) -> Pushed:
     """Every captured line not yet in the project ``title`` becomes a task: its crop, the whole crop as the
-    line's polygon, the model's (masked) reading to correct, the model version as the prediction's."""
+    line's polygon, the model's (masked) reading to correct, the model version as the prediction's (and, for a
+    line of ``ocrops review push --images``, the file and page it was read on)."""
     project = studio.project(title, LABEL_CONFIG)
     there = {t["data"].get("ocrops_key") for t in studio.tasks(project)}
     tasks, already = [], 0
@@ -50,7 +51,8 @@ def push_captures(store_url: str, studio: LabelStudio, title: str, limit: int | 
         tasks.append(line_task(captured.name, captured.image, size, [[0, 0], [w, 0], [w, h], [0, h]],
                                record.get("text", ""), float(record.get("confidence", 0.0)), version,
                                {"request_id": record.get("request_id", ""),
-                                "captured_at": record.get("captured_at", "")}))
+                                "captured_at": record.get("captured_at", ""),
+                                **{k: record[k] for k in ("file", "page") if k in record}}))
         if limit is not None and len(tasks) >= limit:
             break
     return Pushed(project, studio.import_tasks(project, tasks), already)

@@ -14,8 +14,7 @@ import time
 from PIL import Image
 
 from ocrops.config import CaptureParams
-from ocrops.data.captures import CaptureStore
-from ocrops.postprocess import redact
+from ocrops.data.captures import CaptureStore, line_record
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,7 @@ class Capture:
         """A line as answered, with its crop: kept (queued) if it needs review and the sample takes it."""
         if line.get("needs_review") is not True or self.random.random() >= self.settings.sample:
             return
-        record = {"request_id": REQUEST_ID.get(), "text": redact(line["text"]), "raw_text": redact(line["raw_text"]),
-                  "confidence": line["confidence"], "box": line["box"], "model": self.model}
+        record = line_record(line, self.model, REQUEST_ID.get())
         try:
             self.queue.put_nowait((crop, record))
         except queue.Full:

@@ -84,8 +84,8 @@ def run(params: Params) -> dict:
     report["pages"] = evaluate_page_split(params, {"base": base, "adapted": adapted}, test)
     report["calibration"] = calibrate_confidence(params, adapted, test, readings["adapted"])
     report["reviewed"] = reviewed_slice(test, readings)
-    answered = Postprocessor(params.postprocess, lexicon, Calibration.from_dict(report["calibration"]["map"]))
-    write_json(out.drift_reference, drift_reference(test, readings["adapted"], answered))
+    calibrated = Calibration.from_dict(report["calibration"]["map"])
+    write_json(out.drift_reference, drift_reference(test, readings["adapted"], calibrated))
 
     write_json(out.metrics, report)
     write_headline(out.headline, report, HEADLINE)
@@ -111,9 +111,9 @@ def _by_source(predictions: list[Prediction], lines: LineDataset, sources: list[
     return {source: {"lines": len(refs), "cer": cer(hyps, refs)} for source, (hyps, refs) in sorted(by.items())}
 
 
-def drift_reference(test: LineDataset, readings: list[Prediction], chain: Postprocessor) -> dict:
+def drift_reference(test: LineDataset, readings: list[Prediction], calibration: Calibration) -> dict:
     """The test split as the service would see and answer it: each line's look and its reading."""
-    rows = [drift.image_features(test.image(i)) | drift.reading_features(p.text, chain.confidence(p.confidence)[0])
+    rows = [drift.image_features(test.image(i)) | drift.reading_features(p.text, calibration(p.confidence))
             for i, p in enumerate(readings)]
     return {"lines": len(rows), "features": drift.profile(rows)}
 
