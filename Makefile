@@ -86,12 +86,14 @@ container-tools:
 	fi
 
 # What does not fit make test's 20 minutes: the pipeline on the sample data, then its Bento's image built, run
-# and held to `bentoml serve` and the registered CER, and the test split read on Spark (ocrops batch) and by the
-# Bento (tests/long) -> reports/container.json, reports/batch.json
-long: run container java
+# and held to `bentoml serve` and the registered CER, the test split read on Spark (ocrops batch) and by the
+# Bento, and the review loop run once on a copy of the project: served with capture on, reviewed in Label Studio,
+# retrained by dvc repro, gated (tests/long) -> reports/container.json, reports/batch.json, reports/review_loop.json
+long: run container java label-studio
 	OCROPS_LONG=1 $(BIN)/python -m pytest tests/long
 	cp test-artifacts/container.json reports/container.json
 	cp test-artifacts/batch.json reports/batch.json
+	cp test-artifacts/review_loop.json reports/review_loop.json
 
 # Every GPU path once (CUDA, ONNX Runtime CUDA parity, TensorRT, a bf16 LoRA step, the two-service Bento with
 # batching on and off), offline, at most 8 minutes -> reports/gpu-check.json; without a GPU, or without a package
