@@ -1,8 +1,8 @@
 """The evaluate stage's reviewed slice: test lines that came back from review, read by both models."""
 
 from ocrops.data.lines import Line, LineDataset
-from ocrops.inference.types import Prediction
 from ocrops.evaluation.measure import reviewed_slice
+from ocrops.inference.types import Prediction
 
 
 def test_only_reviewed_test_lines_count():

@@ -44,7 +44,7 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     if latency is not None and latency > p.max_latency_ms:
         reasons.append(f"latency p50 {latency:.1f} ms exceeds the budget of {p.max_latency_ms:g} ms "
                        "(promote.max_latency_ms)")
-    reasons += forgetting_reasons(candidate, champion, p.max_guard_cer_rise)
+    reasons += forgetting_reasons(candidate, champion, p.max_guard_cer_rise, p.max_guard_cer_rise_champion)
     if champion is None:
         return reasons
     both = shared(candidate, champion)
@@ -67,9 +67,12 @@ def gate(candidate: dict[str, str], champion: dict[str, str] | None, params: Par
     return reasons
 
 
-def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | None, rise: float) -> list[str]:
-    """Refusals for general reading lost: guard CER (real scanned lines) above the base model's, or above the
-    champion's on the same guard set, by more than ``rise`` points."""
+def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | None, rise: float,
+                       rise_champion: float) -> list[str]:
+    """Refusals for general reading lost: guard CER (real scanned lines) more than ``rise`` points above the base
+    model's, or more than ``rise_champion`` above the champion's on the same guard set. The base model reads the
+    guard set the same way every time; the champion is one draw of a training, and a retraining that differs only
+    in its seed lands a few tenths of a point away, hence its own, wider, tolerance."""
     guard, base = figure(candidate, "guard_cer"), figure(candidate, "base_guard_cer")
     if guard is None or base is None:
         return []  # evaluated without a guard set: nothing to hold it to
@@ -80,9 +83,9 @@ def forgetting_reasons(candidate: dict[str, str], champion: dict[str, str] | Non
                        f"{rise:g} points): the adaptation has forgotten general reading")
     best = figure(champion or {}, "guard_cer")
     same_set = champion is not None and champion.get("guard_set_digest") == candidate.get("guard_set_digest")
-    if best is not None and same_set and 100 * (guard - best) > rise:
+    if best is not None and same_set and 100 * (guard - best) > rise_champion:
         reasons.append(f"guard CER {100 * guard:.2f}% is {100 * (guard - best):.2f} points above the champion's "
-                       f"{100 * best:.2f}% (promote.max_guard_cer_rise {rise:g} points)")
+                       f"{100 * best:.2f}% (promote.max_guard_cer_rise_champion {rise_champion:g} points)")
     return reasons
 
 
