@@ -47,3 +47,27 @@ def label_studio(data_dir: Path) -> Iterator[Studio]:
     env = OFFLINE | {"LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
     with ServerProcess(cmd, port, "/health", env, data_dir / "label-studio.log", timeout_s=240) as url:
         yield Studio(url, token, user)
+
+
+def submit(studio: Studio, project: int, answers: dict[str, str | None]) -> int:
+    """As a reviewer submits in Label Studio's page: each task's pre-annotation with its text made
+    ``answers[task's ocrops_key]`` (None: the task skipped). Returns how many readings were changed."""
+    import httpx
+
+    api = httpx.Client(base_url=studio.url, headers={"Authorization": f"Token {studio.token}"}, timeout=60)
+    tasks = api.get(f"/api/projects/{project}/export", params={"exportType": "JSON",
+                                                                "download_all_tasks": "true"}).json()
+    changed = 0
+    for task in tasks:
+        shown = answers[task["data"]["ocrops_key"]]
+        [prediction] = api.get(f"/api/tasks/{task['id']}").json()["predictions"]  # the export lists ids only
+        result = [dict(r) for r in prediction["result"]]
+        for region in result:
+            if region["type"] == "textarea":
+                changed += shown is not None and region["value"]["text"] != [shown]
+                region["value"] = region["value"] | {"text": [shown or ""]}
+        answer = api.post(f"/api/tasks/{task['id']}/annotations",
+                          json={"result": result, "was_cancelled": shown is None, "lead_time": 4.0})
+        if answer.status_code != 201:
+            raise AssertionError(answer.text)
+    return changed

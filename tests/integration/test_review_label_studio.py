@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from label_studio import available, label_studio
+from label_studio import available, label_studio, submit
 from PIL import Image
 
 from conftest import line_image
@@ -52,24 +52,6 @@ def captured(root: Path) -> CaptureStore:
     return store
 
 
-def annotate(studio, project: int, answers: dict[str, str | None]) -> None:
-    """As an annotator submits in Label Studio's page: the prediction's regions with the text corrected (None:
-    the task skipped)."""
-    api = httpx.Client(base_url=studio.url, headers={"Authorization": f"Token {studio.token}"}, timeout=30)
-    tasks = api.get(f"/api/projects/{project}/export", params={"exportType": "JSON",
-                                                                "download_all_tasks": "true"}).json()
-    for task in tasks:
-        shown = answers[task["data"]["ocrops_key"]]
-        [prediction] = api.get(f"/api/tasks/{task['id']}").json()["predictions"]  # the export lists ids only
-        result = [dict(r) for r in prediction["result"]]
-        for region in result:
-            if region["type"] == "textarea":
-                region["value"] = region["value"] | {"text": [shown or ""]}
-        answer = api.post(f"/api/tasks/{task['id']}/annotations",
-                          json={"result": result, "was_cancelled": shown is None, "lead_time": 4.0})
-        assert answer.status_code == 201, answer.text
-
-
 def test_captured_lines_go_to_label_studio_and_come_back_as_rows(studio, tmp_path):
     store = captured(tmp_path / "captures")
     env = {"LABEL_STUDIO_URL": studio.url, "LABEL_STUDIO_API_KEY": studio.token}
@@ -96,7 +78,7 @@ def test_captured_lines_go_to_label_studio_and_come_back_as_rows(studio, tmp_pat
     answers = {ids[k]: shown for k, (shown, _) in enumerate(LINES)}
     answers[ids[4]] = None  # skipped
     answers[ids[5]] = "  "  # empty: the validate stage would reject it
-    annotate(studio, project["id"], answers)
+    submit(studio, project["id"], answers)
 
     out = tmp_path / "reviewed"
     pulled = ocrops("review", "pull", "--project", "hospital review", "--out", str(out), cwd=PROJECT, env=env)
