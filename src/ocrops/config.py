@@ -197,8 +197,8 @@ class PromoteParams(_Section):
     max_guard_cer_rise: float = Field(0.1, ge=0, description="points the guard CER (real general lines) may rise "
                                                              "over the base model's: more is forgetting")
     max_guard_cer_rise_champion: float = Field(0.3, ge=0, description="points it may rise over the champion's on "
-                                               "the same guard set: two trainings apart only in their seed land "
-                                               "0.22 points apart on the sample's (params.yaml)")
+                                               "the same guard set: trainings apart only in their seed land up to "
+                                               "0.26 points apart on the sample's (params.yaml)")
 
     @model_validator(mode="before")
     @classmethod
