@@ -86,6 +86,8 @@ def test_captured_lines_go_to_label_studio_and_come_back_as_rows(studio, tmp_pat
     assert figures["added"] == 4 and figures["quarantined"] == 1 and figures["not_reviewed"] == 1, figures
     rows, bad = read_labels(out)
     assert not bad and sorted(r.text for r in rows) == sorted(shown for shown, _ in LINES[:4])
+    # rows in their images' order, whatever order the lines were captured in: one dataset for one set of lines
+    assert [r.image for r in rows] == sorted(r.image for r in rows)
     for row in rows:
         assert row.extra["source"] == "review" and row.extra["model_version"] == "ocrops/4"
         assert row.extra["annotator"] == annotator_id(1) and row.extra["annotator"] != "1"

@@ -89,7 +89,9 @@ def pull_reviews(studio: LabelStudio, title: str, out: Path, params: Params, voc
         out.mkdir(parents=True, exist_ok=True)
         held, _ = read_labels(out) if (out / LABELS_FILE).exists() else ([], [])
         known = {row.image for row in held}
-        new = [row for row in rows if row.image not in known]
+        # in the order of their images' content hashes, not of the tasks: the tasks are in the order the lines were
+        # captured, which concurrent requests decide, and the training reads rows in the file's order
+        new = sorted((row for row in rows if row.image not in known), key=lambda row: row.image)
         result.already = len(rows) - len(new)
         for row in new:
             (out / row.image).parent.mkdir(parents=True, exist_ok=True)
