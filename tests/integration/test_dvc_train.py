@@ -57,7 +57,8 @@ def repo(tmp_path_factory) -> Path:
     # model, which reads a line quite differently with other padding, is served exactly as evaluated: reading is
     # batch-invariant, and the package stage allows no difference
     copy_stages(root, STAGES, {"train": TINY, "evaluate": {"latency_lines": 8}, "benchmark": SMALL_BENCHMARK,
-                               "promote": {"max_latency_ms": 1e6, "max_guard_cer_rise": 100.0}})
+                               "promote": {"max_latency_ms": 1e6, "max_guard_cer_rise": 100.0,
+                                           "max_guard_cer_rise_champion": 100.0}})
     for extra in ("MLproject", "python_env.yaml", "notebooks/error_analysis.ipynb"):
         (root / extra).parent.mkdir(parents=True, exist_ok=True)
         (root / extra).write_bytes((PROJECT / extra).read_bytes())

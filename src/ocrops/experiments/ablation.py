@@ -77,7 +77,7 @@ def gate_on_guard(guard_cer: float, base: dict, rise: float) -> str:
     """What `ocrops promote`'s guard rule says of a variant's figures (no champion)."""
     tags = {"guard_cer": str(guard_cer), "base_guard_cer": str(base["guard_cer"]),
             "guard_set_lines": str(base["sets"]["guard"]["lines"])}
-    return "refused: forgot general reading" if forgetting_reasons(tags, None, rise) else "passes"
+    return "refused: forgot general reading" if forgetting_reasons(tags, None, rise, rise) else "passes"
 
 
 def markdown(report: dict) -> str:
