@@ -6,11 +6,16 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from ocrops.data.documents import DocumentLimits
 from ocrops.data.images import ImageLimits, decode, inspect
 from ocrops.errors import ErrorCode, OcropsError
+
+if TYPE_CHECKING:
+    from ocrops.config import ServeParams
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
                        re.ASCII)
@@ -27,6 +32,17 @@ class PayloadLimits:
     def image(self) -> ImageLimits:
         return ImageLimits(max_side=self.max_side, max_pixels=self.max_pixels, max_bytes=self.max_bytes,
                            max_jpeg_scans=self.max_jpeg_scans)
+
+    @classmethod
+    def of(cls, serve: ServeParams) -> PayloadLimits:
+        """One image's limits as the serve settings state them."""
+        return cls(serve.max_image_bytes, serve.max_side, serve.max_pixels, serve.max_jpeg_scans)
+
+
+def document_limits(serve: ServeParams) -> DocumentLimits:
+    """A document's limits as the serve settings state them: what the service refuses, anyone reading as it does
+    refuses too."""
+    return DocumentLimits(PayloadLimits.of(serve).image, serve.max_pages, serve.pdf_dpi)
 
 
 def decode_base64(text: str, limits: PayloadLimits) -> bytes:

@@ -16,9 +16,10 @@ from tqdm import tqdm
 from ocrops.config import Params
 from ocrops.data.captures import CaptureStore, line_record
 from ocrops.data.documents import DocumentLimits, open_document
-from ocrops.data.images import IMAGE_SUFFIXES, ImageLimits
+from ocrops.data.images import IMAGE_SUFFIXES
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.families import saved_detector
+from ocrops.inference.inputs import document_limits
 from ocrops.inference.pages import PageReader, page_reader
 from ocrops.inference.types import Prediction
 from ocrops.models import load_model
@@ -53,15 +54,8 @@ def read_folder(folder: Path, store: CaptureStore, params: Params, model: str | 
                               "a new version (dvc repro)")
         reader = FolderReader(page_reader(params.serve, saved_detector(model_dir)), load_model(model_dir).predict,
                               chain, {"name": ref.name, "version": version, "alias": ref.alias or ""},
-                              service_limits(params))
+                              document_limits(params.serve))  # what the service refuses is listed, not read
         return reader.keep(folder, store, every_line, progress)
-
-
-def service_limits(params: Params) -> DocumentLimits:
-    """The service's limits: what it would refuse is listed, not read."""
-    s = params.serve
-    return DocumentLimits(ImageLimits(s.max_side, s.max_pixels, s.max_image_bytes, s.max_jpeg_scans), s.max_pages,
-                          s.pdf_dpi)
 
 
 @dataclass
@@ -82,7 +76,7 @@ class FolderReader:
                               f"{folder} holds no image or PDF ({', '.join(sorted(SUFFIXES))})")
         result = FolderRead(self.model)
         for path in tqdm(files, unit="file", desc="read", disable=not progress):
-            data, name = path.read_bytes(), path.relative_to(folder).as_posix()
+            data, name, written = path.read_bytes(), path.relative_to(folder).as_posix(), path.stat().st_mtime
             digest = hashlib.sha256(data).hexdigest()[:16]
             try:
                 for page in open_document(data, self.limits):
@@ -93,7 +87,7 @@ class FolderReader:
                         if every_line or line.get("needs_review") is True:
                             record = line_record(line, self.model, f"{digest}p{page.index + 1}")
                             store.write(crop, record | {"line": n, "file": name, "page": page.index + 1},
-                                        now=path.stat().st_mtime)
+                                        now=written)
                             result.kept += 1
                     result.lines += len(answered)
             except OcropsError as exc:

@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from ocrops.data.documents import DocumentLimits, Page, open_document
+from ocrops.data.documents import Page, open_document
 from ocrops.data.geometry import turn
 from ocrops.errors import ErrorCode, OcropsError
 from ocrops.formats import Format, Rendered, render
-from ocrops.inference.inputs import PayloadLimits, decode_base64
+from ocrops.inference.inputs import PayloadLimits, decode_base64, document_limits
 from ocrops.inference.pages import Mode, is_line_size, page_reader
 from ocrops.inference.runtime import DETECTOR_FILE, read_package
 from ocrops.inference.types import Prediction
@@ -98,9 +98,7 @@ class OcrApi:
         self.info, self.post = read_package(model_root)
         detector = Path(model_root) / DETECTOR_FILE
         self.pages = page_reader(settings, detector if detector.exists() else None)
-        self.limits = PayloadLimits(settings.max_image_bytes, settings.max_side, settings.max_pixels,
-                                    settings.max_jpeg_scans)
-        self.document_limits = DocumentLimits(self.limits.image, settings.max_pages, settings.pdf_dpi)
+        self.limits, self.document_limits = PayloadLimits.of(settings), document_limits(settings)
         self.lanes = Lanes(settings.decode_threads)
         self.admission = Admission(settings.max_request_pixels, settings.max_worker_pixels, settings.timeout_s,
                                    SMALL_PIXELS, on_idle=self._idle)
