@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -527,15 +528,78 @@ def flatten(data: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; a bad file is a 4002 with the offending keys."""
-    path = Path(path)
+# a domain's params.yaml (pipelines/NAME/) names the project's with this key and holds only what differs
+EXTENDS = "extends"
+# the settings that name a file of the project, not of one pipeline: inherited by a domain, they are rebased so
+# that they still name the project's file (its guard set, MLflow store, recipes, Bento store); every other path
+# of the catalog is an output, made under the folder the pipeline runs in
+PROJECT_FILES: tuple[str, ...] = (
+    "data.path", "data.pages", "data.guard", "train.base", "mlflow.tracking_uri", "mlflow.artifact_root",
+    "serve.capture.url", "export.tensorrt.cache_dir", "paths.general.recipe", "paths.package.bentofile",
+    "paths.package.bentoml_home", "paths.container.recipe", "paths.ablation.variants",
+)
+_SQLITE = "sqlite:///"
+
+
+def _read(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
         raise OcropsError(ErrorCode.INVALID_INPUT, f"params file not found: {path}") from exc
     except yaml.YAMLError as exc:
         raise OcropsError(ErrorCode.INVALID_INPUT, f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"{path} must hold a mapping of sections")
+    return raw
+
+
+def _rebased(value: object, source: Path, target: Path) -> object:
+    """A relative file name written in ``source``'s folder, as seen from ``target``'s; anything else as it is
+    (URLs, absolute paths)."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(_SQLITE) and not value.startswith(_SQLITE + "/"):
+        return _SQLITE + os.path.relpath(source / value[len(_SQLITE):], target)
+    if ":" in value or Path(value).is_absolute():
+        return value
+    return os.path.relpath(source / value, target)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = (_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict)
+                       else value)
+    return merged
+
+
+def _inherited(path: Path, raw: dict) -> dict:
+    """A domain's params over the project's it ``extends``: the project's settings in full (defaults
+    included), its file names rebased to the domain's folder, then the domain's own values on top."""
+    parent = (path.parent / str(raw.pop(EXTENDS))).resolve()
+    if "paths" in raw:
+        raise OcropsError(ErrorCode.INVALID_INPUT, f"{path}: a domain's files follow the catalog of {parent} "
+                                                   f"(paths:, under the domain's folder); remove paths:")
+    base = load_params(parent).model_dump(mode="json", by_alias=True)
+    here = path.parent.resolve()
+    for dotted in PROJECT_FILES:
+        *section, key = dotted.split(".")
+        holder = base
+        for part in section:
+            holder = holder.get(part) or {}
+        # train.base names a file only where one is there (else a preset: ppocr-v6)
+        if key in holder and (dotted != "train.base" or (parent.parent / str(holder[key])).exists()):
+            holder[key] = _rebased(holder[key], parent.parent, here)
+    return _merge(base, raw)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; a bad file is a 4002 with the offending keys. A file with ``extends:``
+    (a domain's, pipelines/NAME/params.yaml) holds only what differs from the file it names."""
+    path = Path(path)
+    raw = _read(path)
+    if EXTENDS in raw:
+        raw = _inherited(path, raw)
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
