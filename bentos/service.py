@@ -9,6 +9,7 @@ of params.yaml, OCROPS_SERVE_* variables override.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -25,14 +26,16 @@ from ocrops.serving.auth import ApiKeys
 from ocrops.serving.http import REQUEST_ID, Gatekeeper, answer_response, error_response
 from ocrops.serving.logs import quiet_request_errors
 from ocrops.serving.metrics import own_metrics_dir
-from ocrops.serving.settings import load_settings
+from ocrops.serving.settings import load_settings, model_tags
 from ocrops.serving.topology import choose_topology, engine_calls, engine_threads, serving_process
 from ocrops.serving.transport import install as install_transport
 from ocrops.serving.webui import web_app
 
 log = logging.getLogger("ocrops.service")
 SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "params.yaml")
-MODEL = bentoml.models.BentoModel(f"{SETTINGS.bento}-model:latest")
+# the registered models this Bento serves (serve.models: a domain's each; one when empty), first the default
+MODELS = [bentoml.models.BentoModel(f"{tag}:latest") for tag in model_tags(SETTINGS)]
+MODEL = MODELS[0]
 # a built bento holds both services (its graph must list any service it may start); a server chooses
 TOPOLOGY = choose_topology(SETTINGS.topology) if serving_process() else "two"
 if serving_process():
@@ -56,6 +59,38 @@ def _log_like_bentoml() -> None:
     ours.propagate = False
 
 
+def with_models(cls: type) -> type:
+    """Each served model as a class attribute (BentoML packages the models a service's attributes name):
+    ``model_ref`` the first, ``model_ref_1``... the others."""
+    for k, model in enumerate(MODELS[1:], start=1):
+        setattr(cls, f"model_ref_{k}", model)
+    return cls
+
+
+def model_refs(service: object) -> list[bentoml.models.BentoModel]:
+    return [service.model_ref, *(getattr(service, f"model_ref_{k}") for k in range(1, len(MODELS)))]
+
+
+def recognize_api(k: int):
+    """The batched recognition API of the k-th model (k >= 1; the first's is ``recognize``): a model's lines
+    are batched with that model's only."""
+    def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
+        from ocrops.serving.inprocess import readings
+
+        return readings(self.models[k], [Image.fromarray(a) for a in lines], SETTINGS.engine_batch_size,
+                        self.metrics)
+
+    recognize.__name__ = recognize.__qualname__ = f"recognize_{k}"
+    return bentoml.api(batchable=SETTINGS.max_batch_size > 1, max_batch_size=max(2, SETTINGS.max_batch_size),
+                       max_latency_ms=min(SETTINGS.max_latency_ms, int(SETTINGS.timeout_s * 1000)))(recognize)
+
+
+def with_recognize_apis(cls: type) -> type:
+    for k in range(1, len(MODELS)):
+        setattr(cls, f"recognize_{k}", recognize_api(k))
+    return cls
+
+
 @bentoml.service(
     name=f"{SETTINGS.bento}-recognizer",
     resources={"gpu": 1},  # the scheduler gives the model one GPU; CPU-only machines get a warning
@@ -68,8 +103,10 @@ def _log_like_bentoml() -> None:
     metrics={"enabled": False},  # ocrops_batch_size records its batches; the API serves /metrics
     **({} if SETTINGS.tracing else {"tracing": {"excluded_urls": [".*"]}}),
 )
+@with_recognize_apis
+@with_models
 class Recognizer:
-    """The packaged model on the best engine this machine has; warmed up before it says it is ready."""
+    """The packaged models on the best engine this machine has; warmed up before it says it is ready."""
 
     model_ref = MODEL
 
@@ -79,12 +116,14 @@ class Recognizer:
 
         _log_like_bentoml()
         self.ready = False
-        self.model = PackagedModel(self.model_ref.path, engine=SETTINGS.engine,
-                                   threads=engine_threads(SETTINGS.engine_threads))
         self.metrics = service_metrics()
-        log.info("serving %s on %s (skipped: %s)", self.model.version, self.model.engine_name, self.model.skipped)
-        self.model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
-        self.metrics.model_info.labels(**{k: str(v) for k, v in self.model.version.items()}).set(1)
+        self.models = [PackagedModel(ref.path, engine=SETTINGS.engine, threads=engine_threads(SETTINGS.engine_threads))
+                       for ref in model_refs(self)]
+        self.model = self.models[0]
+        for model in self.models:
+            log.info("serving %s on %s (skipped: %s)", model.version, model.engine_name, model.skipped)
+            model.warm_up(SETTINGS.warmup_batches, SETTINGS.engine_batch_size)
+            self.metrics.model_info.labels(**{k: str(v) for k, v in model.version.items()}).set(1)
         self.ready = True
 
     def __is_ready__(self) -> bool:
@@ -103,7 +142,8 @@ class Recognizer:
 
     @bentoml.api
     def describe(self) -> dict[str, Any]:
-        return {**self.model.version, "skipped_engines": self.model.skipped}
+        return {**self.model.version, "skipped_engines": self.model.skipped,
+                "models": [m.version for m in self.models]}
 
 
 class Endpoints:
@@ -131,24 +171,28 @@ class Endpoints:
                   mode: Literal["auto", "line", "page"] = "auto", postprocess: bool | None = None,
                   redact_pii: bool | None = None,
                   format: Literal["json", "txt", "hocr", "alto", "page-xml", "pdf"] | None = None,
-                  pictures: bool = False) -> dict[str, Any]:
+                  pictures: bool = False, model: str | None = None) -> dict[str, Any]:
         """One image or document (multipart ``file`` or base64 ``image``): a text line, or a page read line by
         line; answered in JSON, or as ``format`` (or what the ``Accept`` header names): text, hOCR, ALTO, PAGE-XML,
         a searchable PDF. ``pictures``: each page's upright preview as a JPEG data URI in the JSON (``picture``),
-        for a client that cannot show the file (a browser and a PDF, TIFF or HEIC)."""
+        for a client that cannot show the file (a browser and a PDF, TIFF or HEIC). ``model``: the registered
+        model that reads it, where the service serves several (default: its first)."""
         from ocrops.formats import Format, from_accept
 
         fmt = Format(format) if format else from_accept(ctx.request.headers.get("accept"))
         return await self._answer(ctx, self.api.ocr(
             ctx.request.headers.get(REQUEST_ID, ""), image, file, ctx.request.headers.get("content-type"), mode,
-            postprocess, redact_pii, fmt, Path(file).name if file else None, pictures))
+            postprocess, redact_pii, fmt, Path(file).name if file else None, pictures,
+            model or ctx.request.query_params.get("model")))
 
     @bentoml.api(route="/ocr_batch")
     async def ocr_batch(self, ctx: bentoml.Context, images: list[str], mode: Literal["auto", "line", "page"] = "auto",
-                        postprocess: bool | None = None, redact_pii: bool | None = None) -> dict[str, Any]:
-        """Several base64 images in one request; one result per image, in order."""
+                        postprocess: bool | None = None, redact_pii: bool | None = None,
+                        model: str | None = None) -> dict[str, Any]:
+        """Several base64 images in one request; one result per image, in order (``model`` as for /ocr)."""
         return await self._answer(ctx, self.api.ocr_batch(ctx.request.headers.get(REQUEST_ID, ""), images, mode,
-                                                          postprocess, redact_pii))
+                                                          postprocess, redact_pii,
+                                                          model or ctx.request.query_params.get("model")))
 
     @bentoml.api(route="/v1/chat/completions")
     async def chat_completions(self, ctx: bentoml.Context, messages: list[dict[str, Any]], model: str = "",
@@ -170,7 +214,8 @@ class Endpoints:
         """The served model: MLflow name, version, alias, engine, topology, and its evaluated figures."""
         described = await self._describe()
         return {**self.api.info, "engine": described.get("engine"),
-                "skipped_engines": described.get("skipped_engines"), "topology": TOPOLOGY}
+                "skipped_engines": described.get("skipped_engines"), "topology": TOPOLOGY,
+                "models": [m.info for m in self.api.models.values()]}
 
 
 API_CONFIG: dict[str, Any] = {
@@ -190,6 +235,7 @@ API_CONFIG: dict[str, Any] = {
 if TOPOLOGY == "two":
 
     @bentoml.service(**API_CONFIG)
+    @with_models
     class OCR(Endpoints):
         """The API in front of the adaptively batched recognizer service."""
 
@@ -197,15 +243,17 @@ if TOPOLOGY == "two":
         model_ref = MODEL
 
         def __init__(self) -> None:
-            from ocrops.serving.api import OcrApi
+            from ocrops.serving.api import OcrApi, ServedModel
 
             _log_like_bentoml()
-            self.api = OcrApi(self.model_ref.path, SETTINGS, self._recognize)
+            self.api = OcrApi([ServedModel(ref.path, functools.partial(self._recognize, k))
+                               for k, ref in enumerate(model_refs(self))], SETTINGS)
 
-        async def _recognize(self, lines: list[Image.Image]) -> list[dict[str, Any]]:
+        async def _recognize(self, k: int, lines: list[Image.Image]) -> list[dict[str, Any]]:
+            api = getattr(self.recognizer.to_async, f"recognize_{k}" if k else "recognize")
             try:
                 # arrays travel to the recognizer process as they are (a PIL image would be PNG-encoded)
-                return await self.recognizer.to_async.recognize([np.asarray(line) for line in lines])
+                return await api([np.asarray(line) for line in lines])
             except bentoml.exceptions.ServiceUnavailable as exc:  # the recognizer's queue is full
                 raise OcropsError(ErrorCode.QUEUE_FULL, "model queue full, retry later") from exc
 
@@ -215,31 +263,36 @@ if TOPOLOGY == "two":
 else:
 
     @bentoml.service(**API_CONFIG)
+    @with_models
     class OCR(Endpoints):  # type: ignore[no-redef]
-        """The API with the engine in its own process; ready once the engine is warm."""
+        """The API with the engines in its own process (one per served model); ready once they are warm."""
 
         model_ref = MODEL
 
         def __init__(self) -> None:
-            from ocrops.serving.api import OcrApi
+            from ocrops.serving.api import OcrApi, ServedModel
             from ocrops.serving.inprocess import InProcessRecognizer
 
             _log_like_bentoml()
             self.ready = False
-            self.engine = InProcessRecognizer(
-                self.model_ref.path, SETTINGS.engine, engine_threads(SETTINGS.engine_threads),
-                engine_calls(SETTINGS.engine_calls), SETTINGS.engine_batch_size)
-            described = self.engine.describe()
-            log.info("serving %s on %s in the API process, %d engine calls at once (skipped: %s)",
-                     self.engine.model.version, described["engine"], described["engine_calls"],
-                     described["skipped_engines"])
-            self.api = OcrApi(self.model_ref.path, SETTINGS, self.engine.recognize, self.engine.release_memory)
-            # warm up behind the running server: /livez answers at once, /readyz once the engine is warm
+            self.engines = [InProcessRecognizer(ref.path, SETTINGS.engine, engine_threads(SETTINGS.engine_threads),
+                                                engine_calls(SETTINGS.engine_calls), SETTINGS.engine_batch_size)
+                            for ref in model_refs(self)]
+            self.engine = self.engines[0]
+            for engine in self.engines:
+                described = engine.describe()
+                log.info("serving %s on %s in the API process, %d engine calls at once (skipped: %s)",
+                         engine.model.version, described["engine"], described["engine_calls"],
+                         described["skipped_engines"])
+            self.api = OcrApi([ServedModel(ref.path, engine.recognize, engine.release_memory)
+                               for ref, engine in zip(model_refs(self), self.engines, strict=True)], SETTINGS)
+            # warm up behind the running server: /livez answers at once, /readyz once the engines are warm
             threading.Thread(target=self._warm_up, name="ocrops-warm-up", daemon=True).start()
 
         def _warm_up(self) -> None:
             try:
-                self.engine.warm_up(SETTINGS.warmup_batches)
+                for engine in self.engines:
+                    engine.warm_up(SETTINGS.warmup_batches)
             except Exception:  # a failed warm-up leaves the server unready; its requests report the cause
                 log.exception("engine warm-up failed")
                 return

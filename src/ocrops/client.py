@@ -200,9 +200,10 @@ class _Settings:
 
     @staticmethod
     def _upload(payload: tuple[str, bytes, str], mode: Mode, postprocess: bool | None,
-                redact_pii: bool | None) -> dict[str, Any]:
-        """``POST /ocr`` as multipart: the image as ``file``, the switches as form fields."""
-        form = {"mode": mode}
+                redact_pii: bool | None, model: str | None = None) -> dict[str, Any]:
+        """``POST /ocr`` as multipart: the image as ``file``, the switches (and the model, where the service
+        serves several) as form fields."""
+        form = {"mode": mode} | ({"model": model} if model else {})
         for name, value in (("postprocess", postprocess), ("redact_pii", redact_pii)):
             if value is not None:
                 form[name] = "true" if value else "false"
@@ -233,9 +234,10 @@ class OCRClient(_Settings):
             raise error_from_transport(exc, self.url, self.timeout) from exc
 
     def ocr(self, image: ImageInput, *, mode: Mode = "auto", postprocess: bool | None = None,
-            redact_pii: bool | None = None) -> OCRResult:
-        """Read one image: a text line, or a page line by line (``mode="auto"`` lets the service decide)."""
-        upload = self._upload(image_payload(image), mode, postprocess, redact_pii)
+            redact_pii: bool | None = None, model: str | None = None) -> OCRResult:
+        """Read one image: a text line, or a page line by line (``mode="auto"`` lets the service decide);
+        ``model``: which of the service's models reads it (a service of several domains; default: its first)."""
+        upload = self._upload(image_payload(image), mode, postprocess, redact_pii, model)
         retrying = tenacity.Retrying(**self._retry_policy(source_of(image)))
         try:
             for attempt in retrying:
@@ -308,8 +310,8 @@ class AsyncOCRClient(_Settings):
             raise error_from_transport(exc, self.url, self.timeout) from exc
 
     async def ocr(self, image: ImageInput, *, mode: Mode = "auto", postprocess: bool | None = None,
-                  redact_pii: bool | None = None) -> OCRResult:
-        upload = self._upload(await asyncio.to_thread(image_payload, image), mode, postprocess, redact_pii)
+                  redact_pii: bool | None = None, model: str | None = None) -> OCRResult:
+        upload = self._upload(await asyncio.to_thread(image_payload, image), mode, postprocess, redact_pii, model)
         retrying = tenacity.AsyncRetrying(**self._retry_policy(source_of(image)))
         try:
             async for attempt in retrying:

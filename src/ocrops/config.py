@@ -296,6 +296,9 @@ class ServeParams(_Section):
     merge_gap: float = Field(MERGE_GAP, ge=0, le=10, description="pages: segments of one text line closer than this "
                                                                 "many line heights are joined")
     rate_limit: RateLimitParams = RateLimitParams()
+    models: list[str] = Field([], description="registered models one Bento serves, each at its champion (else "
+                              "candidate): the domains' (ocrops-NAME); a request picks one by name (its `model`), "
+                              "the first answers a request that names none; empty: mlflow.registered_model alone")
     chat_models: list[str] = Field(["glm-ocr"], description="model names /v1/chat/completions accepts besides the "
                                    "registered model's own (4002 for any other)")
     postprocess_override: bool = Field(True, description="clients may switch lexicon/PII per request")

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import psutil
 import pytest
+import requests
+import yaml
+from browser import ARTIFACTS
 from mlflow.tracking import MlflowClient
 
 from conftest import PROJECT, line_image, write_pages
@@ -23,6 +27,7 @@ from ocrops.data.lines import LineDataset
 from ocrops.data.synth import load_recipe, synthesize
 from ocrops.domains.scaffold import DOMAIN_STAGES
 from ocrops.evaluation.metrics import cer
+from ocrops.harness.server import bento_server
 from ocrops.registry.pyfunc import image_b64
 
 pytestmark = pytest.mark.integration
@@ -40,7 +45,8 @@ def project(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("domains")
     root = work / "repo"
     root.mkdir()
-    copy_stages(root, list(DOMAIN_STAGES), {
+    # the project's package stage too: its Bento serves both domains (serve.models)
+    copy_stages(root, [*DOMAIN_STAGES, "package"], {
         "train": TINY, "evaluate": {"latency_lines": 8},
         "promote": {"max_latency_ms": 1e6, "max_guard_cer_rise": 100.0, "max_guard_cer_rise_champion": 100.0}})
     write_pages(root / "pages", ["train", "val", "test"])
@@ -98,14 +104,14 @@ def test_one_repro_trains_and_registers_every_domain(project: Path):
 def test_domain_list_shows_each_domains_data_and_champion(project: Path):
     promoted = _ocrops("promote", "1", cwd=project / "pipelines" / "a")  # a domain's commands run in its folder
     assert "ocrops-a version 1 is now 'champion'" in promoted
-    listed = _run([str(Path(sys.executable).parent / "ocrops"), "domain", "list"], project).stdout
-    rows = {line.split()[1]: line for line in listed.splitlines() if "ocrops-" in line}
+    rows = {row["name"]: row for row in json.loads(_ocrops("domain", "list", "--json", cwd=project))}
     version = MlflowClient(tracking_uri=_store(project)).get_model_version("ocrops-a", "1")
-    assert "v1" in rows["a"] and f"{100 * float(version.tags['test_cer']):.2f} %" in rows["a"]
-    assert "none" in rows["b"]  # registered, not promoted
+    assert rows["a"]["champion"] == "1" and rows["a"]["figures"]["test_cer"] == float(version.tags["test_cer"])
+    assert rows["b"]["champion"] is None and rows["b"]["model"] == "ocrops-b"  # registered, not promoted
     for name in RECIPES:
         digest = (project / "pipelines" / name / "data.dvc").read_text().split("md5: ")[1][:8]
-        assert digest in rows[name]
+        assert rows[name]["data"].startswith(digest)
+    assert "a " in _ocrops("domain", "list", cwd=project)  # and the table people read
 
 
 def test_changing_one_domains_data_leaves_the_other_current(project: Path):
@@ -122,3 +128,67 @@ def test_changing_one_domains_data_leaves_the_other_current(project: Path):
     client = MlflowClient(tracking_uri=_store(project))
     assert [str(v.version) for v in client.search_model_versions("name='ocrops-a'")] == ["1"]
     assert sorted(str(v.version) for v in client.search_model_versions("name='ocrops-b'")) == ["1", "2"]
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a server: its process and every child (BentoML's workers)."""
+    root = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+
+
+def test_one_bento_serves_each_domain_with_its_own_model(project: Path, tmp_path: Path):
+    params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
+    params["serve"]["models"] = ["ocrops-a", "ocrops-b"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    built = _ocrops("stage", "package", cwd=project)
+    report = json.loads((project / "reports" / "package.json").read_text(encoding="utf-8"))
+    checks = report["serve_check"]["models"]
+    for name in ("ocrops-a", "ocrops-b"):  # each domain's test split read by its own model, as registered
+        assert checks[name]["same_test_set"] and checks[name]["matches"], (name, checks, built)
+    client = MlflowClient(tracking_uri=_store(project))
+    assert checks["ocrops-b"]["served_cer"] == pytest.approx(
+        float(client.get_model_version_by_alias("ocrops-b", "candidate").tags["test_cer"]), rel=1e-5)
+    bento = report["bento"]
+    line = _test_split(project / "pipelines" / "b")[0]
+    env = {"BENTOML_HOME": str(project / ".bentoml"), "OCROPS_SERVE_RATE_LIMIT__ENABLED": "false"}
+    memory = {}
+    server = bento_server(bento, env=env, cwd_log=tmp_path / "two.log")
+    with server as url:
+        memory["two_models_mb"] = _rss_mb(server.proc.pid)
+        with open(line.path, "rb") as fh:
+            image = fh.read()
+        answers = {}
+        for model in ("ocrops-a", "ocrops-b", None):
+            form = {"model": model} if model else {}  # mode auto, as the chat endpoint reads
+            answered = requests.post(url + "/ocr", files={"file": ("line.png", image)}, data=form, timeout=60)
+            assert answered.status_code == 200, answered.text
+            answers[model] = answered.json()
+        assert answers["ocrops-b"]["model"]["name"] == "ocrops-b" and answers["ocrops-a"]["model"]["name"] == "ocrops-a"
+        assert answers[None]["model"]["name"] == "ocrops-a"  # the first answers a request that names none
+        refused = requests.post(url + "/ocr", files={"file": ("line.png", image)}, data={"model": "ocrops-c"},
+                                timeout=60)
+        assert refused.status_code == 400 and refused.json()["code"] == 4002
+        message = refused.json()["message"]
+        assert "'ocrops-a'" in message and "'ocrops-b'" in message  # the served ones named
+        uri = "data:image/jpeg;base64," + image_b64(line.path)
+        chat = requests.post(url + "/v1/chat/completions", json={"model": "ocrops-b", "messages": [{
+            "role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}},
+                                        {"type": "text", "text": "Text Recognition:"}]}]}, timeout=60)
+        assert chat.status_code == 200, chat.text
+        assert chat.json()["model"] == "ocrops-b"
+        assert chat.json()["choices"][0]["message"]["content"] == answers["ocrops-b"]["text"]
+        card = requests.post(url + "/model", timeout=10).json()
+        assert [m["mlflow"]["name"] for m in card["models"]] == ["ocrops-a", "ocrops-b"]
+        metrics = requests.get(url + "/metrics", timeout=10).text
+        assert 'ocrops_lines_total{model="ocrops-b",needs_review=' in metrics
+        assert 'ocrops_lines_total{model="ocrops-a",needs_review=' in metrics
+    # the same Bento told to serve one: the other domain's name is refused
+    one = bento_server(bento, env=env | {"OCROPS_SERVE_MODELS": '["ocrops-a"]'}, cwd_log=tmp_path / "one.log")
+    with one as url:
+        memory["one_model_mb"] = _rss_mb(one.proc.pid)
+        refused = requests.post(url + "/ocr", files={"file": ("line.png", image)}, data={"model": "ocrops-b"},
+                                timeout=60)
+        assert refused.status_code == 400 and refused.json()["code"] == 4002
+    memory["per_extra_model_mb"] = round(memory["two_models_mb"] - memory["one_model_mb"], 1)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "domains_memory.json").write_text(json.dumps(memory, indent=2) + "\n", encoding="utf-8")

@@ -3,6 +3,7 @@ dvc.yaml, the `ocrops domain` commands."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -115,10 +116,14 @@ def test_domain_commands_make_and_list_domains(project: Path, monkeypatch):
     made = runner.invoke(app, ["domain", "new", "invoices"])
     assert made.exit_code == 0, made.output
     assert "dvc add pipelines/invoices/data" in made.output
-    listed = runner.invoke(app, ["domain", "list"], env={"COLUMNS": "200"})
+    listed = runner.invoke(app, ["domain", "list", "--json"])
     assert listed.exit_code == 0, listed.output
-    rows = [line for line in listed.output.splitlines() if "ocrops" in line]
-    assert any("invoices" in row and "ocrops-invoices" in row and "none" in row for row in rows), listed.output
+    project_row, domain = json.loads(listed.output)
+    assert project_row["name"] == "." and project_row["model"] == "ocrops"
+    assert domain == {"name": "invoices", "folder": "pipelines/invoices", "model": "ocrops-invoices",
+                      "data": "not versioned (dvc add data)", "champion": None, "figures": {}}
+    table = runner.invoke(app, ["domain", "list"])
+    assert table.exit_code == 0 and "invoices" in table.output
     assert not (project / "mlruns").exists()  # listing made no store
     refused = runner.invoke(app, ["domain", "new", "invoices"])
     assert refused.exit_code == 2 and "exists" in refused.output

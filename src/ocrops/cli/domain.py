@@ -44,12 +44,22 @@ def new(
 
 
 @app.command("list")
-def list_cmd(project: ProjectOpt = Path(".")) -> None:
+def list_cmd(
+    project: ProjectOpt = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (one object per domain)")] = False,
+) -> None:
     """Each domain: its folder, data version, registered model, champion version and its figures."""
+    import dataclasses
+    import json
+
     from ocrops.domains.listing import list_domains
 
+    found = list_domains(project)
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(d) | {"folder": str(d.folder)} for d in found]))
+        return
     table = Table("domain", "folder", "data", "registered model", "champion", "test CER", "guard CER")
-    for d in list_domains(project):
+    for d in found:
         pct = [f"{100 * d.figures[k]:.2f} %" if k in d.figures else "-" for k in ("test_cer", "guard_cer")]
         table.add_row(d.name, str(d.folder), d.data, d.model, f"v{d.champion}" if d.champion else "none", *pct)
     console.print(table)

@@ -13,6 +13,7 @@ from ocrops.data.files import write_json
 from ocrops.families import saved_family
 from ocrops.inference.runtime import EXPORT_MANIFEST
 from ocrops.postprocess import Calibration
+from ocrops.serving.settings import model_tags
 from ocrops.stages.package import build_wheel, import_model
 
 
@@ -50,7 +51,8 @@ def pretrained_bento(root: Path, project: Path, lexicon: Sequence[str] = (),
     model_dir, engines = export_pretrained(root, params.export.model_copy(update={"int8": False}))
     Postprocessor(params.postprocess, list(lexicon), calibration).save(root / "mlflow")
     tags = {"family": saved_family(model_dir).name, "train_run_id": "pretrained"}
-    import_model(params, "champion", "1", model_dir, engines, {"source": "pretrained, not trained"}, tags)
+    import_model(model_tags(params.serve)[0], params.mlflow.registered_model, "champion", "1", model_dir, engines,
+                 {"source": "pretrained, not trained"}, tags)
 
     bentofile = params.paths.package.bentofile
     context = root / "context"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import io
 import json
 import logging
@@ -89,21 +90,38 @@ def preview_uri(picture: Image.Image, rotation: int, side: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-class OcrApi:
-    """``release_memory``: what gives the recognizer's working memory back, when it runs in this process."""
+class ServedModel:
+    """One registered model the service reads with: its package (provenance, post-processing chain) and the
+    recognizer that runs it (``release_memory`` gives that one's working memory back, when it runs in this
+    process)."""
 
-    def __init__(self, model_root: str | Path, settings: ServeSettings, recognize: Recognize,
+    def __init__(self, root: str | Path, recognize: Recognize,
                  release_memory: Callable[[], None] | None = None) -> None:
-        self.settings, self._remote, self._release_recognizer = settings, recognize, release_memory
-        self.info, self.post = read_package(model_root)
-        detector = Path(model_root) / DETECTOR_FILE
+        self.root, self.recognize, self.release_memory = Path(root), recognize, release_memory
+        self.info, self.post = read_package(root)
+        self.name: str = self.info["mlflow"]["name"]
+
+    def card(self) -> dict[str, Any]:
+        m = self.info["mlflow"]
+        return {"name": m["name"], "version": str(m["version"]), "alias": m["alias"]}
+
+
+class OcrApi:
+    """The endpoints over one or several models (a domain's each, ``serve.models``): a request names its model,
+    the first answers one that names none; every model reads pages through the first one's detector."""
+
+    def __init__(self, models: Sequence[ServedModel], settings: ServeSettings) -> None:
+        self.settings, self.models = settings, {m.name: m for m in models}
+        self.default = models[0]
+        self.info, self.post = self.default.info, self.default.post
+        detector = self.default.root / DETECTOR_FILE
         self.pages = page_reader(settings, detector if detector.exists() else None)
         self.limits, self.document_limits = PayloadLimits.of(settings), document_limits(settings)
         self.lanes = Lanes(settings.decode_threads)
         self.admission = Admission(settings.max_request_pixels, settings.max_worker_pixels, settings.timeout_s,
                                    SMALL_PIXELS, on_idle=self._idle)
         self._given_back_at = 0  # requests admitted when memory was last given back
-        self.model_name = self.info["mlflow"]["name"]
+        self.model_name = self.default.name
         self.capture = self._capture(settings)
         if settings.log_content:
             log.warning("serve.log_content is on: every answer, OCR text included, goes to the log")
@@ -111,7 +129,7 @@ class OcrApi:
     def _capture(self, settings: ServeSettings) -> Capture | None:
         if not settings.capture.enabled:
             return None
-        if self.post.calibration is None:
+        if all(m.post.calibration is None for m in self.models.values()):
             log.warning("serve.capture is on, but this model version carries no confidence calibration: no line "
                         "is marked needs_review, so none is captured (register it again with `dvc repro`)")
             return None
@@ -132,8 +150,9 @@ class OcrApi:
     def _give_back(self) -> None:
         try:
             self.pages.release_memory()
-            if self._release_recognizer is not None:
-                self._release_recognizer()
+            for model in self.models.values():
+                if model.release_memory is not None:
+                    model.release_memory()
         except Exception:  # memory stays held; answers are not affected
             log.exception("giving the engines' memory back failed")
         memory.trim()
@@ -141,22 +160,28 @@ class OcrApi:
     # -- helpers -----------------------------------------------------------------------------------
 
     def model(self) -> dict[str, Any]:
-        m = self.info["mlflow"]
-        return {"name": m["name"], "version": str(m["version"]), "alias": m["alias"]}
+        return self.default.card()
+
+    def served(self, asked: str | None) -> ServedModel:
+        """The model a request names: a registered name or NAME@ALIAS of one served here, one of
+        ``serve.chat_models`` (the first model), or none (the first); 4002 naming the served ones otherwise (no
+        answer under another model's name)."""
+        if not asked or asked in self.settings.chat_models:
+            return self.default
+        name, _, alias = asked.partition("@")
+        found = self.models.get(name)
+        if found is None or (alias and alias != found.info["mlflow"]["alias"]):
+            served = ", ".join(f"{m.name!r} (@{m.info['mlflow']['alias']})" for m in self.models.values())
+            also = ", ".join(self.settings.chat_models)
+            raise OcropsError(ErrorCode.INVALID_INPUT,
+                              f"model {asked[:60]!r} is not served here; this service serves {served}"
+                              + (f" (also: {also})" if also else ""))
+        return found
 
     def chat_model(self, asked: str) -> str:
-        """The model a chat request names, if it is this one: the registered name, NAME@ALIAS, or one of
-        ``serve.chat_models``; 4002 naming the served model otherwise (no answer under another model's name)."""
-        m = self.info["mlflow"]
-        accepted = {m["name"], f"{m['name']}@{m['alias']}", *self.settings.chat_models}
-        if not asked:
-            return m["name"]
-        if asked not in accepted:
-            others = ", ".join(sorted(accepted - {m["name"]}))
-            raise OcropsError(ErrorCode.INVALID_INPUT,
-                              f"model {asked[:60]!r} is not served here; this service serves {m['name']!r} "
-                              f"(also: {others})")
-        return asked
+        """The name a chat answer carries: the one asked for, if it is served here (``served``)."""
+        self.served(asked)
+        return asked or self.default.name
 
     def switches(self, postprocess: bool | None, redact_pii: bool | None) -> tuple[bool | None, bool | None]:
         if (postprocess is not None or redact_pii is not None) and not self.settings.postprocess_override:
@@ -164,13 +189,13 @@ class OcrApi:
                               "per-request post-processing switches are disabled on this service")
         return postprocess, redact_pii
 
-    async def recognize(self, crops: list[Image.Image]) -> list[Prediction]:
-        """The crops through the batched recognizer, in calls of at most ``engine_batch_size`` lines sent
-        together, so that the batcher interleaves them with other requests' lines and a page of any size fits
-        its batches; the recognizer's errors keep their codes."""
-        size = self.settings.engine_batch_size
+    async def recognize(self, crops: list[Image.Image], model: ServedModel | None = None) -> list[Prediction]:
+        """The crops through ``model``'s (default: the first's) batched recognizer, in calls of at most
+        ``engine_batch_size`` lines sent together, so that the batcher interleaves them with other requests' lines
+        and a page of any size fits its batches; the recognizer's errors keep their codes."""
+        size, remote = self.settings.engine_batch_size, (model or self.default).recognize
         try:
-            parts = await asyncio.gather(*(self._remote(crops[i : i + size]) for i in range(0, len(crops), size)))
+            parts = await asyncio.gather(*(remote(crops[i : i + size]) for i in range(0, len(crops), size)))
         except OcropsError:
             raise
         except Exception as exc:  # the recognizer process failed, restarted or is unreachable
@@ -184,15 +209,17 @@ class OcrApi:
         return [Prediction(r["text"], float(r["confidence"])) for r in readings]
 
     async def read(self, images: list[Image.Image], mode: Mode, correct: bool | None, redact_pii: bool | None,
-                   timings: dict, ticket: Ticket) -> list[dict]:
-        """Detection (in the large lane) and recognition of decoded images."""
+                   timings: dict, ticket: Ticket, model: ServedModel | None = None) -> list[dict]:
+        """Detection (in the large lane) and recognition of decoded images by ``model`` (default: the first)."""
         async def offload(fn: Callable[..., T], *args: Any) -> T:
             return await self.lanes.run(self.lanes.large, fn, *args, ticket=ticket)
 
-        results = await self.pages.read_async(images, self.recognize, mode, self.post, correct, redact_pii,
-                                              timings, max_lines=self.settings.max_lines, offload=offload,
-                                              keep=self.capture.offer if self.capture else None)
-        observe_lines(service_metrics(), results)
+        model = model or self.default
+        keep = functools.partial(self.capture.offer, model=model.card()) if self.capture else None
+        results = await self.pages.read_async(images, functools.partial(self.recognize, model=model), mode,
+                                              model.post, correct, redact_pii, timings,
+                                              max_lines=self.settings.max_lines, offload=offload, keep=keep)
+        observe_lines(service_metrics(), results, model.name)
         return results
 
     async def within_deadline(self, work: Awaitable[T]) -> T:
@@ -234,9 +261,10 @@ class OcrApi:
             self.lanes.run(self.lanes.for_pixels(p.pixels), p.load, ticket=ticket) for p in pages)))
 
     async def read_opened(self, opened: Sequence[Opened], mode: Mode, correct: bool | None, redact: bool | None,
-                          timings: dict, started: float) -> tuple[list[dict], list[list[Image.Image]]]:
-        """Opened payloads admitted, decoded and read: (a result per payload, with its warnings, a document's
-        with its pages; each payload's pictures, a page's as decoded, before any turn)."""
+                          timings: dict, started: float, model: ServedModel | None = None
+                          ) -> tuple[list[dict], list[list[Image.Image]]]:
+        """Opened payloads admitted, decoded and read by ``model``: (a result per payload, with its warnings, a
+        document's with its pages; each payload's pictures, a page's as decoded, before any turn)."""
         pages = [p for o in opened for p in o.pages]
         async with self.admit(opened, mode) as ticket:
             pictures = await self.decode(pages, ticket)
@@ -246,7 +274,8 @@ class OcrApi:
             results = []
             for page_mode in dict.fromkeys(modes):
                 chosen = [k for k, m in enumerate(modes) if m == page_mode]
-                read = await self.read([pictures[k] for k in chosen], page_mode, correct, redact, timings, ticket)
+                read = await self.read([pictures[k] for k in chosen], page_mode, correct, redact, timings, ticket,
+                                       model)
                 results += list(zip(chosen, read, strict=True))
         by_page = [r for _, r in sorted(results, key=lambda kr: kr[0])]
         answers, decoded, at = [], [], 0
@@ -269,21 +298,24 @@ class OcrApi:
 
     async def ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
                   mode: Mode, postprocess: bool | None, redact_pii: bool | None, fmt: Format | None = None,
-                  name: str | None = None, pictures: bool = False) -> dict[str, Any] | Rendered:
+                  name: str | None = None, pictures: bool = False, model: str | None = None
+                  ) -> dict[str, Any] | Rendered:
         """The answer in JSON (with ``pictures``: each page's upright preview as a JPEG data URI, for a client
         that cannot show the file itself), or written as ``fmt`` (``ocrops.formats``) for the file named
-        ``name``."""
+        ``name``; read by the ``model`` named (``served``)."""
         REQUEST_ID.set(request_id)  # captured lines name their request
         correct, redact = self.switches(postprocess, redact_pii)
+        served = self.served(model)
         return self.logged(request_id, await self.within_deadline(
-            self._ocr(request_id, image, file, content_type, mode, correct, redact, fmt, name, pictures)))
+            self._ocr(request_id, image, file, content_type, mode, correct, redact, fmt, name, pictures, served)))
 
     async def _ocr(self, request_id: str, image: str | None, file: Path | None, content_type: str | None,
                    mode: Mode, correct: bool | None, redact: bool | None, fmt: Format | None = None,
-                   name: str | None = None, pictures: bool = False) -> dict[str, Any] | Rendered:
-        started, timings = time.perf_counter(), {}
+                   name: str | None = None, pictures: bool = False, model: ServedModel | None = None
+                   ) -> dict[str, Any] | Rendered:
+        started, timings, model = time.perf_counter(), {}, model or self.default
         opened = await self.open(image, file, content_type)
-        [result], [decoded] = await self.read_opened([opened], mode, correct, redact, timings, started)
+        [result], [decoded] = await self.read_opened([opened], mode, correct, redact, timings, started, model)
         if pictures and (fmt is None or fmt is Format.json):
             side = self.settings.web_preview_side
             entries = result["pages"] if "pages" in result else [result]
@@ -295,37 +327,40 @@ class OcrApi:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer = {"request_id": request_id, **result, "width": result.get("width", decoded[0].width),
                   "height": result.get("height", decoded[0].height), "warnings": result.pop("warnings"),
-                  "model": self.model(), "timings": {k: round(v, 2) for k, v in timings.items()}}
+                  "model": model.card(), "timings": {k: round(v, 2) for k, v in timings.items()}}
         if fmt is None or fmt is Format.json:
             return answer
         suffix = ".pdf" if opened.pages[0].header.format == "PDF" else f".{opened.pages[0].header.format.lower()}"
         return await self.lanes.run(self.lanes.large, render, fmt, answer, opened.data, name or f"document{suffix}")
 
     async def ocr_batch(self, request_id: str, images: list[str], mode: Mode, postprocess: bool | None,
-                        redact_pii: bool | None) -> dict[str, Any]:
+                        redact_pii: bool | None, model: str | None = None) -> dict[str, Any]:
         if not images:
             raise OcropsError(ErrorCode.INVALID_INPUT, "images is empty")
         if len(images) > self.settings.max_images:
             raise OcropsError(ErrorCode.TOO_LARGE, f"{len(images)} images exceed {self.settings.max_images}")
         REQUEST_ID.set(request_id)  # captured lines name their request
         correct, redact = self.switches(postprocess, redact_pii)
+        served = self.served(model)
         return self.logged(request_id, await self.within_deadline(
-            self._ocr_batch(request_id, images, mode, correct, redact)))
+            self._ocr_batch(request_id, images, mode, correct, redact, served)))
 
     async def _ocr_batch(self, request_id: str, images: list[str], mode: Mode, correct: bool | None,
-                         redact: bool | None) -> dict[str, Any]:
+                         redact: bool | None, model: ServedModel) -> dict[str, Any]:
         started, timings = time.perf_counter(), {}
         opened = list(await asyncio.gather(*(self.open(text) for text in images)))
-        results, _ = await self.read_opened(opened, mode, correct, redact, timings, started)
+        results, _ = await self.read_opened(opened, mode, correct, redact, timings, started, model)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return {"request_id": request_id, "results": results, "model": self.model(),
+        return {"request_id": request_id, "results": results, "model": model.card(),
                 "timings": {k: round(v, 2) for k, v in timings.items()}}
 
-    async def read_one(self, payload: str, mode: Mode) -> tuple[dict, Image.Image]:
+    async def read_one(self, payload: str, mode: Mode, model: ServedModel | None = None
+                       ) -> tuple[dict, Image.Image]:
         """One base64 image (a data URI), read under the deadline: (its result, the decoded image)."""
         async def work() -> tuple[dict, Image.Image]:
             opened = await self.open(payload)
-            [result], [decoded] = await self.read_opened([opened], mode, None, None, {}, time.perf_counter())
+            [result], [decoded] = await self.read_opened([opened], mode, None, None, {}, time.perf_counter(),
+                                                         model)
             return result, decoded[0]
 
         return await self.within_deadline(work())
@@ -337,15 +372,14 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "stream=true is not supported")
         check_chat_options(n, max_tokens, temperature)
         REQUEST_ID.set(request_id)  # captured lines name their request
-        served = self.chat_model(model)
-        result, _ = await self.read_one(chat_image(messages), "auto")
-        return self.logged(request_id, chat_completion(result["text"], served, request_id))
+        result, _ = await self.read_one(chat_image(messages), "auto", self.served(model))
+        return self.logged(request_id, chat_completion(result["text"], self.chat_model(model), request_id))
 
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
         if file.startswith(("http://", "https://")):
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
         REQUEST_ID.set(request_id)  # captured lines name their request
-        result, picture = await self.read_one(file, "page")
+        result, picture = await self.read_one(file, "page", self.served(model))
         pages = ([(page, page["width"], page["height"]) for page in result["pages"]] if "pages" in result
                  else [(result, result.get("width", picture.width), result.get("height", picture.height))])
         return self.logged(request_id, layout_parsing(pages, model or self.model_name, request_id))

@@ -38,11 +38,12 @@ class Capture:
         if self.counter is not None and n:
             self.counter.labels(outcome=outcome).inc(n)
 
-    def offer(self, crop: Image.Image, line: dict) -> None:
-        """A line as answered, with its crop: kept (queued) if it needs review and the sample takes it."""
+    def offer(self, crop: Image.Image, line: dict, model: dict | None = None) -> None:
+        """A line as answered by ``model`` (default: the service's first), with its crop: kept (queued) if it
+        needs review and the sample takes it."""
         if line.get("needs_review") is not True or self.random.random() >= self.settings.sample:
             return
-        record = line_record(line, self.model, REQUEST_ID.get())
+        record = line_record(line, model or self.model, REQUEST_ID.get())
         try:
             self.queue.put_nowait((crop, record))
         except queue.Full:

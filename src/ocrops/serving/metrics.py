@@ -49,10 +49,11 @@ def service_metrics() -> ServiceMetrics:
         model_info=Gauge("ocrops_model_info", "The served model (value 1)",
                          ["name", "version", "alias", "engine", "family"], multiprocess_mode="max"),
         shed=Counter("ocrops_rejected", "Requests refused before inference, by error code", ["code"]),
-        confidence=Histogram("ocrops_line_confidence", "Answered lines' confidence (calibrated where the model is)",
-                             buckets=CONFIDENCE_BUCKETS),
-        lines=Counter("ocrops_lines", "Answered lines, by whether they need review (below the model's threshold; "
-                                      "'unknown' for a model without calibration)", ["needs_review"]),
+        confidence=Histogram("ocrops_line_confidence", "Answered lines' confidence (calibrated where the model is), "
+                             "by the model that read them", ["model"], buckets=CONFIDENCE_BUCKETS),
+        lines=Counter("ocrops_lines", "Answered lines, by model and whether they need review (below the model's "
+                                      "threshold; 'unknown' for a model without calibration)",
+                      ["model", "needs_review"]),
         captured=Counter("ocrops_captured_lines", "Capture store (serve.capture): lines stored, dropped (queue full), "
                                                   "failed (storage error), removed (count and age bounds)",
                          ["outcome"]),
@@ -85,10 +86,11 @@ def own_metrics_dir() -> Path | None:
     return folder
 
 
-def observe_lines(metrics: ServiceMetrics, results: list[dict]) -> None:
-    """Each answered line's confidence and review flag (drift in what the model doubts shows here first)."""
+def observe_lines(metrics: ServiceMetrics, results: list[dict], model: str) -> None:
+    """Each answered line's confidence and review flag (drift in what the model doubts shows here first), under
+    the name of the model that read it: a bounded label, the service's configured models only."""
     for result in results:
         for line in result.get("lines", ()):
-            metrics.confidence.observe(line["confidence"])
+            metrics.confidence.labels(model=model).observe(line["confidence"])
             review = line.get("needs_review")
-            metrics.lines.labels(needs_review="unknown" if review is None else str(review).lower()).inc()
+            metrics.lines.labels(model=model, needs_review="unknown" if review is None else str(review).lower()).inc()

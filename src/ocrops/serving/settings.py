@@ -38,3 +38,10 @@ def load_settings(params_path: str | Path | None = None) -> ServeSettings:
         if env in os.environ and f"OCROPS_SERVE_{key.upper()}" not in os.environ:
             values[key] = os.environ[env]
     return ServeSettings(**values)
+
+
+def model_tags(settings: ServeParams) -> list[str]:
+    """The BentoML models a Bento holds, one per served registered model (``serve.models``; one when empty):
+    ``<bento>-model``, then ``<bento>-model-1``, ... in the order of ``serve.models``."""
+    count = max(1, len(settings.models))
+    return [f"{settings.bento}-model" + (f"-{k}" if k else "") for k in range(count)]
