@@ -333,10 +333,13 @@ class LoadTestParams(_Section):
 
 
 class BatchJob(_Section):
-    """One archive the optional dvc stage ``batch@NAME`` reads (a folder DVC tracks) and where its Parquet goes."""
+    """One archive the optional dvc stage ``batch@NAME`` reads (a folder DVC tracks), where its Parquet goes and
+    which registered model reads it (a domain's: the archive's folders mapped to the domains)."""
 
     input: str
     output: str
+    model: str | None = Field(None, description="NAME@ALIAS or NAME/VERSION, e.g. a domain's ocrops-lab@champion "
+                                                "(default: mlflow.registered_model at batch.alias)")
 
 
 class BatchParams(_Section):

@@ -47,6 +47,6 @@ def test_one_stage_per_job_runs_ocrops_batch(project: Path):
               "'outs': [o.def_path for o in s.outs]}))")
     stage = json.loads(subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True,
                                       check=True, timeout=120).stdout)
-    assert stage["cmd"] == "ocrops batch archive/scans outputs/batch/scans --restart"
+    assert stage["cmd"] == "ocrops batch --job scans --restart"
     assert stage["deps"][:2] == ["archive/scans", "outputs/package/bento.json"]
     assert stage["outs"] == ["outputs/batch/scans"]

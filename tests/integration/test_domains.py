@@ -140,6 +140,8 @@ def test_one_bento_serves_each_domain_with_its_own_model(project: Path, tmp_path
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
     params["serve"]["models"] = ["ocrops-a", "ocrops-b"]
     (project / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    # the project's serve section is no setting a domain's stages read: they stay current
+    assert "changed" not in _dvc("status", "-R", "pipelines/", cwd=project).stdout
     built = _ocrops("stage", "package", cwd=project)
     report = json.loads((project / "reports" / "package.json").read_text(encoding="utf-8"))
     checks = report["serve_check"]["models"]
@@ -170,6 +172,8 @@ def test_one_bento_serves_each_domain_with_its_own_model(project: Path, tmp_path
         assert refused.status_code == 400 and refused.json()["code"] == 4002
         message = refused.json()["message"]
         assert "'ocrops-a'" in message and "'ocrops-b'" in message  # the served ones named
+        shown = refused.text.replace(refused.json()["request_id"], "...")
+        assert shown in (PROJECT / "docs" / "how-to" / "domains.md").read_text(encoding="utf-8")  # as documented
         uri = "data:image/jpeg;base64," + image_b64(line.path)
         chat = requests.post(url + "/v1/chat/completions", json={"model": "ocrops-b", "messages": [{
             "role": "user", "content": [{"type": "image_url", "image_url": {"url": uri}},

@@ -2,6 +2,7 @@ import json
 import os
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from conftest import PROJECT, line_image
@@ -126,3 +127,22 @@ def test_ocrops_serve_keeps_a_relative_capture_store_in_the_project(tmp_path, mo
     assert capture_url(Params()) == str(tmp_path / "kept" / "lines")
     monkeypatch.setenv(CAPTURE_URL_ENV, "s3://bucket/ocrops-captures")
     assert capture_url(Params()) == "s3://bucket/ocrops-captures"
+
+
+def test_batch_job_takes_its_archive_and_model_from_params(tmp_path: Path, monkeypatch):
+    """`ocrops batch --job NAME` (what the dvc stage batch@NAME runs) reads the job's input, output and model."""
+    monkeypatch.chdir(tmp_path)
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
+    params["batch"]["jobs"] = {"lab": {"input": "archive/lab", "output": "out/lab", "model": "ocrops-lab@champion"}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["batch", "--job", "scans"])
+    assert unknown.exit_code == 2 and "no job 'scans'; it has: lab" in unknown.output
+    both = runner.invoke(app, ["batch", "in", "out", "--job", "lab"])
+    assert both.exit_code == 2 and "give no SOURCE OUTPUT" in both.output
+    neither = runner.invoke(app, ["batch"])
+    assert neither.exit_code == 2 and "--job NAME" in neither.output
+    # the job's model is the one looked up in the registry (an empty store here: refused, naming it)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    found = runner.invoke(app, ["batch", "--job", "lab"])
+    assert found.exit_code == 1 and "ocrops-lab" in found.output

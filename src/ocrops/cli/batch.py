@@ -19,11 +19,14 @@ app = typer.Typer()
 
 @app.command("batch")
 def batch_cmd(
-    source: Annotated[str, typer.Argument(help="folder or URI of images and PDFs (anything Spark reads: s3a://, "
-                                                "hdfs://...)")],
-    output: Annotated[str, typer.Argument(help="folder or URI for the Parquet parts")],
+    source: Annotated[str | None, typer.Argument(help="folder or URI of images and PDFs (anything Spark reads: "
+                                                       "s3a://, hdfs://...)")] = None,
+    output: Annotated[str | None, typer.Argument(help="folder or URI for the Parquet parts")] = None,
     params: ParamsOpt = Path("params.yaml"),
-    model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION (default: batch.alias)")] = None,
+    model: Annotated[str | None, typer.Option(help="NAME@ALIAS or NAME/VERSION, e.g. a domain's "
+                                                   "ocrops-lab@champion (default: batch.alias)")] = None,
+    job: Annotated[str | None, typer.Option(help="instead of SOURCE OUTPUT: the job batch.jobs names (its input, "
+                                                 "output and model), as the dvc stage batch@NAME runs it")] = None,
     master: Annotated[str | None, typer.Option(help="Spark master (default: batch.master)")] = None,
     mode: Annotated[ReadMode | None, typer.Option(help="default: batch.mode")] = None,
     restart: Annotated[bool, typer.Option(help="delete OUTPUT first instead of resuming")] = False,
@@ -47,6 +50,14 @@ def batch_cmd(
     if (fmt is None) != (documents is None):
         raise fail("--format and --documents go together")
     p = load_params(params)
+    if job is not None:
+        if source is not None or output is not None:
+            raise fail("--job takes its input and output from batch.jobs: give no SOURCE OUTPUT with it")
+        if job not in p.batch.jobs:
+            raise fail(f"batch.jobs has no job {job!r}; it has: {', '.join(p.batch.jobs) or 'none'}")
+        source, output, model = p.batch.jobs[job].input, p.batch.jobs[job].output, model or p.batch.jobs[job].model
+    if source is None or output is None:
+        raise fail("give SOURCE and OUTPUT, or --job NAME")
     if mode is not None:
         p = p.model_copy(update={"batch": BatchParams.model_validate(p.batch.model_dump() | {"mode": mode.value})})
     try:

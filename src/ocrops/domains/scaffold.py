@@ -50,7 +50,9 @@ def domain_pipeline(project_stages: dict, up: str, name: str) -> dict:
     for stage_name in DOMAIN_STAGES:
         stage = copy.deepcopy(project_stages["stages"][stage_name])
         stage["deps"] = [_dep(d, up) for d in stage["deps"]]
-        stage["params"] = [{f"{up}/params.yaml": list(stage.get("params", []))}, {"params.yaml": None}]
+        # an empty list would track every key of the project's file: a stage that reads none lists none
+        keys = list(stage.get("params", []))
+        stage["params"] = [*([{f"{up}/params.yaml": keys}] if keys else []), {"params.yaml": None}]
         stages[stage_name] = stage
     made = {f"${{paths.{s}." for s in DOMAIN_STAGES}
     plots = [p for p in project_stages.get("plots", [])
