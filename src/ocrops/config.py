@@ -313,6 +313,14 @@ class ServeParams(_Section):
                                                           "to this side for a fast first answer")
     capture: CaptureParams = CaptureParams()
 
+    @field_validator("models")
+    @classmethod
+    def _models_once(cls, value: list[str]) -> list[str]:
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"a model is listed once: {', '.join(twice)}")
+        return value
+
     @field_validator("engine", mode="before")
     @classmethod
     def _engine_renamed(cls, value: object) -> object:

@@ -25,6 +25,7 @@ def test_project_params_are_valid():
         ("glm_ocr: {lora_rank: 0}", "glm_ocr: lora_rank"),  # a family's section, checked by its own model
         ("validate: {min_brightness: 200, max_brightness: 100}", "min_brightness"),
         ("data: [unclosed", "not valid YAML"),
+        ("serve: {models: [ocrops-a, ocrops-b, ocrops-a]}", "a model is listed once: ocrops-a"),
     ],
 )
 def test_bad_params_name_the_problem(tmp_path: Path, text, needle):

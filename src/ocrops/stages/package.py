@@ -226,7 +226,9 @@ def run(params: Params) -> dict:
     setup(params)
     client = MlflowClient()
     names = params.serve.models or [params.mlflow.registered_model]
-    trained_here = pipelines(params, project)
+    # the domains' params are read only when the Bento serves a model besides this pipeline's own
+    trained_here = (pipelines(params, project) if names != [params.mlflow.registered_model]
+                    else {names[0]: Pipeline(project, params)})
     out = paths.package.folder
     out.mkdir(parents=True, exist_ok=True)
     served, infos, facts = [], [], []
