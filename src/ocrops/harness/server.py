@@ -41,13 +41,20 @@ class ServerProcess:
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
 
-    def start(self) -> str:
+    def start(self, attempts: int = 3) -> str:
+        """Start the server and wait until it is ready. BentoML's process manager picks free ports for its
+        own sockets and binds them a moment later: a server starting beside it may take one first ("Address
+        already in use"), so such an exit is retried, up to ``attempts`` starts."""
+        begun = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                      start_new_session=True)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                said = self.log_path.read_bytes()[begun:].decode("utf-8", errors="replace")
+                if attempts > 1 and "Address already in use" in said:
+                    return self.start(attempts - 1)
                 raise OcropsError(ErrorCode.UNAVAILABLE,
                                   f"{self.cmd[0]} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
