@@ -71,6 +71,12 @@ def model_refs(service: object) -> list[bentoml.models.BentoModel]:
     return [service.model_ref, *(getattr(service, f"model_ref_{k}") for k in range(1, len(MODELS)))]
 
 
+# adaptive batching of a model's lines. max_batch_size 1 turns it off: each call's lines are one model call.
+# BentoML sheds queued calls it predicts would miss max_latency_ms; a request's deadline (timeout_s) caps it
+BATCHING: dict[str, Any] = {"batchable": SETTINGS.max_batch_size > 1, "max_batch_size": max(2, SETTINGS.max_batch_size),
+                            "max_latency_ms": min(SETTINGS.max_latency_ms, int(SETTINGS.timeout_s * 1000))}
+
+
 def recognize_api(k: int):
     """The batched recognition API of the k-th model (k >= 1; the first's is ``recognize``): a model's lines
     are batched with that model's only."""
@@ -81,8 +87,7 @@ def recognize_api(k: int):
                         self.metrics)
 
     recognize.__name__ = recognize.__qualname__ = f"recognize_{k}"
-    return bentoml.api(batchable=SETTINGS.max_batch_size > 1, max_batch_size=max(2, SETTINGS.max_batch_size),
-                       max_latency_ms=min(SETTINGS.max_latency_ms, int(SETTINGS.timeout_s * 1000)))(recognize)
+    return bentoml.api(**BATCHING)(recognize)
 
 
 def with_recognize_apis(cls: type) -> type:
@@ -129,10 +134,7 @@ class Recognizer:
     def __is_ready__(self) -> bool:
         return self.ready
 
-    # max_batch_size 1 turns adaptive batching off: each call's lines are one model call. BentoML sheds queued
-    # calls it predicts would miss max_latency_ms; a request's deadline (timeout_s) caps it
-    @bentoml.api(batchable=SETTINGS.max_batch_size > 1, max_batch_size=max(2, SETTINGS.max_batch_size),
-                 max_latency_ms=min(SETTINGS.max_latency_ms, int(SETTINGS.timeout_s * 1000)))
+    @bentoml.api(**BATCHING)
     def recognize(self, lines: list[np.ndarray]) -> list[dict[str, Any]]:
         """Line images (RGB uint8 arrays) -> [{"text", "confidence"}]; a failed batch answers
         {"error": {...}} per line."""
@@ -213,7 +215,7 @@ class Endpoints:
     async def model_card(self) -> dict[str, Any]:
         """The served model: MLflow name, version, alias, engine, topology, and its evaluated figures."""
         described = await self._describe()
-        return {**self.api.info, "engine": described.get("engine"),
+        return {**self.api.default.info, "engine": described.get("engine"),
                 "skipped_engines": described.get("skipped_engines"), "topology": TOPOLOGY,
                 "models": [m.info for m in self.api.models.values()]}
 

@@ -10,9 +10,9 @@ import yaml
 
 from ocrops.config import Params, load_params
 from ocrops.domains.scaffold import domains
+from ocrops.registry.versions import CHAMPION
 from ocrops.tracking import tracking_uri
 
-CHAMPION = "champion"
 FIGURES = ("test_cer", "guard_cer")  # the version tags shown, as the register stage writes them
 
 
@@ -51,14 +51,14 @@ def describe(folder: Path, name: str) -> Domain:
     model = params.mlflow.registered_model
     champion, figures = None, {}
     store = _store(params, folder)
-    if store.startswith("sqlite:///") and not Path(store[len("sqlite:///"):]).exists():
-        return Domain(name, folder, model, data_version(folder, params), None, {})  # nothing registered yet
-    try:
-        version = MlflowClient(tracking_uri=store).get_model_version_by_alias(model, CHAMPION)
-        champion = str(version.version)
-        figures = {k: float(version.tags[k]) for k in FIGURES if k in version.tags}
-    except MlflowException:  # no such model or alias yet
-        pass
+    # a store that is not there holds nothing registered yet: listing makes none
+    if not store.startswith("sqlite:///") or Path(store[len("sqlite:///"):]).exists():
+        try:
+            version = MlflowClient(tracking_uri=store).get_model_version_by_alias(model, CHAMPION)
+            champion = str(version.version)
+            figures = {k: float(version.tags[k]) for k in FIGURES if k in version.tags}
+        except MlflowException:  # no such model or alias yet
+            pass
     return Domain(name, folder, model, data_version(folder, params), champion, figures)
 
 

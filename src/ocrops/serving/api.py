@@ -113,7 +113,6 @@ class OcrApi:
     def __init__(self, models: Sequence[ServedModel], settings: ServeSettings) -> None:
         self.settings, self.models = settings, {m.name: m for m in models}
         self.default = models[0]
-        self.info, self.post = self.default.info, self.default.post
         detector = self.default.root / DETECTOR_FILE
         self.pages = page_reader(settings, detector if detector.exists() else None)
         self.limits, self.document_limits = PayloadLimits.of(settings), document_limits(settings)
@@ -121,7 +120,6 @@ class OcrApi:
         self.admission = Admission(settings.max_request_pixels, settings.max_worker_pixels, settings.timeout_s,
                                    SMALL_PIXELS, on_idle=self._idle)
         self._given_back_at = 0  # requests admitted when memory was last given back
-        self.model_name = self.default.name
         self.capture = self._capture(settings)
         if settings.log_content:
             log.warning("serve.log_content is on: every answer, OCR text included, goes to the log")
@@ -177,11 +175,6 @@ class OcrApi:
                               f"model {asked[:60]!r} is not served here; this service serves {served}"
                               + (f" (also: {also})" if also else ""))
         return found
-
-    def chat_model(self, asked: str) -> str:
-        """The name a chat answer carries: the one asked for, if it is served here (``served``)."""
-        self.served(asked)
-        return asked or self.default.name
 
     def switches(self, postprocess: bool | None, redact_pii: bool | None) -> tuple[bool | None, bool | None]:
         if (postprocess is not None or redact_pii is not None) and not self.settings.postprocess_override:
@@ -372,14 +365,17 @@ class OcrApi:
             raise OcropsError(ErrorCode.INVALID_INPUT, "stream=true is not supported")
         check_chat_options(n, max_tokens, temperature)
         REQUEST_ID.set(request_id)  # captured lines name their request
-        result, _ = await self.read_one(chat_image(messages), "auto", self.served(model))
-        return self.logged(request_id, chat_completion(result["text"], self.chat_model(model), request_id))
+        served = self.served(model)
+        result, _ = await self.read_one(chat_image(messages), "auto", served)
+        # the answer carries the name asked for (a served one, or one of serve.chat_models)
+        return self.logged(request_id, chat_completion(result["text"], model or served.name, request_id))
 
     async def layout_parsing(self, request_id: str, file: str, model: str) -> dict[str, Any]:
         if file.startswith(("http://", "https://")):
             raise OcropsError(ErrorCode.INVALID_INPUT, "send the file as a data: URI; URLs are not fetched")
         REQUEST_ID.set(request_id)  # captured lines name their request
-        result, picture = await self.read_one(file, "page", self.served(model))
+        served = self.served(model)
+        result, picture = await self.read_one(file, "page", served)
         pages = ([(page, page["width"], page["height"]) for page in result["pages"]] if "pages" in result
                  else [(result, result.get("width", picture.width), result.get("height", picture.height))])
-        return self.logged(request_id, layout_parsing(pages, model or self.model_name, request_id))
+        return self.logged(request_id, layout_parsing(pages, model or served.name, request_id))
